@@ -1,0 +1,78 @@
+// The text report on stdout: targets, a results table (step x target) and a
+// ratio table (subject vs each peer). Renders a Summary and nothing else.
+import type { Cell, Summary } from './summary.ts'
+
+const MiB = 1024 * 1024
+const REASON_WIDTH = 90
+
+/**
+ * Columns two spaces apart; `align` has one letter per column, l or r. A row
+ * shorter than the header ends in a free-running note (a reason why a
+ * target has no figures) that does not widen the column it starts in.
+ */
+function table (header: string[], rows: string[][], align: string): string {
+  const all = [header, ...rows]
+  const fits = (r: string[], i: number): boolean => r.length === header.length || i < r.length - 1
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (fits(r, i) ? (r[i] ?? '').length : 0))))
+  const line = (r: string[]): string => r.map((c, i) => {
+    if (!fits(r, i)) return c
+    return align[i] === 'l' ? c.padEnd(widths[i]) : c.padStart(widths[i])
+  }).join('  ').trimEnd()
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n')
+}
+
+const clip = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…')
+
+function rate (c: Cell, unit: 'bytes' | 'ops'): string {
+  if (c.rate === undefined) return ''
+  return unit === 'bytes' ? `${(c.rate / MiB).toFixed(1)} MiB/s` : `${Math.round(c.rate)} ops/s`
+}
+
+function secondsText (c: Cell, repeats: number): string {
+  if (c.seconds === undefined) return ''
+  const partial = c.n < repeats ? ` (n=${c.n})` : ''
+  return `${c.seconds.toFixed(3)}${c.warm === true ? ' warm!' : ''}${partial}`
+}
+
+function targetsSection (s: Summary): string {
+  const rows = s.targets.map((t) => [t.name, t.status === 'ok' ? 'ok' : t.status.replace('-', ' '), t.status === 'ok' ? (t.detail ?? '') : (t.reason ?? '')])
+  return 'Targets\n' + table(['target', 'status', 'detail'], rows, 'lll')
+}
+
+function resultsSection (s: Summary): string {
+  const rows: string[][] = []
+  for (const st of s.steps) {
+    for (const c of st.cells) {
+      const name = `${st.step}${st.coldCache ? ' (cold)' : ''}`
+      if (c.status !== 'ok') {
+        const why = c.status === 'missing' ? 'no figures' : `${c.status.replace('-', ' ')}: ${c.reason ?? '?'}`
+        rows.push([name, c.target, clip(why, REASON_WIDTH)])
+        continue
+      }
+      const cpu = c.daemonCpuSeconds === null || c.daemonCpuSeconds === undefined ? '-' : c.daemonCpuSeconds.toFixed(2)
+      rows.push([name, c.target, secondsText(c, s.repeats), rate(c, st.unit), cpu])
+    }
+  }
+  const what = s.repeats === 1 ? 'one run each' : `median of ${s.repeats} runs`
+  const head = `Results (${what}; cold = page/dentry/inode caches dropped before the step)`
+  return head + '\n' + table(['step', 'target', 'seconds', 'rate', 'daemon cpu s'], rows, 'llrrr')
+}
+
+function ratioSection (s: Summary): string {
+  const head = `Speed ratio ${s.subject} vs each peer = peer seconds / ${s.subject} seconds (>1: ${s.subject} faster, <1: ${s.subject} slower)`
+  if (!s.subjectRan) {
+    const t = s.targets.find((x) => x.name === s.subject)
+    const why = t === undefined ? `${s.subject} was not among the targets (--subject picks another)` : `${s.subject} ${t.status.replace('-', ' ')}: ${t.reason ?? 'no figures'}`
+    return `${head}\n  no ratios: ${why}`
+  }
+  const peers = [...new Set(s.ratios.map((r) => r.peer))]
+  const rows = s.steps.map((st) => [st.step, ...peers.map((p) => {
+    const r = s.ratios.find((x) => x.step === st.step && x.peer === p)
+    return r?.speed === undefined ? '-' : `${r.speed.toFixed(2)}x`
+  })])
+  return head + '\n' + table(['step', ...peers.map((p) => `vs ${p}`)], rows, 'l' + 'r'.repeat(peers.length))
+}
+
+export function renderText (s: Summary): string {
+  return [targetsSection(s), resultsSection(s), ratioSection(s)].join('\n\n') + '\n'
+}

@@ -1,0 +1,89 @@
+// objfs benchmark harness: `npm run bench -- --quick`. Every figure is read
+// against peers (tmpfs, bindfs) run side by side in the same run, since
+// this machine's absolute speed means nothing from one day to the next.
+import { cpus, hostname, release, totalmem } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { parseOptions, usage, UsageError } from './options.ts'
+import { renderText } from './report.ts'
+import { fileStamp, SCHEMA, writeRecord, type RunRecord } from './results.ts'
+import { run } from './runner.ts'
+import { summarize } from './summary.ts'
+import { targets as allTargets } from './targets/index.ts'
+import { fio } from './workloads/engines.ts'
+import { workloads as allWorkloads } from './workloads/index.ts'
+
+const log = (msg: string): void => { process.stderr.write(`[bench] ${msg}\n`) }
+
+async function main (argv: string[]): Promise<number> {
+  const major = Number(process.versions.node.split('.')[0])
+  if (major < 24) {
+    log(`needs Node 24 (this is ${process.version}): run it as 'npm run bench' or with node_modules/.bin/node`)
+    return 2
+  }
+  const names = { targets: allTargets.map((t) => t.name), workloads: allWorkloads.map((w) => w.name) }
+  let opts
+  try {
+    opts = parseOptions(argv, names.targets, names.workloads)
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err
+    log(err.message)
+    process.stderr.write(usage(names.targets, names.workloads))
+    return 2
+  }
+  if (opts === undefined) {
+    process.stdout.write(usage(names.targets, names.workloads))
+    return 0
+  }
+  const plan = {
+    targets: allTargets.filter((t) => opts.targets.includes(t.name)),
+    workloads: allWorkloads.filter((w) => opts.workloads.includes(w.name)),
+    repeats: opts.repeats,
+    sizes: opts.sizes,
+    timeoutMs: opts.timeoutMs,
+  }
+
+  // Ctrl-C stops the step in progress; the runner then unmounts everything.
+  // A second one changes nothing: leaving mounts behind is worse than waiting.
+  const stop = new AbortController()
+  const onSignal = (sig: NodeJS.Signals): void => {
+    log(stop.signal.aborted ? `${sig}: still tearing down, please wait` : `${sig}: stopping, then unmounting everything`)
+    stop.abort()
+  }
+  process.on('SIGINT', onSignal)
+  process.on('SIGTERM', onSignal)
+  process.on('SIGHUP', onSignal)
+
+  const startedAt = new Date()
+  const outcome = await run(plan, { workdir: opts.workdir, objfsOpts: opts.objfsOpts, signal: stop.signal, log })
+  const record: RunRecord = {
+    schema: SCHEMA,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    interrupted: outcome.interrupted,
+    argv,
+    options: { quick: opts.quick, repeats: opts.repeats, sizes: opts.sizes, targets: opts.targets, workloads: opts.workloads, subject: opts.subject, objfsOpts: opts.objfsOpts, timeoutMs: opts.timeoutMs },
+    host: { hostname: hostname(), kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memBytes: totalmem(), node: process.version, fio: fio() },
+    targets: outcome.targets,
+    samples: outcome.samples,
+    failures: outcome.failures,
+    warnings: outcome.warnings,
+  }
+  const jsonPath = opts.json ?? fileURLToPath(new URL(`./results/${fileStamp(startedAt)}.json`, import.meta.url))
+  writeRecord(jsonPath, record)
+
+  const steps = plan.workloads.flatMap((w) => w.steps.map((s) => ({ workload: w.name, family: w.family, step: s.name, unit: s.unit, amount: s.amount(opts.sizes), coldCache: s.coldCache })))
+  process.stdout.write(renderText(summarize(record, steps)))
+  if (outcome.interrupted) process.stdout.write('\nInterrupted: figures are partial.\n')
+  process.stdout.write(`\nRaw figures: ${jsonPath}\n`)
+  if (outcome.interrupted) return 130
+  return outcome.failures.length > 0 ? 1 : 0
+}
+
+// Explicit exit: a daemon we gave up on may still hold one of our pipes open.
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    log(`internal error: ${(err as Error).stack ?? String(err)}`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,69 @@
+// How steps run their child processes: our Node child script, or fio.
+import { execFileSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { runChild, describeFailure, findExecutable } from '../child.ts'
+import { StepFailed, type StepContext, type StepOutcome } from './types.ts'
+
+const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url))
+
+/** Run bench/workloads/child.ts on this same Node (24: it runs .ts files). */
+export async function nodeChild (ctx: StepContext, args: string[]): Promise<StepOutcome> {
+  const r = await runChild(process.execPath, ['--disable-warning=ExperimentalWarning', CHILD, ...args], { timeoutMs: ctx.timeoutMs, signal: ctx.signal })
+  if (r.code !== 0) throw new StepFailed(describeFailure(`node child.ts ${args[0]}`, r))
+  const seconds = parseJson(r.stdout, (j) => (j as { seconds?: unknown }).seconds)
+  if (typeof seconds !== 'number') throw new StepFailed(`node child.ts ${args[0]}: no timing in output`)
+  return { seconds, wallSeconds: r.wallSeconds, engine: 'node' }
+}
+
+let fioVersion: string | null | undefined
+/** "fio-3.33", or null when fio is not installed. */
+export function fio (): string | null {
+  if (fioVersion === undefined) {
+    fioVersion = null
+    if (findExecutable('fio') !== undefined) {
+      try { fioVersion = execFileSync('fio', ['--version'], { encoding: 'utf8' }).trim() } catch {}
+    }
+  }
+  return fioVersion
+}
+
+/**
+ * One sequential fio job, 1 MiB blocks, synchronous I/O. The figure is fio's
+ * own job runtime: it spans the I/O loop and the end_fsync (both live in
+ * fio's do_io), not fio's start-up, which costs a few hundred ms here.
+ */
+export async function fioJob (ctx: StepContext, rw: 'write' | 'read', file: string, bytes: number): Promise<StepOutcome> {
+  const args = [
+    `--name=seq-${rw}`, `--filename=${file}`, `--rw=${rw}`, '--bs=1M', `--size=${bytes}`,
+    '--ioengine=psync', '--output-format=json',
+    // Measure writes, not fallocate (FUSE daemons may not implement it).
+    ...(rw === 'write' ? ['--end_fsync=1', '--fallocate=none'] : []),
+  ]
+  const r = await runChild('fio', args, { timeoutMs: ctx.timeoutMs, signal: ctx.signal })
+  if (r.code !== 0) throw new StepFailed(describeFailure(`fio ${rw}`, r))
+  const job = parseJson(r.stdout, (j) => (j as { jobs?: FioJob[] }).jobs?.[0])
+  if (job === undefined) throw new StepFailed(`fio ${rw}: no job in JSON output`)
+  if (job.error !== 0) throw new StepFailed(`fio ${rw}: job error ${job.error}`)
+  if (job[rw].io_bytes !== bytes) throw new StepFailed(`fio ${rw}: moved ${job[rw].io_bytes} of ${bytes} bytes`)
+  // Milliseconds: at 1 ms resolution anything under ~0.1 s loses precision.
+  const seconds = job.job_runtime > 0 ? job.job_runtime / 1000 : r.wallSeconds
+  return { seconds, wallSeconds: r.wallSeconds, engine: fio() ?? 'fio' }
+}
+
+interface FioJob {
+  error: number
+  job_runtime: number
+  read: { io_bytes: number }
+  write: { io_bytes: number }
+}
+
+// fio may print warnings before its JSON; the document starts at the first "{".
+function parseJson<T> (text: string, pick: (json: unknown) => T): T | undefined {
+  const start = text.indexOf('{')
+  if (start < 0) return undefined
+  try {
+    return pick(JSON.parse(text.slice(start)))
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,258 @@
+// The write-coalescing buffer, owned by the main thread.
+//
+// Writes land in per-file dirty blocks (SharedArrayBuffer-backed, so a
+// worker stores them without a copy). A block is handed to the store when a
+// write reaches its end (the sequential writer moved on), and every block of
+// a file on flush, fsync, release, setattr of size or times, and when the
+// dirty budget is exceeded (oldest blocks first). Readers overlay dirty and
+// in-flight blocks on what the store holds, so written data is visible at
+// once. State changes happen in synchronous stretches only; after every
+// await the state is looked up again.
+import { spans, type Span } from './range.ts'
+import { FsError, toErrno } from '../errors.ts'
+import { logger } from '../log.ts'
+import type { ObjectAttr, ObjectId, ObjectStore, Timespec } from '../store/types.ts'
+
+const log = logger('coalesce')
+
+export interface DirtyBlock {
+  index: number
+  /** A whole block of memory; bytes past `length` are zeros. */
+  data: Uint8Array
+  /** Content length from the start of the block. */
+  length: number
+}
+
+export interface DirtyFile {
+  /** The size readers see, buffered writes included. */
+  size: number
+  /** The size the store has acknowledged. */
+  storedSize: number
+  /** Attributes from the newest completed store write. */
+  attr: ObjectAttr | undefined
+  mtime: Timespec
+  /** Blocks still taking writes. */
+  blocks: Map<number, DirtyBlock>
+  /** Blocks being stored; a write to one waits, a read serves from it. */
+  sealed: Map<number, { block: DirtyBlock, done: Promise<void> }>
+  /** errno of a failed store write, reported by the next flush or fsync. */
+  error: number
+}
+
+/** What the coalescer needs of the file it buffers; the inode satisfies it. */
+export interface Buffered {
+  id: ObjectId
+  attr: ObjectAttr
+  dirty: DirtyFile | undefined
+  readonly size: number
+}
+
+export interface CoalescerHooks {
+  /** A file's dirty state is gone; its inode may now be dropped. */
+  settled: (file: Buffered) => void
+  /** Dirty memory crossed the budget (true) or fell back under it (false). */
+  pressure: (over: boolean) => void
+}
+
+type BlockIO = Pick<ObjectStore, 'readBlock' | 'writeBlocks'>
+
+const now = (): Timespec => {
+  const ms = Date.now()
+  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 }
+}
+
+export class Coalescer {
+  readonly blockSize: number
+  readonly limit: number
+  /** Bytes held by dirty and in-flight blocks. */
+  dirtyBytes = 0
+  readonly #io: BlockIO
+  readonly #hooks: CoalescerHooks
+  /** Open dirty blocks, oldest first, for pushing back under pressure. */
+  readonly #order = new Map<DirtyBlock, Buffered>()
+  readonly #files = new Set<Buffered>()
+  #waiters: Array<() => void> = []
+  #over = false
+
+  constructor (io: BlockIO, blockSize: number, limit: number, hooks: CoalescerHooks) {
+    this.#io = io
+    this.blockSize = blockSize
+    this.limit = limit
+    this.#hooks = hooks
+  }
+
+  /** Buffer `data` at `offset`. Resolves once the bytes are in memory and visible to readers. */
+  async write (file: Buffered, offset: number, data: Uint8Array): Promise<void> {
+    if (this.dirtyBytes >= this.limit) await this.#room()
+    for (const s of spans(offset, data.byteLength, this.blockSize)) {
+      let block: DirtyBlock | undefined
+      while ((block = this.#openBlock(file, s)) === undefined) await this.#prepare(file, s)
+      // From here to the end of the iteration nothing awaits: the block stays open.
+      const d = file.dirty as DirtyFile
+      block.data.set(data.subarray(s.pos, s.pos + s.length), s.offset)
+      block.length = Math.max(block.length, s.offset + s.length)
+      d.size = Math.max(d.size, s.index * this.blockSize + s.offset + s.length)
+      d.mtime = now()
+      if (s.offset + s.length === this.blockSize) this.#seal(file, [block])
+    }
+  }
+
+  /** Bytes [offset, offset+length) as readers must see them, clipped at the size. */
+  async read (file: Buffered, offset: number, length: number): Promise<Uint8Array> {
+    const size = file.size
+    if (offset >= size || length === 0) return new Uint8Array(0)
+    const n = Math.min(length, size - offset)
+    const parts = spans(offset, n, this.blockSize)
+    const buffered = (s: Span): DirtyBlock | undefined => file.dirty?.blocks.get(s.index) ?? file.dirty?.sealed.get(s.index)?.block
+    if (parts.length === 1 && buffered(parts[0]) === undefined) {
+      const s = parts[0]
+      const got = await this.#io.readBlock(file.id, s.index, s.offset, s.length)
+      if (got !== null && got.byteLength === s.length) return got   // the common case: no copy
+      const out = new Uint8Array(s.length)
+      if (got !== null) out.set(got)
+      return out
+    }
+    const out = new Uint8Array(n)
+    await Promise.all(parts.map(async s => {
+      const b = buffered(s)
+      if (b !== undefined) {
+        out.set(b.data.subarray(s.offset, s.offset + s.length), s.pos)
+        return
+      }
+      const got = await this.#io.readBlock(file.id, s.index, s.offset, s.length)
+      // Copy from memory once more if the block was dirtied while the store answered.
+      const late = buffered(s)
+      if (late !== undefined) out.set(late.data.subarray(s.offset, s.offset + s.length), s.pos)
+      else if (got !== null) out.set(got.subarray(0, Math.min(got.byteLength, s.length)), s.pos)
+    }))
+    return out
+  }
+
+  /** Store every buffered block of `file`; rejects with the errno of a failed earlier store write. */
+  async flush (file: Buffered): Promise<void> {
+    for (;;) {
+      const d = file.dirty
+      if (d === undefined) return
+      if (d.blocks.size > 0) this.#seal(file, [...d.blocks.values()])
+      if (d.sealed.size === 0) break
+      await Promise.all([...d.sealed.values()].map(async x => await x.done))
+    }
+    const d = file.dirty
+    if (d !== undefined && d.error !== 0) {
+      const errno = d.error
+      d.error = 0
+      this.#release(file)
+      throw new FsError(errno, 'an earlier write could not be stored')
+    }
+  }
+
+  /** Flush every file (unmount, shutdown). Errors were already logged per file. */
+  async drain (): Promise<void> {
+    await Promise.all([...this.#files].map(async f => await this.flush(f).catch(() => {})))
+  }
+
+  #dirtyOf (file: Buffered): DirtyFile {
+    if (file.dirty === undefined) {
+      file.dirty = { size: file.attr.size, storedSize: file.attr.size, attr: undefined, mtime: now(), blocks: new Map(), sealed: new Map(), error: 0 }
+      this.#files.add(file)
+    }
+    return file.dirty
+  }
+
+  /** The open dirty block for a span, created at once when no stored bytes must be kept; undefined when #prepare must run first. */
+  #openBlock (file: Buffered, s: Span): DirtyBlock | undefined {
+    const d = this.#dirtyOf(file)
+    const open = d.blocks.get(s.index)
+    if (open !== undefined) return open
+    if (d.sealed.has(s.index)) return undefined
+    const start = s.index * this.blockSize
+    const whole = s.offset === 0 && s.length === this.blockSize
+    if (whole || start >= d.storedSize) return this.#newBlock(file, d, s.index, null, 0)
+    return undefined
+  }
+
+  /** Wait for a block in flight, or load the stored bytes a partial write must keep. */
+  async #prepare (file: Buffered, s: Span): Promise<void> {
+    const sealed = file.dirty?.sealed.get(s.index)
+    if (sealed !== undefined) { await sealed.done; return }
+    const base = await this.#io.readBlock(file.id, s.index, 0, this.blockSize)
+    const d = this.#dirtyOf(file)
+    if (d.blocks.has(s.index) || d.sealed.has(s.index)) return
+    this.#newBlock(file, d, s.index, base, Math.max(0, Math.min(this.blockSize, d.storedSize - s.index * this.blockSize)))
+  }
+
+  #newBlock (file: Buffered, d: DirtyFile, index: number, base: Uint8Array | null, length: number): DirtyBlock {
+    const data = new Uint8Array(new SharedArrayBuffer(this.blockSize))
+    if (base !== null) data.set(base.subarray(0, Math.min(base.byteLength, this.blockSize)))
+    const block: DirtyBlock = { index, data, length }
+    d.blocks.set(index, block)
+    this.#order.set(block, file)
+    this.dirtyBytes += this.blockSize
+    this.#checkPressure()
+    return block
+  }
+
+  /** Hand blocks to the store; they stay readable until it answers. */
+  #seal (file: Buffered, blocks: DirtyBlock[]): void {
+    const d = file.dirty as DirtyFile
+    let minSize = 0
+    for (const b of blocks) {
+      d.blocks.delete(b.index)
+      this.#order.delete(b)
+      minSize = Math.max(minSize, b.index * this.blockSize + b.length)
+    }
+    const writes = blocks.map(b => ({ index: b.index, data: b.data.subarray(0, b.length) }))
+    const done = this.#io.writeBlocks(file.id, writes, minSize, d.mtime).then(
+      attr => {
+        d.storedSize = Math.max(d.storedSize, minSize)
+        d.attr = attr
+      },
+      err => {
+        const errno = toErrno(err)
+        if (d.error === 0) log.error({ id: file.id, errno, err: String(err) }, 'storing written data failed')
+        d.error = errno
+      },
+    ).finally(() => {
+      for (const b of blocks) if (d.sealed.get(b.index)?.block === b) d.sealed.delete(b.index)
+      this.dirtyBytes -= blocks.length * this.blockSize
+      this.#checkPressure()
+      this.#release(file)
+    })
+    for (const b of blocks) d.sealed.set(b.index, { block: b, done })
+  }
+
+  /** Drop a file's dirty state once nothing is buffered, in flight or unreported. */
+  #release (file: Buffered): void {
+    const d = file.dirty
+    if (d === undefined || d.blocks.size > 0 || d.sealed.size > 0 || d.error !== 0) return
+    const base = d.attr ?? file.attr
+    file.attr = { ...base, size: d.storedSize }
+    file.dirty = undefined
+    this.#files.delete(file)
+    this.#hooks.settled(file)
+  }
+
+  /** Push the oldest open blocks to the store and wait until the budget has room. */
+  async #room (): Promise<void> {
+    let open = 0
+    for (const [block, file] of this.#order) {
+      if (this.dirtyBytes - open <= this.limit / 2) break
+      open += this.blockSize
+      this.#seal(file, [block])
+    }
+    while (this.dirtyBytes >= this.limit) await new Promise<void>(resolve => this.#waiters.push(resolve))
+  }
+
+  #checkPressure (): void {
+    const over = this.dirtyBytes >= this.limit
+    if (!over && this.#waiters.length > 0) {
+      const w = this.#waiters
+      this.#waiters = []
+      for (const resolve of w) resolve()
+    }
+    if (over !== this.#over) {
+      this.#over = over
+      this.#hooks.pressure(over)
+    }
+  }
+}

@@ -1,0 +1,57 @@
+// Mounting without libfuse: open /dev/fuse and let mount(8) perform the
+// mount(2) with that descriptor as its fd 3. `-i` keeps mount(8) from
+// handing fuse.* types to /sbin/mount.fuse (fuse3's helper would try to run
+// a program named after the subtype, and ours would call back into objfs).
+import { spawn } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
+import { ConfigError } from '../errors.ts'
+
+export interface MountRequest {
+  source: string
+  mountpoint: string
+  subtype: string
+  allowOther: boolean
+  defaultPermissions: boolean
+  readOnly: boolean
+  /** Generic VFS flags for mount(8): nosuid, nodev, noatime... */
+  flags: string[]
+  maxRead?: number
+}
+
+/** Mount and return the connected /dev/fuse descriptor; INIT arrives on it next. */
+export async function mountFuse (m: MountRequest): Promise<number> {
+  let fd: number
+  try {
+    fd = openSync('/dev/fuse', 'r+')
+  } catch (err) {
+    throw new ConfigError(`cannot open /dev/fuse: ${(err as Error).message} (objfs mounts as root)`)
+  }
+  const uid = process.getuid?.() ?? 0
+  const gid = process.getgid?.() ?? 0
+  const opts = [`fd=3`, `rootmode=40000`, `user_id=${uid}`, `group_id=${gid}`]
+  if (m.defaultPermissions) opts.push('default_permissions')
+  if (m.allowOther) opts.push('allow_other')
+  if (m.readOnly) opts.push('ro')
+  opts.push(...m.flags)
+  const args = ['-i', '-t', `fuse.${m.subtype}`, '-o', opts.join(','), m.source, m.mountpoint]
+  try {
+    await run('mount', args, fd)
+  } catch (err) {
+    closeSync(fd)
+    throw err
+  }
+  return fd
+}
+
+function run (cmd: string, args: string[], fd: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe', fd] })
+    let stderr = ''
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    child.on('error', err => reject(new ConfigError(`cannot run ${cmd}: ${err.message}`)))
+    child.on('close', code => {
+      if (code === 0) resolve()
+      else reject(new ConfigError(`mount failed: ${stderr.trim().split('\n').pop() ?? `${cmd} exited ${code}`}`))
+    })
+  })
+}

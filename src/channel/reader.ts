@@ -1,0 +1,39 @@
+// The reader thread: the only place that blocks in read(2) on /dev/fuse.
+// One request per read, each into a free SharedArrayBuffer slot.
+import { readSync } from 'node:fs'
+import { workerData } from 'node:worker_threads'
+import { Ring, type RingBuffers } from './ring.ts'
+
+export interface ReaderSetup {
+  fd: number
+  ring: RingBuffers
+}
+
+const setup = workerData as ReaderSetup
+const ring = new Ring(setup.ring)
+
+// read(2) on /dev/fuse: EINTR (a signal), EAGAIN and ENOENT (the request was
+// interrupted and withdrawn before we read it) mean "read again"; ENODEV
+// means the filesystem was unmounted. Anything else ends the session.
+const RETRY = new Set(['EINTR', 'EAGAIN', 'ENOENT'])
+
+for (;;) {
+  const slot = ring.acquire()
+  if (slot < 0) break
+  let n: number
+  try {
+    n = readSync(setup.fd, ring.slot(slot), 0, ring.slotSize, null)
+  } catch (err) {
+    ring.unacquire(slot)
+    const e = err as NodeJS.ErrnoException
+    if (e.code !== undefined && RETRY.has(e.code)) continue
+    ring.close(typeof e.errno === 'number' ? -e.errno : 5)
+    break
+  }
+  if (n === 0) {
+    ring.unacquire(slot)
+    ring.close(19) // ENODEV: end of file on the device means the connection is gone
+    break
+  }
+  ring.publish(slot, n)
+}

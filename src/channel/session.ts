@@ -1,0 +1,158 @@
+// One FUSE connection: the reader thread, INIT, the batch loop and replies.
+//
+// The supervisor never blocks on /dev/fuse: a reader thread fills
+// SharedArrayBuffer slots and the supervisor takes everything published
+// since it last looked, as one batch. Replies are written from the
+// supervisor with writev(2), one call per reply (the kernel requires a reply
+// in a single write), which does not block.
+import { writevSync } from 'node:fs'
+import { Worker } from 'node:worker_threads'
+import { fileURLToPath } from 'node:url'
+import {
+  FUSE_INIT, FUSE_INIT_EXT, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, IN_HEADER_SIZE,
+} from './abi.ts'
+import { decodeInHeader, decodeInitIn, type InitIn } from './decode.ts'
+import { encodeInitOut, replyError, replyHeaderFor } from './encode.ts'
+import { Ring, RING_CLOSED, createRing } from './ring.ts'
+import type { ReaderSetup } from './reader.ts'
+import { logger } from '../log.ts'
+
+const log = logger('session')
+const readerFile = fileURLToPath(new URL('./reader.ts', import.meta.url))
+
+const PAGE = 4096
+
+export interface SessionOptions {
+  /** Largest WRITE payload; slots are this plus a page for headers. */
+  maxWrite: number
+  slots: number
+  /** INIT flags we would like (low 32 bits); the kernel's offer is intersected. */
+  wantFlags: number
+  wantFlags2: number
+  maxReadahead: number
+  maxBackground: number
+}
+
+/** What the kernel and we agreed on. */
+export interface Negotiation {
+  minor: number
+  flags: number
+  flags2: number
+  maxWrite: number
+  maxReadahead: number
+}
+
+/** Called per request with its bytes (a view into its slot) and a function that frees the slot. */
+export type RequestSink = (bytes: Uint8Array, done: () => void) => void
+
+export class Session {
+  readonly fd: number
+  readonly #opts: SessionOptions
+  readonly #ring: Ring
+  #reader: Worker | undefined
+  #closedErrno = 0
+
+  constructor (fd: number, opts: SessionOptions) {
+    this.fd = fd
+    this.#opts = opts
+    // The kernel refuses reads into buffers smaller than a WRITE of max_write plus headers.
+    this.#ring = new Ring(createRing(opts.slots, opts.maxWrite + PAGE))
+  }
+
+  /** Start the reader thread and answer INIT. */
+  async init (): Promise<Negotiation> {
+    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize } }
+    this.#reader = new Worker(readerFile, { workerData: setup, execArgv: ['--disable-warning=ExperimentalWarning'] })
+    this.#reader.on('error', err => log.error({ err }, 'reader thread failed'))
+    // Kept referenced: Atomics.waitAsync alone does not keep the event loop alive.
+    for (;;) {
+      for (const { slot, length } of this.#ring.take()) {
+        const bytes = this.#ring.slot(slot).subarray(0, length)
+        const h = decodeInHeader(bytes)
+        try {
+          if (h.opcode !== FUSE_INIT) {
+            // Nothing else may come first; answer so the caller is not left waiting.
+            this.send([replyError(h.unique, 5)])
+            continue
+          }
+          return this.#answerInit(h.unique, decodeInitIn(bytes.subarray(IN_HEADER_SIZE, h.len)))
+        } finally {
+          this.#ring.release(slot)
+        }
+      }
+      if (this.#ring.state === RING_CLOSED) throw new Error(`the FUSE connection closed before INIT (errno ${this.#ring.closeErrno})`)
+      await this.#ring.waitForRequests()
+    }
+  }
+
+  #answerInit (unique: number, init: InitIn): Negotiation {
+    const o = this.#opts
+    if (init.major !== FUSE_KERNEL_VERSION) {
+      // A newer major: reply with ours and the kernel retries or gives up.
+      this.send([replyHeaderFor(unique, 0)])
+      throw new Error(`kernel FUSE protocol ${init.major}.${init.minor} is not supported (we speak ${FUSE_KERNEL_VERSION}.x)`)
+    }
+    const minor = Math.min(init.minor, FUSE_KERNEL_MINOR_VERSION)
+    const flags = (init.flags & o.wantFlags) | FUSE_INIT_EXT
+    const flags2 = init.flags2 & o.wantFlags2
+    const maxReadahead = Math.min(init.max_readahead, o.maxReadahead)
+    const maxPages = Math.ceil(o.maxWrite / PAGE)
+    const out = encodeInitOut({
+      major: FUSE_KERNEL_VERSION,
+      minor,
+      max_readahead: maxReadahead,
+      flags: flags >>> 0,
+      flags2,
+      max_background: o.maxBackground,
+      congestion_threshold: Math.floor(o.maxBackground * 3 / 4),
+      max_write: o.maxWrite,
+      time_gran: 1,
+      max_pages: maxPages,
+      map_alignment: 0,
+      max_stack_depth: 0,
+    })
+    this.send([replyHeaderFor(unique, out.byteLength), out])
+    log.info({ kernel: `${init.major}.${init.minor}`, minor, flags: flags.toString(16), flags2: flags2.toString(16) }, 'FUSE session initialised')
+    return { minor, flags, flags2, maxWrite: o.maxWrite, maxReadahead }
+  }
+
+  /**
+   * Serve until the connection ends (ENODEV: unmounted). Each wake-up takes
+   * every request published since the last one, in kernel order.
+   */
+  async serve (sink: RequestSink): Promise<number> {
+    for (;;) {
+      const batch = this.#ring.take()
+      for (const { slot, length } of batch) {
+        sink(this.#ring.slot(slot).subarray(0, length), () => this.#ring.release(slot))
+      }
+      if (batch.length === 0 && this.#ring.state === RING_CLOSED) {
+        this.#closedErrno = this.#ring.closeErrno
+        return this.#closedErrno
+      }
+      await this.#ring.waitForRequests()
+    }
+  }
+
+  /** One reply or notification: header and body parts in a single writev. */
+  send (parts: Uint8Array[]): void {
+    try {
+      writevSync(this.fd, parts as NodeJS.ArrayBufferView[])
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      // ENOENT: the request was interrupted and withdrawn; ENODEV: unmounted.
+      if (code === 'ENOENT' || code === 'ENODEV') return
+      log.error({ err, code }, 'writing a reply to /dev/fuse failed')
+    }
+  }
+
+  /** Stop taking requests from the kernel (dirty budget spent), or resume. */
+  setPaused (paused: boolean): void {
+    this.#ring.setPaused(paused)
+  }
+
+  /** Ask the reader to stop once its current read returns. */
+  stop (): void {
+    this.#ring.requestStop()
+  }
+}

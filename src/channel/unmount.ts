@@ -1,0 +1,208 @@
+// Getting rid of a FUSE mount whose daemon may be dead or hung.
+//
+// A hung daemon hangs every syscall that reaches it, including a stat of the
+// mountpoint. So nothing here stats the mountpoint: mount state comes from
+// /proc/self/mountinfo, paths are resolved through the parent directory, and
+// umount runs with -c (no canonicalize: util-linux would stat the path) and
+// -i (no /sbin/umount.<type> helper: ours would call back into objfs).
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
+import { basename, dirname, join, resolve } from 'node:path'
+
+const FUSECTL_DIR = '/sys/fs/fuse/connections'
+
+/** One line of /proc/self/mountinfo (proc(5)); paths are unescaped. */
+export interface MountInfo {
+  mountId: number
+  parentId: number
+  major: number
+  minor: number
+  root: string
+  mountpoint: string
+  fstype: string
+  source: string
+}
+
+export type ForceUnmountResult = 'unmounted' | 'lazy' | 'aborted' | 'not-mounted'
+
+export interface ForceUnmountOptions {
+  /** Bound on each umount(8) run; a hung one is killed. Default 10 s. */
+  timeoutMs?: number
+  log?: (msg: string) => void
+}
+
+/** The kernel escapes space, tab, newline and backslash as \ooo in mountinfo. */
+export function unescapeMountPath (s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)))
+}
+
+export function parseMountinfo (text: string): MountInfo[] {
+  const out: MountInfo[] = []
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    const f = line.split(' ')
+    // Optional fields (shared:N, master:N ...) end at a lone '-'.
+    const sep = f.indexOf('-', 6)
+    if (sep < 0 || f.length < sep + 3) continue
+    const [major, minor] = f[2].split(':').map(Number)
+    out.push({
+      mountId: Number(f[0]),
+      parentId: Number(f[1]),
+      major,
+      minor,
+      root: unescapeMountPath(f[3]),
+      mountpoint: unescapeMountPath(f[4]),
+      fstype: f[sep + 1],
+      source: unescapeMountPath(f[sep + 2])
+    })
+  }
+  return out
+}
+
+export function readMountinfo (): MountInfo[] {
+  return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8'))
+}
+
+/**
+ * Absolute, symlink-free path of a mountpoint without touching the
+ * mountpoint itself: only its parent is resolved.
+ */
+export function resolveMountpoint (mountpoint: string): string {
+  const abs = resolve(mountpoint)
+  if (abs === '/') return abs
+  try {
+    return join(realpathSync(dirname(abs)), basename(abs))
+  } catch {
+    return abs
+  }
+}
+
+/** The topmost mount at a path, or undefined. Later lines stack on earlier ones. */
+export function findMount (mountpoint: string, mounts: MountInfo[] = readMountinfo()): MountInfo | undefined {
+  const want = resolveMountpoint(mountpoint)
+  let found: MountInfo | undefined
+  for (const m of mounts) if (m.mountpoint === want) found = m
+  return found
+}
+
+export function isMounted (mountpoint: string): boolean {
+  return findMount(mountpoint) !== undefined
+}
+
+const isFuse = (m: MountInfo): boolean => m.fstype === 'fuse' || m.fstype === 'fuseblk' || m.fstype.startsWith('fuse.')
+
+/**
+ * The fusectl connection id of a FUSE mount, or null when the path is not a
+ * FUSE mount. fusectl names a connection by the superblock's dev_t in the
+ * kernel's encoding (major << 20 | minor); FUSE mounts get an anonymous
+ * device with major 0, so in practice this is the minor number.
+ */
+export function fuseConnectionOf (mountpoint: string): number | null {
+  const m = findMount(mountpoint)
+  if (m === undefined || !isFuse(m)) return null
+  return ((m.major << 20) | m.minor) >>> 0
+}
+
+/** fusectl is not mounted on every machine; the abort file needs it. */
+export async function ensureFusectl (log: (msg: string) => void): Promise<void> {
+  if (readMountinfo().some(m => m.mountpoint === FUSECTL_DIR && m.fstype === 'fusectl')) return
+  const r = await runBounded('mount', ['-t', 'fusectl', 'fusectl', FUSECTL_DIR], 10_000)
+  if (r.code !== 0) log(`mounting fusectl failed: ${r.stderr.trim()}`)
+}
+
+/**
+ * Abort a FUSE connection: every pending and future request fails with
+ * ENOTCONN, so processes stuck in the mount wake up and the daemon's read
+ * of /dev/fuse returns ENODEV.
+ */
+export async function abortConnection (conn: number, log: (msg: string) => void = () => {}): Promise<boolean> {
+  await ensureFusectl(log)
+  const file = join(FUSECTL_DIR, String(conn), 'abort')
+  try {
+    writeFileSync(file, '1')
+    return true
+  } catch (err) {
+    // The connection ended on its own in the meantime: nothing left to abort.
+    log(`abort of fuse connection ${conn} failed: ${(err as Error).message}`)
+    return false
+  }
+}
+
+/**
+ * Unmount, escalating: umount, then umount -l (detach now, clean up when the
+ * last user leaves), then abort the FUSE connection so a hung daemon cannot
+ * keep anybody waiting. Never throws for a mount that is already gone.
+ */
+export async function forceUnmount (mountpoint: string, opts: ForceUnmountOptions = {}): Promise<ForceUnmountResult> {
+  const timeoutMs = opts.timeoutMs ?? 10_000
+  const log = opts.log ?? (() => {})
+  const path = resolveMountpoint(mountpoint)
+  if (!isMounted(path)) return 'not-mounted'
+  // After a lazy unmount the mount leaves mountinfo, and with it the only
+  // record of the connection id: read it first.
+  const conn = fuseConnectionOf(path)
+
+  const plain = await runBounded('umount', ['-i', '-c', path], timeoutMs)
+  if (plain.code === 0 && !isMounted(path)) return 'unmounted'
+  log(`umount ${path}: ${plain.timedOut ? `no answer in ${timeoutMs} ms` : plain.stderr.trim()}`)
+  if (!isMounted(path)) return 'unmounted'
+
+  const lazy = await runBounded('umount', ['-l', '-i', '-c', path], timeoutMs)
+  if (lazy.code !== 0 && isMounted(path)) {
+    log(`umount -l ${path}: ${lazy.timedOut ? 'timed out' : lazy.stderr.trim()}`)
+  }
+  if (conn === null) {
+    if (isMounted(path)) throw new Error(`cannot unmount ${path}`)
+    return 'lazy'
+  }
+  // A healthy daemon sees the detached superblock die and its connection
+  // disappears by itself; one that lingers belongs to a stuck daemon.
+  await ensureFusectl(log)
+  const aborted = !(await connectionGone(conn, 1000)) && await abortConnection(conn, log)
+  if (isMounted(path)) {
+    // Aborted connections unmount cleanly; one more try before giving up.
+    await runBounded('umount', ['-l', '-i', '-c', path], timeoutMs)
+    if (isMounted(path)) throw new Error(`cannot unmount ${path}`)
+  }
+  return aborted ? 'aborted' : 'lazy'
+}
+
+async function connectionGone (conn: number, waitMs: number): Promise<boolean> {
+  const dir = join(FUSECTL_DIR, String(conn))
+  const until = Date.now() + waitMs
+  while (existsSync(dir)) {
+    if (Date.now() >= until) return false
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  return true
+}
+
+interface Bounded { code: number | null, stderr: string, timedOut: boolean }
+
+/** Run a command, SIGKILLing its process group and moving on when it overstays. */
+function runBounded (cmd: string, args: string[], timeoutMs: number): Promise<Bounded> {
+  return new Promise(resolve => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true })
+    let stderr = ''
+    let timedOut = false
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr += s })
+    const timer = setTimeout(() => {
+      timedOut = true
+      // Never -0: that would signal our own process group.
+      if (child.pid !== undefined) try { process.kill(-child.pid, 'SIGKILL') } catch {}
+      // An umount blocked in the kernel (writeback to a hung daemon) ignores
+      // SIGKILL until the connection is aborted: do not wait for it.
+      child.stderr.destroy()
+      child.unref()
+      resolve({ code: null, stderr, timedOut })
+    }, timeoutMs)
+    child.on('error', err => {
+      clearTimeout(timer)
+      resolve({ code: null, stderr: err.message, timedOut })
+    })
+    child.on('close', code => {
+      clearTimeout(timer)
+      resolve({ code, stderr, timedOut })
+    })
+  })
+}

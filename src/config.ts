@@ -1,0 +1,147 @@
+// Mount options in mount(8) habits (-o a,b=c), parsed once into a typed Config.
+import { ConfigError } from './errors.ts'
+
+export interface Config {
+  source: string
+  mountpoint: string
+  foreground: boolean
+  readOnly: boolean
+  allowOther: boolean
+  defaultPermissions: boolean
+  /** Block size for a store being created. */
+  blockSize: number
+  entryTimeout: number
+  attrTimeout: number
+  negativeTimeout: number
+  writebackCache: boolean
+  /** Upper bound of buffered, not yet stored file data; reading /dev/fuse pauses above it. */
+  dirtyLimit: number
+  /** Worker threads executing store calls. */
+  workers: number
+  /** SharedArrayBuffer request slots: the bound on requests in flight. */
+  slots: number
+  maxReadahead: number
+  logLevel: string
+  /** Where a background daemon writes its log; foreground daemons log to stderr. */
+  logFile: string | undefined
+  fsname: string | undefined
+  /** Flags handed to mount(8) untouched (nosuid, nodev, noexec, noatime...). */
+  mountFlags: string[]
+  /** Store-specific key=value options (endpoint, region, profile...). */
+  storeOptions: Record<string, string>
+}
+
+export const MiB = 1024 * 1024
+
+export const defaults = (): Config => ({
+  source: '',
+  mountpoint: '',
+  foreground: false,
+  readOnly: false,
+  allowOther: false,
+  defaultPermissions: true,
+  blockSize: MiB,
+  entryTimeout: 1,
+  attrTimeout: 1,
+  negativeTimeout: 1,
+  writebackCache: false,
+  dirtyLimit: 256 * MiB,
+  workers: 2,
+  slots: 32,
+  maxReadahead: 128 * 1024,
+  logLevel: 'info',
+  logFile: undefined,
+  fsname: undefined,
+  mountFlags: [],
+  storeOptions: {},
+})
+
+/** "4M", "4MiB", "512k", "1G", "4096" -> bytes. */
+export function parseSize (text: string, what: string): number {
+  const m = /^(\d+)\s*([kmgt]?)(i?b)?$/i.exec(text.trim())
+  if (m === null) throw new ConfigError(`${what}: '${text}' is not a size (examples: 4096, 512K, 4M, 1G)`)
+  const scale = { '': 1, k: 1024, m: MiB, g: 1024 * MiB, t: 1024 * 1024 * MiB }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't']
+  return Number(m[1]) * scale
+}
+
+function parseSeconds (text: string, what: string): number {
+  const n = Number(text)
+  if (text === '' || !Number.isFinite(n) || n < 0) throw new ConfigError(`${what}: '${text}' is not a number of seconds`)
+  return n
+}
+
+function parseCount (text: string, what: string, min: number, max: number): number {
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(`${what}: '${text}' must be a whole number from ${min} to ${max}`)
+  return n
+}
+
+// mount(8) and systemd options that are not ours: accepted and ignored (they
+// steer mount(8), fstab ordering or systemd, not the filesystem).
+const ignored = new Set(['defaults', 'auto', 'noauto', 'nofail', '_netdev', 'user', 'nouser', 'users', 'owner', 'group', 'rw', 'async', 'suid', 'dev', 'exec', 'atime', 'diratime', 'nodiratime', 'relatime', 'loud', 'silent'])
+// Generic VFS flags we pass on to mount(8).
+const passed = new Set(['nosuid', 'nodev', 'noexec', 'noatime', 'strictatime', 'lazytime', 'sync', 'dirsync'])
+const storeKeys = new Set(['endpoint', 'region', 'profile', 'uid', 'gid', 'umask', 'file_mode', 'dir_mode', 'metadata_ttl'])
+
+type Setter = (c: Config, value: string | undefined, name: string) => void
+const flag = (f: (c: Config) => void): Setter => (c, v, name) => {
+  if (v !== undefined) throw new ConfigError(`mount option '${name}' takes no value`)
+  f(c)
+}
+const valued = (f: (c: Config, v: string, name: string) => void): Setter => (c, v, name) => {
+  if (v === undefined || v === '') throw new ConfigError(`mount option '${name}' needs a value (${name}=...)`)
+  f(c, v, name)
+}
+
+const setters: Record<string, Setter> = {
+  ro: flag(c => { c.readOnly = true }),
+  allow_other: flag(c => { c.allowOther = true }),
+  default_permissions: flag(c => { c.defaultPermissions = true }),
+  no_default_permissions: flag(c => { c.defaultPermissions = false }),
+  writeback_cache: flag(c => { c.writebackCache = true }),
+  no_writeback_cache: flag(c => { c.writebackCache = false }),
+  block_size: valued((c, v, n) => {
+    const size = parseSize(v, n)
+    if (size < 4096 || size > 64 * MiB || (size & (size - 1)) !== 0) throw new ConfigError(`${n}: ${v} must be a power of two from 4K to 64M`)
+    c.blockSize = size
+  }),
+  entry_timeout: valued((c, v, n) => { c.entryTimeout = parseSeconds(v, n) }),
+  attr_timeout: valued((c, v, n) => { c.attrTimeout = parseSeconds(v, n) }),
+  negative_timeout: valued((c, v, n) => { c.negativeTimeout = parseSeconds(v, n) }),
+  dirty_limit: valued((c, v, n) => { c.dirtyLimit = Math.max(parseSize(v, n), 4 * MiB) }),
+  workers: valued((c, v, n) => { c.workers = parseCount(v, n, 1, 64) }),
+  slots: valued((c, v, n) => { c.slots = parseCount(v, n, 4, 1024) }),
+  max_readahead: valued((c, v, n) => { c.maxReadahead = parseSize(v, n) }),
+  log_level: valued((c, v, n) => {
+    if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v)) throw new ConfigError(`${n}: '${v}' is not a log level (error, warn, info, debug, trace)`)
+    c.logLevel = v
+  }),
+  log_file: valued((c, v) => { c.logFile = v }),
+  fsname: valued((c, v) => { c.fsname = v }),
+  // Set by mount(8) helpers for fuse types; the type is always fuse.objfs.
+  subtype: valued(() => {}),
+}
+
+/** Apply "-o" option strings (each possibly comma-separated) onto a Config. */
+export function applyOptions (config: Config, optionStrings: readonly string[]): Config {
+  for (const group of optionStrings) {
+    for (const raw of group.split(',')) {
+      const opt = raw.trim()
+      if (opt === '') continue
+      const eq = opt.indexOf('=')
+      const name = eq < 0 ? opt : opt.slice(0, eq)
+      const value = eq < 0 ? undefined : opt.slice(eq + 1)
+      if (ignored.has(name) || name.startsWith('x-') || name === 'comment') continue
+      if (passed.has(name)) { config.mountFlags.push(opt); continue }
+      if (storeKeys.has(name)) {
+        if (value === undefined) throw new ConfigError(`mount option '${name}' needs a value`)
+        config.storeOptions[name] = value
+        continue
+      }
+      const set = setters[name]
+      if (set === undefined) throw new ConfigError(`unknown mount option '${name}' (see objfs mount --help)`)
+      set(config, value, name)
+    }
+  }
+  return config
+}

@@ -1,0 +1,71 @@
+// The one place where failures become errno values for the kernel.
+import { constants } from 'node:os'
+
+const E = constants.errno
+
+/** Error codes of objfs's own, prefixed like undici's UND_ERR_*. */
+export type ObjfsErrorCode =
+  | 'OBJFS_ERR_FS'         // a filesystem-level failure carrying an errno
+  | 'OBJFS_ERR_CONFIG'     // bad option, bad URL: one line to the user, exit 2
+  | 'OBJFS_ERR_STORE'      // the store failed in a way the caller sees as EIO
+  | 'OBJFS_ERR_PROTOCOL'   // the kernel sent something we cannot decode
+
+/** A failure that maps to a specific errno. Thrown by stores and ops alike. */
+export class FsError extends Error {
+  readonly errno: number
+  readonly code: ObjfsErrorCode
+  constructor (errno: number, message?: string, code: ObjfsErrorCode = 'OBJFS_ERR_FS') {
+    super(message ?? errnoName(errno))
+    this.errno = errno
+    this.code = code
+  }
+}
+
+/** A configuration error: printed as one line, exit status 2. */
+export class ConfigError extends Error {
+  readonly code = 'OBJFS_ERR_CONFIG'
+}
+
+export const fsError = (errno: number, message?: string): FsError => new FsError(errno, message)
+
+const names = new Map<number, string>(Object.entries(E).map(([k, v]) => [v, k]))
+export const errnoName = (errno: number): string => names.get(errno) ?? `errno ${errno}`
+
+/**
+ * Map anything thrown to a positive errno. Unknown failures are EIO: the
+ * caller gets an honest "the storage failed", never a hang.
+ */
+export function toErrno (err: unknown): number {
+  if (err instanceof FsError) return err.errno
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { errno?: unknown, code?: unknown, name?: unknown }
+    // A result union crossing from a worker carries the number only.
+    if (typeof e.errno === 'number' && e.errno > 0 && names.has(e.errno)) return e.errno
+    // Node's fs errors carry a negative errno and a string code.
+    if (typeof e.code === 'string') {
+      switch (e.code) {
+        case 'ENOENT': return E.ENOENT
+        case 'ENOSPC': return E.ENOSPC  // host disk full: the caller must see it, not EIO
+        case 'EDQUOT': return E.EDQUOT
+        case 'EROFS': return E.EROFS
+        case 'EACCES': return E.EIO     // the store's own files unreadable: a store fault, not the caller's permission
+        case 'EMFILE': case 'ENFILE': return E.EIO
+        case 'ABORT_ERR': return E.EINTR
+        case 'ERR_SQLITE_ERROR': return sqliteErrno(err)
+      }
+    }
+    if (e.name === 'AbortError') return E.EINTR
+  }
+  return E.EIO
+}
+
+function sqliteErrno (err: object): number {
+  const code = (err as { errcode?: number }).errcode
+  // SQLITE_FULL (13): the database file could not grow.
+  if (code === 13) return E.ENOSPC
+  // SQLITE_READONLY (8)
+  if (code === 8) return E.EROFS
+  return E.EIO
+}
+
+export { E as errno }

@@ -1,0 +1,159 @@
+// nodeid <-> object id, with the kernel's lookup counts.
+//
+// Owned by the main thread and mutated only in synchronous stretches, never
+// across an await: that is what keeps the mapping consistent while many
+// requests are in flight (STYLE habit 10).
+//
+// A nodeid is issued when a reply first names an object; every entry reply
+// (lookup, create, mkdir, mknod, symlink, link, readdirplus) adds one lookup
+// and FORGET / BATCH_FORGET take them back. At zero the mapping is dropped,
+// so a walk over a million files does not grow the table without bound.
+// nodeids are never reused, so no generation number is needed.
+import { FsError, errno as E } from '../errors.ts'
+import type { ObjectAttr, ObjectId } from '../store/types.ts'
+import type { DirtyFile } from '../blocks/coalesce.ts'
+
+export const ROOT_NODEID = 1
+
+export class Inode {
+  readonly nodeid: number
+  id: ObjectId
+  /** Outstanding kernel references (the sum of entry replies minus forgets). */
+  lookups = 0
+  /** Open handles and in-flight work that must outlive a FORGET. */
+  pins = 0
+  /** The store's latest attributes; size is overridden by `dirty` while data is buffered. */
+  attr: ObjectAttr
+  /** Buffered writes not yet stored (main thread only). */
+  dirty: DirtyFile | undefined
+  /** All names are gone: the object is reclaimed when the inode is dropped. */
+  unlinked = false
+
+  constructor (nodeid: number, attr: ObjectAttr) {
+    this.nodeid = nodeid
+    this.id = attr.id
+    this.attr = attr
+  }
+
+  /** The size readers must see: buffered data counts at once. */
+  get size (): number {
+    return this.dirty?.size ?? this.attr.size
+  }
+}
+
+export interface InodeTableEvents {
+  /** An unlinked object lost its last reference: free it in the store. */
+  reclaim: (id: ObjectId) => void
+}
+
+export class InodeTable {
+  readonly #byNodeid = new Map<number, Inode>()
+  readonly #byId = new Map<ObjectId, Inode>()
+  readonly #events: InodeTableEvents
+  #next = ROOT_NODEID + 1
+
+  constructor (root: ObjectAttr, events: InodeTableEvents) {
+    this.#events = events
+    const inode = new Inode(ROOT_NODEID, root)
+    // The kernel never forgets the root; one permanent reference keeps it.
+    inode.lookups = 1
+    this.#byNodeid.set(ROOT_NODEID, inode)
+    this.#byId.set(root.id, inode)
+  }
+
+  get size (): number {
+    return this.#byNodeid.size
+  }
+
+  /** The inode for a nodeid the kernel sent; ESTALE if we never issued it or it was forgotten. */
+  get (nodeid: number): Inode {
+    const inode = this.#byNodeid.get(nodeid)
+    if (inode === undefined) throw new FsError(E.ESTALE, `unknown nodeid ${nodeid}`)
+    return inode
+  }
+
+  find (nodeid: number): Inode | undefined {
+    return this.#byNodeid.get(nodeid)
+  }
+
+  byId (id: ObjectId): Inode | undefined {
+    return this.#byId.get(id)
+  }
+
+  /** An entry reply names `attr`: issue or reuse its nodeid and count the reference. */
+  ref (attr: ObjectAttr): Inode {
+    let inode = this.#byId.get(attr.id)
+    if (inode === undefined) {
+      inode = new Inode(this.#next++, attr)
+      this.#byNodeid.set(inode.nodeid, inode)
+      this.#byId.set(attr.id, inode)
+    } else {
+      this.updateAttr(inode, attr)
+    }
+    inode.lookups++
+    return inode
+  }
+
+  /** Take back a reference that never reached the kernel (a reply that could not be sent). */
+  unref (inode: Inode): void {
+    this.forget(inode.nodeid, 1)
+  }
+
+  /** Newer attributes from the store; the buffered size stays authoritative. */
+  updateAttr (inode: Inode, attr: ObjectAttr): void {
+    inode.attr = attr
+  }
+
+  forget (nodeid: number, nlookup: number): void {
+    if (nodeid === ROOT_NODEID) return
+    const inode = this.#byNodeid.get(nodeid)
+    if (inode === undefined) return
+    inode.lookups = Math.max(0, inode.lookups - nlookup)
+    this.#maybeDrop(inode)
+  }
+
+  pin (inode: Inode): void {
+    inode.pins++
+  }
+
+  unpin (inode: Inode): void {
+    inode.pins--
+    this.#maybeDrop(inode)
+  }
+
+  #maybeDrop (inode: Inode): void {
+    if (inode.lookups > 0 || inode.pins > 0 || inode.dirty !== undefined) return
+    this.#byNodeid.delete(inode.nodeid)
+    if (this.#byId.get(inode.id) === inode) this.#byId.delete(inode.id)
+    if (inode.unlinked) this.#events.reclaim(inode.id)
+  }
+
+  /** Re-check an inode whose dirty data was just stored. */
+  settle (inode: Inode): void {
+    if (this.#byNodeid.get(inode.nodeid) === inode) this.#maybeDrop(inode)
+  }
+
+  /**
+   * A rename changed identities (stores whose ids are keys): `from` became
+   * `to`, and with `subtree` every id below `from/` moved below `to/`.
+   */
+  rekey (from: ObjectId, to: ObjectId, subtree: boolean): void {
+    const move = (inode: Inode, id: ObjectId): void => {
+      this.#byId.delete(inode.id)
+      inode.id = id
+      inode.attr = { ...inode.attr, id }
+      this.#byId.set(id, inode)
+    }
+    const moved: Array<[Inode, ObjectId]> = []
+    const direct = this.#byId.get(from)
+    if (direct !== undefined) moved.push([direct, to])
+    if (subtree) {
+      const prefix = from.endsWith('/') ? from : `${from}/`
+      const target = to.endsWith('/') ? to : `${to}/`
+      for (const [id, inode] of this.#byId) {
+        if (id.startsWith(prefix)) moved.push([inode, (target + id.slice(prefix.length)) as ObjectId])
+      }
+    }
+    for (const [inode, id] of moved) move(inode, id)
+  }
+}

@@ -1,0 +1,73 @@
+// Composition root: command line -> config -> logger -> daemon; signals and
+// exit codes. Everything else lives in the modules it wires.
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import yargs from 'yargs'
+import { hideBin } from 'yargs/helpers'
+import * as mount from './cli/mount.ts'
+import * as umount from './cli/umount.ts'
+import type { Config } from './config.ts'
+import { startDaemon } from './daemon.ts'
+import { ConfigError, FsError } from './errors.ts'
+import { logger, setLogLevel } from './log.ts'
+
+const log = logger('main')
+
+/** Serve a mount in this process until it is unmounted; exits the process. */
+export async function runForeground (config: Config, ready: (message: string) => void): Promise<void> {
+  setLogLevel(config.logLevel)
+  let daemon
+  try {
+    daemon = await startDaemon(config)
+  } catch (err) {
+    ready(`error: ${oneLine(err)}`)
+    throw err
+  }
+  ready('ready')
+  let signalled = false
+  const stop = (signal: string): void => {
+    if (signalled) return
+    signalled = true
+    log.info({ signal }, 'stopping: flushing and unmounting')
+    daemon.shutdown().catch(err => log.error({ err }, 'unmount failed'))
+  }
+  process.on('SIGINT', () => stop('SIGINT'))
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.exitCode = await daemon.done
+  // pino writes asynchronously; let it drain before the process ends.
+  setTimeout(() => process.exit(), 100).unref()
+}
+
+const oneLine = (err: unknown): string => (err instanceof Error ? err.message : String(err)).split('\n')[0]
+
+export async function cli (argv: string[]): Promise<void> {
+  await yargs(argv)
+    .scriptName('objfs')
+    .usage('$0 <command> [options]\n\nMount object storage as a POSIX filesystem.')
+    .command(mount)
+    .command(umount)
+    .demandCommand(1, 'name a command: mount or umount')
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .fail((msg, err) => {
+      // Bad input is one line and exit status 2; anything else is 1.
+      const bad = err === undefined || err instanceof ConfigError
+      process.stderr.write(`objfs: ${msg ?? oneLine(err)}\n`)
+      if (err !== undefined && !bad && !(err instanceof FsError)) log.debug({ err }, 'command failed')
+      process.exit(bad ? 2 : 1)
+    })
+    .parseAsync()
+}
+
+const isMain = (): boolean => {
+  try {
+    return realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)
+  } catch {
+    return false
+  }
+}
+
+// Not a top-level await: the mount command imports runForeground from here.
+if (isMain()) void cli(hideBin(process.argv))

@@ -1,0 +1,107 @@
+// Names: lookup, forget, and everything that adds or removes a directory entry.
+import { encodeEntryOut } from '../channel/encode.ts'
+import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../channel/abi.ts'
+import type { BatchForgetIn, ForgetIn, LinkIn, MkdirIn, MknodIn, NameIn, Rename2In, RenameIn, SymlinkIn } from '../channel/decode.ts'
+import { FsError, errno as E } from '../errors.ts'
+import type { ObjectAttr, ObjectId, RemoveResult } from '../store/types.ts'
+import { entryReply, negativeEntry, type Fs, type Reply, type Req } from './context.ts'
+
+const S_ISGID = 0o2000
+
+export async function lookup (fs: Fs, req: Req, { name }: NameIn): Promise<Reply> {
+  const parent = fs.table.get(req.nodeid)
+  const attr = await fs.store.lookup(parent.id, name, { signal: req.signal })
+  if (attr === null) {
+    // ENOENT on lookup is routine (every create starts with one), so it is
+    // answered as a cacheable negative entry when the option allows.
+    if (fs.config.negativeTimeout > 0) return encodeEntryOut(negativeEntry(fs))
+    throw new FsError(E.ENOENT)
+  }
+  return entryReply(fs, attr)
+}
+
+export function forget (fs: Fs, req: Req, { nlookup }: ForgetIn): Reply {
+  fs.table.forget(req.nodeid, nlookup)
+  return null
+}
+
+export function batchForget (fs: Fs, _req: Req, { forgets }: BatchForgetIn): Reply {
+  for (const f of forgets) fs.table.forget(f.nodeid, f.nlookup)
+  return null
+}
+
+/** Owner of a new object: the caller, with the BSD/SysV set-group-ID directory rule. */
+function owner (req: Req, parent: ObjectAttr, mode: number): { uid: number, gid: number, mode: number } {
+  if ((parent.mode & S_ISGID) === 0) return { uid: req.uid, gid: req.gid, mode }
+  const dir = (mode & S_IFMT) === S_IFDIR
+  return { uid: req.uid, gid: parent.gid, mode: dir ? mode | S_ISGID : mode }
+}
+
+export async function createObject (fs: Fs, req: Req, name: string, mode: number, extra: { rdev?: number, target?: string } = {}): Promise<ObjectAttr> {
+  const parent = fs.table.get(req.nodeid)
+  const who = owner(req, parent.attr, mode)
+  return await fs.store.create(parent.id, name, { ...who, ...extra })
+}
+
+export async function mknod (fs: Fs, req: Req, { mode, rdev, name }: MknodIn): Promise<Reply> {
+  // The kernel already applied the umask (we do not ask for FUSE_DONT_MASK).
+  const type = mode & S_IFMT
+  return entryReply(fs, await createObject(fs, req, name, type === 0 ? mode | S_IFREG : mode, { rdev }))
+}
+
+export async function mkdir (fs: Fs, req: Req, { mode, name }: MkdirIn): Promise<Reply> {
+  return entryReply(fs, await createObject(fs, req, name, (mode & 0o7777) | S_IFDIR))
+}
+
+export async function symlink (fs: Fs, req: Req, { name, target }: SymlinkIn): Promise<Reply> {
+  return entryReply(fs, await createObject(fs, req, name, S_IFLNK | 0o777, { target }))
+}
+
+export async function link (fs: Fs, req: Req, { oldnodeid, newname }: LinkIn): Promise<Reply> {
+  if (!fs.store.capabilities.hardLinks) throw new FsError(E.EPERM, 'this store has no hard links')
+  const inode = fs.table.get(oldnodeid)
+  const parent = fs.table.get(req.nodeid)
+  return entryReply(fs, await fs.store.link(inode.id, parent.id, newname))
+}
+
+/** A name is gone: an object left without names is freed once nothing references it. */
+function lostName (fs: Fs, r: RemoveResult): void {
+  const inode = fs.table.byId(r.id)
+  if (inode !== undefined) {
+    inode.attr = { ...inode.attr, nlink: r.nlink }
+    if (r.nlink === 0) inode.unlinked = true
+  } else if (r.nlink === 0) {
+    void reclaim(fs, r.id)
+  }
+}
+
+export async function reclaim (fs: Fs, id: ObjectId): Promise<void> {
+  await fs.store.reclaim(id).catch(() => {
+    // A later mount reclaims orphans left behind; nothing the caller can do.
+  })
+}
+
+export async function unlink (fs: Fs, req: Req, { name }: NameIn): Promise<Reply> {
+  const parent = fs.table.get(req.nodeid)
+  lostName(fs, await fs.store.remove(parent.id, name, false))
+  return new Uint8Array(0)
+}
+
+export async function rmdir (fs: Fs, req: Req, { name }: NameIn): Promise<Reply> {
+  const parent = fs.table.get(req.nodeid)
+  lostName(fs, await fs.store.remove(parent.id, name, true))
+  return new Uint8Array(0)
+}
+
+export async function rename2 (fs: Fs, req: Req, { newdir, flags, oldname, newname }: Rename2In): Promise<Reply> {
+  const parent = fs.table.get(req.nodeid)
+  const target = fs.table.get(newdir)
+  const r = await fs.store.rename(parent.id, oldname, target.id, newname, flags)
+  if (r.replaced !== undefined) lostName(fs, r.replaced)
+  for (const m of r.moved ?? []) fs.table.rekey(m.from, m.to, m.subtree)
+  return new Uint8Array(0)
+}
+
+export async function rename (fs: Fs, req: Req, body: RenameIn): Promise<Reply> {
+  return await rename2(fs, req, { ...body, flags: 0 })
+}

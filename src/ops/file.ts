@@ -1,0 +1,157 @@
+// Open files: open, create, read, write, flush, fsync, release, fallocate,
+// lseek, copy_file_range. Data goes through the coalescer.
+import { encodeCreateOut, encodeLseekOut, encodeOpenOut, encodeWriteOut } from '../channel/encode.ts'
+import {
+  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FOPEN_KEEP_CACHE, FUSE_WRITE_KILL_SUIDGID,
+  S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID, SEEK_DATA, SEEK_HOLE,
+} from '../channel/abi.ts'
+import type { CopyFileRangeIn, CreateIn, FallocateIn, FlushIn, FsyncIn, LseekIn, OpenIn, ReadIn, ReleaseIn, WriteIn } from '../channel/decode.ts'
+import { FsError, errno as E } from '../errors.ts'
+import type { Inode } from '../inode/table.ts'
+import { blockCount, blockOf } from '../blocks/range.ts'
+import { entryFor, type Fs, type Reply, type Req } from './context.ts'
+import { createObject } from './entry.ts'
+import { constants } from 'node:fs'
+
+const { O_TRUNC, O_RDONLY } = constants
+const O_ACCMODE = 3
+
+/**
+ * Keep the kernel's page cache across opens: every change to a file of this
+ * mount passes through this daemon, and auto_inval_data drops pages when the
+ * size or mtime the kernel sees changes.
+ */
+const openFlags = (fs: Fs): number => fs.store.capabilities.stableIds ? FOPEN_KEEP_CACHE : 0
+
+function addHandle (fs: Fs, inode: Inode, flags: number): number {
+  fs.table.pin(inode)
+  return fs.handles.add({ kind: 'file', inode, flags })
+}
+
+async function truncate (fs: Fs, inode: Inode, size: number): Promise<void> {
+  await fs.coalescer.flush(inode)
+  fs.table.updateAttr(inode, await fs.store.setattr(inode.id, { size }))
+}
+
+export async function open (fs: Fs, req: Req, { flags }: OpenIn): Promise<Reply> {
+  const inode = fs.table.get(req.nodeid)
+  if ((inode.attr.mode & S_IFMT) === S_IFDIR) throw new FsError(E.EISDIR)
+  // FUSE_ATOMIC_O_TRUNC: the truncation arrives with the open, not as a SETATTR.
+  if ((flags & O_TRUNC) !== 0 && (flags & O_ACCMODE) !== O_RDONLY && inode.size !== 0) await truncate(fs, inode, 0)
+  return encodeOpenOut({ fh: addHandle(fs, inode, flags), open_flags: openFlags(fs) })
+}
+
+export async function create (fs: Fs, req: Req, { flags, mode, name }: CreateIn): Promise<Reply> {
+  const attr = await createObject(fs, req, name, (mode & 0o7777) | S_IFREG)
+  const entry = entryFor(fs, attr)
+  const inode = fs.table.get(entry.nodeid)
+  return encodeCreateOut(entry, { fh: addHandle(fs, inode, flags), open_flags: openFlags(fs) })
+}
+
+export async function read (fs: Fs, _req: Req, { fh, offset, size }: ReadIn): Promise<Reply> {
+  const h = fs.handles.file(fh)
+  // Returned as a part of its own: sent with writev after the header, not copied.
+  return [await fs.coalescer.read(h.inode, offset, size)]
+}
+
+export async function write (fs: Fs, _req: Req, { fh, offset, data, write_flags }: WriteIn): Promise<Reply> {
+  const h = fs.handles.file(fh)
+  await fs.coalescer.write(h.inode, offset, data)
+  if ((write_flags & FUSE_WRITE_KILL_SUIDGID) !== 0) await killSuid(fs, h.inode)
+  return encodeWriteOut(data.byteLength)
+}
+
+/** A write by someone other than the owner drops set-user-ID (and set-group-ID with group exec). */
+async function killSuid (fs: Fs, inode: Inode): Promise<void> {
+  const mode = inode.attr.mode & 0o7777
+  const kill = S_ISUID | ((mode & 0o010) !== 0 ? S_ISGID : 0)
+  if ((mode & kill) === 0) return
+  fs.table.updateAttr(inode, await fs.store.setattr(inode.id, { mode: mode & ~kill }))
+}
+
+export async function flush (fs: Fs, _req: Req, { fh }: FlushIn): Promise<Reply> {
+  await fs.coalescer.flush(fs.handles.file(fh).inode)
+  return new Uint8Array(0)
+}
+
+export async function fsync (fs: Fs, _req: Req, { fh }: FsyncIn): Promise<Reply> {
+  const inode = fs.handles.file(fh).inode
+  await fs.coalescer.flush(inode)
+  await fs.store.sync(inode.id)
+  return new Uint8Array(0)
+}
+
+export async function release (fs: Fs, _req: Req, { fh }: ReleaseIn): Promise<Reply> {
+  const h = fs.handles.file(fh)
+  try {
+    // close(2) already saw any error through FLUSH; this stores what came after.
+    await fs.coalescer.flush(h.inode)
+  } catch {}
+  fs.handles.remove(fh)
+  fs.table.unpin(h.inode)
+  return new Uint8Array(0)
+}
+
+export async function fallocate (fs: Fs, _req: Req, { fh, offset, length, mode }: FallocateIn): Promise<Reply> {
+  const inode = fs.handles.file(fh).inode
+  const end = offset + length
+  const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0
+  if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) !== 0) throw new FsError(E.EOPNOTSUPP)
+  if ((mode & FALLOC_FL_PUNCH_HOLE) !== 0 && !keepSize) throw new FsError(E.EOPNOTSUPP)
+  if ((mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) !== 0) await zeroRange(fs, inode, offset, Math.min(end, inode.size))
+  // Blocks are allocated on write; reserving space has no meaning in an object store.
+  if (!keepSize && end > inode.size) await truncate(fs, inode, end)
+  return new Uint8Array(0)
+}
+
+/** Zero [from, to): whole blocks are dropped (holes), partial ones written with zeros. */
+async function zeroRange (fs: Fs, inode: Inode, from: number, to: number): Promise<void> {
+  if (to <= from) return
+  const bs = fs.coalescer.blockSize
+  const firstWhole = Math.ceil(from / bs)
+  const lastWhole = Math.floor(to / bs) - 1
+  if (lastWhole < firstWhole) {
+    await fs.coalescer.write(inode, from, new Uint8Array(to - from))
+  } else {
+    if (from < firstWhole * bs) await fs.coalescer.write(inode, from, new Uint8Array(firstWhole * bs - from))
+    if (to > (lastWhole + 1) * bs) await fs.coalescer.write(inode, (lastWhole + 1) * bs, new Uint8Array(to - (lastWhole + 1) * bs))
+  }
+  await fs.coalescer.flush(inode)
+  if (lastWhole >= firstWhole) await fs.store.dropBlocks(inode.id, firstWhole, lastWhole)
+}
+
+export async function lseek (fs: Fs, _req: Req, { fh, offset, whence }: LseekIn): Promise<Reply> {
+  const inode = fs.handles.file(fh).inode
+  if (whence !== SEEK_DATA && whence !== SEEK_HOLE) throw new FsError(E.EINVAL)
+  await fs.coalescer.flush(inode)
+  const size = inode.size
+  if (offset >= size) throw new FsError(E.ENXIO)
+  const bs = fs.coalescer.blockSize
+  const found = await fs.store.seekBlock(inode.id, blockOf(offset, bs), blockCount(size, bs), whence === SEEK_DATA)
+  if (whence === SEEK_DATA) {
+    if (found === null) throw new FsError(E.ENXIO)
+    return encodeLseekOut(Math.max(offset, found * bs))
+  }
+  // Every file has an implicit hole at its end.
+  return encodeLseekOut(found === null ? size : Math.min(size, Math.max(offset, found * bs)))
+}
+
+/** Bytes copied per request; the caller loops, as copy_file_range(2) allows short copies. */
+const COPY_MAX = 64 * 1024 * 1024
+const COPY_CHUNK = 1024 * 1024
+
+export async function copyFileRange (fs: Fs, _req: Req, c: CopyFileRangeIn): Promise<Reply> {
+  if (c.flags !== 0) throw new FsError(E.EINVAL)
+  const src = fs.handles.file(c.fh_in).inode
+  const dst = fs.handles.file(c.fh_out).inode
+  const total = Math.min(c.len, COPY_MAX, Math.max(0, src.size - c.off_in))
+  let done = 0
+  while (done < total) {
+    const n = Math.min(COPY_CHUNK, total - done)
+    const data = await fs.coalescer.read(src, c.off_in + done, n)
+    if (data.byteLength === 0) break
+    await fs.coalescer.write(dst, c.off_out + done, data)
+    done += data.byteLength
+  }
+  return encodeWriteOut(done)
+}

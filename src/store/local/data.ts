@@ -1,0 +1,171 @@
+// File data: block reads and writes, truncation, holes, and fsync.
+//
+// Ordering rule: a block file is complete before a row names it (write), and
+// a row is gone before its file is deleted (truncate, drop, reclaim). A crash
+// can leave an unreferenced file for fsck, never a row naming a torn file.
+import type { DatabaseSync } from 'node:sqlite'
+import { FsError, errno as E } from '../../errors.ts'
+import type { BlockWrite, ObjectAttr, SetAttr, Timespec } from '../types.ts'
+import { getRow, findRow, transaction, type Ctx } from './context.ts'
+import { ALL } from './namespace.ts'
+import { S_IFMT, checkCount, isDir, isReg, now, toAttr, type ObjectRow } from './rows.ts'
+import type { Statements } from './statements.ts'
+
+function checkRegular (row: ObjectRow): void {
+  if (isDir(row.mode)) throw new FsError(E.EISDIR)
+  if (!isReg(row.mode)) throw new FsError(E.EINVAL, 'not a regular file')
+}
+
+export function writeBlocks (ctx: Ctx, id: string, blocks: BlockWrite[], minSize: number, mtime: Timespec): ObjectAttr {
+  const { db, st, files, blockSize } = ctx
+  checkCount(minSize, 'minSize')
+  for (const b of blocks) {
+    checkCount(b.index, 'block index')
+    if (b.data.byteLength > blockSize) throw new FsError(E.EINVAL, `block ${b.index} holds ${b.data.byteLength} bytes, more than the block size ${blockSize}`)
+  }
+  checkRegular(getRow(st, id))
+  for (const b of blocks) files.write(id, b.index, b.data)
+  try {
+    return transaction(db, () => {
+      getRow(st, id)
+      for (const b of blocks) st.insertBlock.run(id, b.index)
+      const t = now()
+      st.growSize.run(minSize, mtime.sec, mtime.nsec, t.sec, t.nsec, id)
+      return toAttr(getRow(st, id))
+    })
+  } catch (err) {
+    // Reclaimed while we wrote: the files belong to nobody.
+    if (err instanceof FsError && err.errno === E.ENOENT) files.remove(id, blocks.map(b => b.index))
+    throw err
+  }
+}
+
+export function readBlock (ctx: Ctx, id: string, index: number, offset: number, length: number): Uint8Array | null {
+  checkCount(index, 'block index')
+  checkCount(offset, 'offset')
+  checkCount(length, 'length')
+  if (offset + length > ctx.blockSize) throw new FsError(E.EINVAL, `range ${offset}+${length} exceeds the block size ${ctx.blockSize}`)
+  if (ctx.st.hasBlock.get(id, index) === undefined) {
+    // Only a hole costs the second query that tells a hole from a vanished object.
+    if (findRow(ctx.st, id) === undefined) throw new FsError(E.ENOENT)
+    return null
+  }
+  return ctx.files.read(id, index, offset, length)
+}
+
+export function setattr (ctx: Ctx, id: string, changes: SetAttr): ObjectAttr {
+  if (changes.size !== undefined) checkCount(changes.size, 'size')
+  const { db, st, files } = ctx
+  let dropped: number[] = []
+  const attr = transaction(db, () => {
+    const row = getRow(st, id)
+    if (!Object.values(changes).some(v => v !== undefined)) return toAttr(row)
+    const t = now()
+    const next: ObjectRow = { ...row }
+    if (changes.mode !== undefined) next.mode = (row.mode & S_IFMT) | (changes.mode & 0o7777)
+    if (changes.uid !== undefined) next.uid = changes.uid
+    if (changes.gid !== undefined) next.gid = changes.gid
+    if (changes.size !== undefined) {
+      checkRegular(row)
+      if (changes.size < row.size) dropped = shrink(ctx, id, changes.size)
+      next.size = changes.size
+    }
+    // truncate(2) marks the data modified; an explicit mtime wins.
+    const mtime = changes.mtime ?? (changes.size !== undefined ? t : undefined)
+    if (changes.atime !== undefined) { next.atime_s = changes.atime.sec; next.atime_ns = changes.atime.nsec }
+    if (mtime !== undefined) { next.mtime_s = mtime.sec; next.mtime_ns = mtime.nsec }
+    const ctime = changes.ctime ?? t
+    next.ctime_s = ctime.sec
+    next.ctime_ns = ctime.nsec
+    st.updateAttrs.run(next.mode, next.uid, next.gid, next.size,
+      next.atime_s, next.atime_ns, next.mtime_s, next.mtime_ns, next.ctime_s, next.ctime_ns, id)
+    return toAttr(next)
+  })
+  files.remove(id, dropped)
+  return attr
+}
+
+/**
+ * Inside the setattr transaction: drop the rows of blocks wholly past
+ * `size` (their files go after commit) and cut the partial last block now,
+ * so a later extension reads zeros there, not the old bytes. Cutting before
+ * commit means a crash can lose bytes the user was truncating away anyway,
+ * never resurrect them.
+ */
+function shrink (ctx: Ctx, id: string, size: number): number[] {
+  const { st, files, blockSize } = ctx
+  const firstGone = Math.ceil(size / blockSize)
+  const gone = (st.blocksIn.all(id, firstGone, ALL) as Array<{ idx: number }>).map(r => r.idx)
+  st.deleteBlocksIn.run(id, firstGone, ALL)
+  const tail = size % blockSize
+  const last = Math.floor(size / blockSize)
+  if (tail !== 0 && st.hasBlock.get(id, last) !== undefined) {
+    files.truncate(id, last, tail)
+    st.markDirty.run(id, last)
+  }
+  return gone
+}
+
+/** Punch whole blocks; times change as for fallocate(PUNCH_HOLE). */
+export function dropBlocks (ctx: Ctx, id: string, first: number, last: number): void {
+  checkCount(first, 'first')
+  checkCount(last, 'last')
+  const { db, st, files } = ctx
+  const dropped = transaction(db, () => {
+    getRow(st, id)
+    if (last < first) return []
+    const indexes = (st.blocksIn.all(id, first, last) as Array<{ idx: number }>).map(r => r.idx)
+    st.deleteBlocksIn.run(id, first, last)
+    if (indexes.length > 0) {
+      const t = now()
+      st.touchMtime.run(t.sec, t.nsec, t.sec, t.nsec, id)
+    }
+    return indexes
+  })
+  files.remove(id, dropped)
+}
+
+export function seekBlock (ctx: Ctx, id: string, from: number, limit: number, data: boolean): number | null {
+  checkCount(from, 'from')
+  checkCount(limit, 'limit')
+  const { st } = ctx
+  getRow(st, id)
+  if (from >= limit) return null
+  if (data) return (st.firstData.get(id, from, limit) as { idx: number | null }).idx
+  if (st.hasBlock.get(id, from) === undefined) return from
+  const gap = (st.firstGap.get(id, from) as { idx: number }).idx
+  return gap < limit ? gap : null
+}
+
+/**
+ * fsync: the object's dirty block files first, then the metadata. Blocks
+ * are claimed before the fsync, so a write committed meanwhile stays dirty
+ * for the next sync; a failed fsync gives the claim back.
+ */
+export function sync (ctx: Ctx, id: string | null): void {
+  const { db, st, files } = ctx
+  const claimed = transaction(db, () =>
+    (id === null ? st.claimAllDirty.all() : st.claimDirty.all(id)) as Array<{ id: string, idx: number }>)
+  try {
+    files.fsync(claimed)
+  } catch (err) {
+    transaction(db, () => { for (const b of claimed) st.markDirty.run(b.id, b.idx) })
+    throw err
+  }
+  durableCommit(db, st)
+}
+
+/**
+ * With synchronous=NORMAL a commit survives a crash of the process but not
+ * of the machine: the WAL is fsynced only at checkpoints. A commit made
+ * under synchronous=FULL fsyncs the WAL, and with it every commit before
+ * it, from any connection. So commit one tiny change under FULL.
+ */
+function durableCommit (db: DatabaseSync, st: Statements): void {
+  db.exec('PRAGMA synchronous = FULL')
+  try {
+    transaction(db, () => { st.bumpSyncSeq.run() })
+  } finally {
+    db.exec('PRAGMA synchronous = NORMAL')
+  }
+}

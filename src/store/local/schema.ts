@@ -1,0 +1,145 @@
+// The metadata schema, its initialisation and the checks made on open.
+import { randomUUID } from 'node:crypto'
+import type { DatabaseSync } from 'node:sqlite'
+import { ConfigError } from '../../errors.ts'
+import { S_IFDIR, now } from './rows.ts'
+
+/** The on-disk format this code writes and understands. */
+export const FORMAT_VERSION = 1
+const MAGIC = 'objfs'
+
+// WITHOUT ROWID: every table is looked up by its primary key, so the key is
+// the row and no second b-tree is kept.
+// Names compare with BINARY collation, i.e. by UTF-8 bytes: the listing
+// order and the `name > ?` cursor agree with each other for any name.
+const DDL = `
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE objects (
+  id       TEXT PRIMARY KEY,            -- uuid: names the block files, never changes
+  ino      INTEGER NOT NULL UNIQUE,     -- st_ino, from meta.next_ino, never reused
+  mode     INTEGER NOT NULL,            -- with S_IFMT type bits
+  nlink    INTEGER NOT NULL,            -- 0: orphan, kept until reclaim
+  uid      INTEGER NOT NULL,
+  gid      INTEGER NOT NULL,
+  size     INTEGER NOT NULL,
+  rdev     INTEGER NOT NULL,
+  atime_s  INTEGER NOT NULL, atime_ns INTEGER NOT NULL,
+  mtime_s  INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+  ctime_s  INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
+  target   TEXT                         -- symlink target
+) WITHOUT ROWID;
+CREATE INDEX objects_orphans ON objects (nlink) WHERE nlink = 0;
+
+CREATE TABLE entries (
+  parent TEXT NOT NULL REFERENCES objects (id),
+  name   TEXT NOT NULL,
+  child  TEXT NOT NULL REFERENCES objects (id),
+  PRIMARY KEY (parent, name)
+) WITHOUT ROWID;
+-- a directory's one parent (subtree checks) and the foreign key from child
+CREATE INDEX entries_child ON entries (child);
+
+-- Which blocks exist. A row is inserted only after its file is complete.
+-- dirty: written since the last sync() of the object by ANY instance; kept
+-- here rather than per instance because the pool sends an fsync to whichever
+-- worker is free, not to the one that wrote.
+CREATE TABLE blocks (
+  id    TEXT NOT NULL REFERENCES objects (id),
+  idx   INTEGER NOT NULL,
+  dirty INTEGER NOT NULL DEFAULT 1,
+  PRIMARY KEY (id, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE xattrs (
+  id    TEXT NOT NULL REFERENCES objects (id),
+  name  TEXT NOT NULL,
+  value BLOB NOT NULL,
+  PRIMARY KEY (id, name)
+) WITHOUT ROWID;
+
+-- Open read-write instances, so that orphans are reclaimed only when no
+-- live process can still hold one open (see instances.ts).
+CREATE TABLE instances (
+  token  TEXT PRIMARY KEY,
+  pid    INTEGER NOT NULL,
+  opened INTEGER NOT NULL
+) WITHOUT ROWID;
+`
+
+export interface StoreMeta {
+  blockSize: number
+  rootId: string
+}
+
+/** Connection settings; every instance sets them, they are per connection. */
+export function configure (db: DatabaseSync, readOnly: boolean): void {
+  // Several instances (one per worker thread) share the file: wait for the
+  // writer lock rather than fail. Transactions are short, 10 s is a stuck peer.
+  db.exec('PRAGMA busy_timeout = 10000')
+  if (!readOnly) {
+    // WAL: readers never block the writer. NORMAL: a commit survives a crash
+    // of this process; sync() upgrades to power-loss durability on demand.
+    db.exec('PRAGMA journal_mode = WAL')
+    db.exec('PRAGMA synchronous = NORMAL')
+  }
+  db.exec('PRAGMA foreign_keys = ON')
+}
+
+const hasTable = (db: DatabaseSync, name: string): boolean =>
+  db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name) !== undefined
+
+const tableCount = (db: DatabaseSync): number =>
+  (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get() as { n: number }).n
+
+/**
+ * Create the schema and the root directory (ino 1, mode 040755, owned by
+ * root) unless another instance got there first. Runs in one IMMEDIATE
+ * transaction so concurrent creators serialise and exactly one initialises.
+ */
+export function initialise (db: DatabaseSync, path: string, blockSize: number): void {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    if (!hasTable(db, 'meta')) {
+      if (tableCount(db) > 0) throw new ConfigError(`${path} holds a database that is not an objfs store; refusing to initialise over it`)
+      db.exec(DDL)
+      const t = now()
+      const rootId = randomUUID()
+      const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)')
+      put.run('magic', MAGIC)
+      put.run('format_version', String(FORMAT_VERSION))
+      put.run('block_size', String(blockSize))
+      put.run('created', new Date(t.sec * 1000).toISOString())
+      put.run('root', rootId)
+      put.run('next_ino', '2')
+      put.run('sync_seq', '0')
+      db.prepare(`INSERT INTO objects (id, ino, mode, nlink, uid, gid, size, rdev,
+        atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target)
+        VALUES (?, 1, ?, 2, 0, 0, 0, 0, ?, ?, ?, ?, ?, ?, NULL)`)
+        .run(rootId, S_IFDIR | 0o755, t.sec, t.nsec, t.sec, t.nsec, t.sec, t.nsec)
+    }
+    db.exec('COMMIT')
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK')
+    throw err
+  }
+}
+
+/** Read and validate the store's own description. */
+export function readMeta (db: DatabaseSync, path: string): StoreMeta {
+  if (!hasTable(db, 'meta')) throw new ConfigError(`${path} holds no objfs store (an interrupted initialisation? open it with create)`)
+  const rows = db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string, value: string }>
+  const meta = new Map(rows.map(r => [r.key, r.value]))
+  if (meta.get('magic') !== MAGIC) throw new ConfigError(`${path} holds a database that is not an objfs store`)
+  const version = Number(meta.get('format_version'))
+  if (!Number.isInteger(version) || version < 1) throw new ConfigError(`${path}: unreadable store format version '${meta.get('format_version')}'`)
+  if (version > FORMAT_VERSION) throw new ConfigError(`store format ${version} is newer than this objfs supports (${FORMAT_VERSION}); upgrade objfs`)
+  const blockSize = Number(meta.get('block_size'))
+  if (!Number.isSafeInteger(blockSize) || blockSize <= 0) throw new ConfigError(`${path}: invalid block size '${meta.get('block_size')}' in the store`)
+  const rootId = meta.get('root')
+  if (rootId === undefined) throw new ConfigError(`${path}: the store records no root directory`)
+  return { blockSize, rootId }
+}

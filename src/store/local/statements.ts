@@ -1,0 +1,78 @@
+// Every SQL statement the store runs, prepared once per instance.
+import type { DatabaseSync, StatementSync } from 'node:sqlite'
+
+const OBJECT_COLUMNS = 'id, ino, mode, nlink, uid, gid, size, rdev, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target'
+const O = OBJECT_COLUMNS.split(', ').map(c => `o.${c}`).join(', ')
+
+const sql = {
+  // objects
+  getObject: `SELECT ${OBJECT_COLUMNS} FROM objects WHERE id = ?`,
+  insertObject: `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (${OBJECT_COLUMNS.split(', ').map(() => '?').join(', ')})`,
+  deleteObject: 'DELETE FROM objects WHERE id = ?',
+  addNlink: 'UPDATE objects SET nlink = nlink + ? WHERE id = ?',
+  touchCtime: 'UPDATE objects SET ctime_s = ?, ctime_ns = ? WHERE id = ?',
+  touchMtime: 'UPDATE objects SET mtime_s = ?, mtime_ns = ?, ctime_s = ?, ctime_ns = ? WHERE id = ?',
+  updateAttrs: `UPDATE objects SET mode = ?, uid = ?, gid = ?, size = ?,
+    atime_s = ?, atime_ns = ?, mtime_s = ?, mtime_ns = ?, ctime_s = ?, ctime_ns = ? WHERE id = ?`,
+  growSize: `UPDATE objects SET size = max(size, ?), mtime_s = ?, mtime_ns = ?, ctime_s = ?, ctime_ns = ?
+    WHERE id = ?`,
+  orphans: 'SELECT id FROM objects WHERE nlink = 0',
+  countObjects: 'SELECT count(*) AS n FROM objects',
+
+  // meta counters; the text value is bumped in place, never reused
+  takeIno: `UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'next_ino'
+    RETURNING CAST(value AS INTEGER) - 1 AS ino`,
+  bumpSyncSeq: "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'sync_seq'",
+
+  // entries
+  lookup: `SELECT ${O} FROM entries e JOIN objects o ON o.id = e.child WHERE e.parent = ? AND e.name = ?`,
+  list: `SELECT e.name AS name, ${O} FROM entries e JOIN objects o ON o.id = e.child
+    WHERE e.parent = ? AND e.name > ? ORDER BY e.name LIMIT ?`,
+  hasChildren: 'SELECT 1 AS x FROM entries WHERE parent = ? LIMIT 1',
+  parentOf: 'SELECT parent FROM entries WHERE child = ? LIMIT 1',
+  insertEntry: 'INSERT INTO entries (parent, name, child) VALUES (?, ?, ?)',
+  deleteEntry: 'DELETE FROM entries WHERE parent = ? AND name = ?',
+  moveEntry: 'UPDATE entries SET parent = ?, name = ? WHERE parent = ? AND name = ?',
+  pointEntry: 'UPDATE entries SET child = ? WHERE parent = ? AND name = ?',
+
+  // blocks
+  hasBlock: 'SELECT 1 AS x FROM blocks WHERE id = ? AND idx = ?',
+  insertBlock: `INSERT INTO blocks (id, idx, dirty) VALUES (?, ?, 1)
+    ON CONFLICT (id, idx) DO UPDATE SET dirty = 1`,
+  markDirty: 'UPDATE blocks SET dirty = 1 WHERE id = ? AND idx = ?',
+  // Claimed before the fsync: a write committed after the claim marks its
+  // block dirty again and the next sync takes it.
+  claimDirty: 'UPDATE blocks SET dirty = 0 WHERE id = ? AND dirty = 1 RETURNING id, idx',
+  claimAllDirty: 'UPDATE blocks SET dirty = 0 WHERE dirty = 1 RETURNING id, idx',
+  blocksIn: 'SELECT idx FROM blocks WHERE id = ? AND idx BETWEEN ? AND ? ORDER BY idx',
+  deleteBlocksIn: 'DELETE FROM blocks WHERE id = ? AND idx BETWEEN ? AND ?',
+  firstData: 'SELECT min(idx) AS idx FROM blocks WHERE id = ? AND idx >= ? AND idx < ?',
+  // The first missing index after a present one: with `from` itself present,
+  // that is the first hole at or after `from`.
+  firstGap: `SELECT min(b.idx) + 1 AS idx FROM blocks b WHERE b.id = ? AND b.idx >= ?
+    AND NOT EXISTS (SELECT 1 FROM blocks c WHERE c.id = b.id AND c.idx = b.idx + 1)`,
+
+  // xattrs
+  getXattr: 'SELECT value FROM xattrs WHERE id = ? AND name = ?',
+  putXattr: `INSERT INTO xattrs (id, name, value) VALUES (?, ?, ?)
+    ON CONFLICT (id, name) DO UPDATE SET value = excluded.value`,
+  listXattr: 'SELECT name FROM xattrs WHERE id = ? ORDER BY name',
+  deleteXattr: 'DELETE FROM xattrs WHERE id = ? AND name = ?',
+  deleteXattrs: 'DELETE FROM xattrs WHERE id = ?',
+
+  // instances
+  instances: 'SELECT token, pid FROM instances',
+  insertInstance: 'INSERT INTO instances (token, pid, opened) VALUES (?, ?, ?)',
+  deleteInstance: 'DELETE FROM instances WHERE token = ?',
+} as const
+
+export type Statements = { readonly [K in keyof typeof sql]: StatementSync }
+
+export function prepare (db: DatabaseSync): Statements {
+  const out: Record<string, StatementSync> = {}
+  for (const [key, text] of Object.entries(sql)) out[key] = db.prepare(text)
+  return out as Statements
+}
+
+/** Binding order of insertObject, matching OBJECT_COLUMNS. */
+export const OBJECT_COLUMN_NAMES = OBJECT_COLUMNS.split(', ')

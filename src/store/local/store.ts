@@ -1,0 +1,251 @@
+// The embedded store: metadata in SQLite, block data in host files.
+// One instance per worker thread; instances share the store through
+// SQLite's locking, never through memory.
+import { mkdirSync, closeSync, openSync, statfsSync } from 'node:fs'
+import { isAbsolute } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { ConfigError, FsError, errno as E } from '../../errors.ts'
+import type {
+  BlockWrite, CreateSpec, ListPage, ObjectAttr, ObjectId, ObjectStore, RemoveResult, RenameResult, SetAttr,
+  StoreCapabilities, StoreConfig, StoreCounters, StoreStatfs, Timespec,
+} from '../types.ts'
+import { BlockFiles } from './blocks.ts'
+import { getRow, lookupRow, transaction, type Ctx } from './context.ts'
+import * as data from './data.ts'
+import { newToken, register, unregister } from './instances.ts'
+import { Layout, inspect } from './layout.ts'
+import * as ns from './namespace.ts'
+import { rename } from './rename.ts'
+import { NAME_MAX, S_IFLNK, S_IFMT, isDir, toAttr, type ObjectRow } from './rows.ts'
+import { configure, initialise, readMeta } from './schema.ts'
+import { prepare } from './statements.ts'
+import * as xattr from './xattr.ts'
+
+/** The directory of a `local:/abs/path` URL. */
+export function localDir (url: string): string {
+  const path = url.startsWith('local:') ? url.slice('local:'.length) : url
+  if (!isAbsolute(path)) throw new ConfigError(`local store path must be absolute: '${url}'`)
+  return path
+}
+
+function checkBlockSize (size: number): void {
+  if (!Number.isSafeInteger(size) || size < 512) throw new ConfigError(`invalid block size ${size} for a new store`)
+}
+
+/**
+ * Make the directory and an empty database file for a new store, both
+ * private to the owner: file names and xattrs are in the database, and
+ * SQLite gives its -wal and -shm files the database file's mode.
+ */
+function prepareNew (layout: Layout, absent: boolean): void {
+  if (absent) mkdirSync(layout.dir, { recursive: true, mode: 0o700 })
+  closeSync(openSync(layout.db, 'a', 0o600))
+}
+
+export class LocalStore implements ObjectStore {
+  readonly blockSize: number
+  readonly capabilities: StoreCapabilities = { stableIds: true, hardLinks: true, blockWrites: true }
+  readonly #ctx: Ctx
+  readonly #layout: Layout
+  readonly #rootId: string
+  readonly #readOnly: boolean
+  readonly #token = newToken()
+  readonly #counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
+  #closed = false
+
+  private constructor (ctx: Ctx, layout: Layout, rootId: string, readOnly: boolean) {
+    this.#ctx = ctx
+    this.#layout = layout
+    this.#rootId = rootId
+    this.#readOnly = readOnly
+    this.blockSize = ctx.blockSize
+  }
+
+  static async open (config: StoreConfig): Promise<LocalStore> {
+    const layout = new Layout(localDir(config.url))
+    const found = inspect(layout.dir)
+    if (found !== 'store') {
+      if (!config.create || config.readOnly) throw new ConfigError(`no objfs store at ${layout.dir}`)
+      checkBlockSize(config.blockSize)
+      prepareNew(layout, found === 'absent')
+    }
+    let db: DatabaseSync
+    try {
+      db = new DatabaseSync(layout.db, { readOnly: config.readOnly, enableForeignKeyConstraints: true })
+    } catch (err) {
+      throw new ConfigError(`cannot open the store database ${layout.db}: ${(err as Error).message}`)
+    }
+    try {
+      configure(db, config.readOnly)
+      // Idempotent: also completes a creation interrupted before its first commit.
+      if (config.create && !config.readOnly) initialise(db, layout.dir, config.blockSize)
+      const meta = readMeta(db, layout.dir)
+      const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout), blockSize: meta.blockSize }
+      const store = new LocalStore(ctx, layout, meta.rootId, config.readOnly)
+      if (!config.readOnly) store.#startup()
+      return store
+    } catch (err) {
+      db.close()
+      if (err instanceof ConfigError) throw err
+      throw new ConfigError(`cannot open the objfs store at ${layout.dir}: ${(err as Error).message}`)
+    }
+  }
+
+  /** Register this instance; reclaim a dead daemon's orphans (see instances.ts). */
+  #startup (): void {
+    const orphans = transaction(this.#ctx.db, () => register(this.#ctx.st, this.#token))
+    for (const id of orphans) ns.reclaim(this.#ctx, id)
+  }
+
+  #meta (): Ctx {
+    if (this.#closed) throw new FsError(E.EIO, 'the store is closed')
+    this.#counters.metaCalls++
+    return this.#ctx
+  }
+
+  #mutate (): Ctx {
+    if (this.#readOnly) throw new FsError(E.EROFS)
+    return this.#meta()
+  }
+
+  async root (): Promise<ObjectAttr> {
+    return toAttr(getRow(this.#meta().st, this.#rootId))
+  }
+
+  async lookup (parent: ObjectId, name: string): Promise<ObjectAttr | null> {
+    const { st } = this.#meta()
+    if (Buffer.byteLength(name, 'utf8') > NAME_MAX) throw new FsError(E.ENAMETOOLONG)
+    const row = lookupRow(st, parent, name)
+    if (row !== undefined) return toAttr(row)
+    // Only a miss pays for telling "no such name" from "no such directory".
+    if (!isDir(getRow(st, parent).mode)) throw new FsError(E.ENOTDIR)
+    return null
+  }
+
+  async getattr (id: ObjectId): Promise<ObjectAttr> {
+    return toAttr(getRow(this.#meta().st, id))
+  }
+
+  async list (dir: ObjectId, after: string | null, limit: number): Promise<ListPage> {
+    const { st } = this.#meta()
+    if (!isDir(getRow(st, dir).mode)) throw new FsError(E.ENOTDIR)
+    const n = Math.max(1, Math.floor(limit))
+    // One row more than asked tells whether another page follows.
+    const rows = st.list.all(dir, after ?? '', n + 1) as unknown as Array<ObjectRow & { name: string }>
+    const entries = rows.slice(0, n).map(r => ({ name: r.name, attr: toAttr(r) }))
+    return { entries, next: rows.length > n ? entries[n - 1].name : null }
+  }
+
+  async create (parent: ObjectId, name: string, spec: CreateSpec): Promise<ObjectAttr> {
+    return ns.create(this.#mutate(), parent, name, spec)
+  }
+
+  async link (id: ObjectId, parent: ObjectId, name: string): Promise<ObjectAttr> {
+    return ns.link(this.#mutate(), id, parent, name)
+  }
+
+  async remove (parent: ObjectId, name: string, dir: boolean): Promise<RemoveResult> {
+    return ns.remove(this.#mutate(), parent, name, dir)
+  }
+
+  async reclaim (id: ObjectId): Promise<void> {
+    ns.reclaim(this.#mutate(), id)
+  }
+
+  async rename (parent: ObjectId, name: string, newParent: ObjectId, newName: string, flags: number): Promise<RenameResult> {
+    return rename(this.#mutate(), parent, name, newParent, newName, flags)
+  }
+
+  async setattr (id: ObjectId, changes: SetAttr): Promise<ObjectAttr> {
+    return data.setattr(this.#mutate(), id, changes)
+  }
+
+  async readlink (id: ObjectId): Promise<string> {
+    const row = getRow(this.#meta().st, id)
+    if ((row.mode & S_IFMT) !== S_IFLNK || row.target === null) throw new FsError(E.EINVAL, 'not a symlink')
+    return row.target
+  }
+
+  async readBlock (id: ObjectId, index: number, offset: number, length: number): Promise<Uint8Array | null> {
+    if (this.#closed) throw new FsError(E.EIO, 'the store is closed')
+    this.#counters.readCalls++
+    const bytes = data.readBlock(this.#ctx, id, index, offset, length)
+    if (bytes !== null) this.#counters.bytesRead += bytes.byteLength
+    return bytes
+  }
+
+  async writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec): Promise<ObjectAttr> {
+    if (this.#readOnly) throw new FsError(E.EROFS)
+    if (this.#closed) throw new FsError(E.EIO, 'the store is closed')
+    this.#counters.writeCalls++
+    const attr = data.writeBlocks(this.#ctx, id, blocks, minSize, mtime)
+    for (const b of blocks) this.#counters.bytesWritten += b.data.byteLength
+    return attr
+  }
+
+  async dropBlocks (id: ObjectId, first: number, last: number): Promise<void> {
+    data.dropBlocks(this.#mutate(), id, first, last)
+  }
+
+  async seekBlock (id: ObjectId, from: number, limit: number, want: boolean): Promise<number | null> {
+    return data.seekBlock(this.#meta(), id, from, limit, want)
+  }
+
+  async sync (id: ObjectId): Promise<void> {
+    const ctx = this.#meta()
+    // A read-only instance wrote nothing there is to make durable.
+    if (!this.#readOnly) data.sync(ctx, id)
+  }
+
+  async getxattr (id: ObjectId, name: string): Promise<Uint8Array> {
+    return xattr.getxattr(this.#meta(), id, name)
+  }
+
+  async setxattr (id: ObjectId, name: string, value: Uint8Array, flags: number): Promise<void> {
+    xattr.setxattr(this.#mutate(), id, name, value, flags)
+  }
+
+  async listxattr (id: ObjectId): Promise<string[]> {
+    return xattr.listxattr(this.#meta(), id)
+  }
+
+  async removexattr (id: ObjectId, name: string): Promise<void> {
+    xattr.removexattr(this.#mutate(), id, name)
+  }
+
+  async statfs (): Promise<StoreStatfs> {
+    const { st } = this.#meta()
+    const host = statfsSync(this.#layout.dir)
+    const objects = (st.countObjects.get() as { n: number }).n
+    return {
+      bsize: host.bsize,
+      blocks: host.blocks,
+      bfree: host.bfree,
+      bavail: host.bavail,
+      // Every object is one row, not one host inode: the host's free inodes
+      // bound block files, so they are what we can honestly offer.
+      files: objects + host.ffree,
+      ffree: host.ffree,
+      namelen: NAME_MAX,
+    }
+  }
+
+  counters (): StoreCounters {
+    return { ...this.#counters }
+  }
+
+  /** Sync every dirty block and the metadata, deregister, close. Idempotent. */
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const { db, st } = this.#ctx
+    try {
+      if (!this.#readOnly) {
+        data.sync(this.#ctx, null)
+        transaction(db, () => unregister(st, this.#token))
+      }
+    } finally {
+      db.close()
+    }
+  }
+}

@@ -1,0 +1,232 @@
+// The ObjectStore contract, in the object storage's own terms.
+//
+// Every file, directory, symlink and fifo is an object. A child is found by
+// (parent id, name). File data is cut into fixed-size blocks addressed by
+// (object id, block index). Stores know nothing of nodeids, file handles or
+// the kernel; those belong to the daemon.
+//
+// Identity: `ObjectId` is opaque. In the embedded store it is a UUID that
+// never changes. In the S3 store it is the object's key, so a rename changes
+// the identity of the renamed object and, for a directory, of everything
+// below it; `rename` reports that through `RenameResult` and
+// `capabilities.stableIds` is false.
+//
+// Errors: methods reject with FsError(errno) for conditions the caller must
+// see (ENOENT, EEXIST, ENOTEMPTY, ENOTDIR, EISDIR, ENOSPC, ENODATA, ERANGE,
+// EXDEV, EPERM...), and with anything else for store faults (mapped to EIO).
+//
+// Concurrency: several instances of one store (one per worker thread) may
+// be open on the same SOURCE at once. Every method must be safe against the
+// others; a metadata change is one transaction.
+
+/** Opaque object identity: a UUID in the local store, a key in S3. */
+export type ObjectId = string & { readonly __objectId: unique symbol }
+
+export interface Timespec {
+  sec: number
+  nsec: number
+}
+
+/** What the store knows of one object. Times are wall-clock. */
+export interface ObjectAttr {
+  id: ObjectId
+  /** Stable inode number, the st_ino the user sees; never reused while the object exists. */
+  ino: number
+  /** st_mode including the S_IFMT type bits. */
+  mode: number
+  nlink: number
+  uid: number
+  gid: number
+  /** Stored size in bytes (a directory reports 0 or a store-defined size). */
+  size: number
+  rdev: number
+  atime: Timespec
+  mtime: Timespec
+  ctime: Timespec
+}
+
+/** One child as listed by `list`, with its attributes (readdirplus needs them). */
+export interface DirEntry {
+  name: string
+  attr: ObjectAttr
+}
+
+export interface ListPage {
+  entries: DirEntry[]
+  /** Pass as `after` for the next page; null when the listing is complete. */
+  next: string | null
+}
+
+export interface CreateSpec {
+  /** st_mode with type bits: S_IFREG, S_IFDIR, S_IFLNK or S_IFIFO (S_IFCHR/S_IFBLK/S_IFSOCK where the store allows). */
+  mode: number
+  uid: number
+  gid: number
+  rdev?: number
+  /** Symlink target, required for S_IFLNK. */
+  target?: string
+}
+
+/** Attribute changes; absent fields are left alone. ctime is set to now by any change unless given. */
+export interface SetAttr {
+  mode?: number      // permission bits only; the type bits are kept
+  uid?: number
+  gid?: number
+  /** Truncate or extend: blocks past the new end are dropped, the tail of the last block reads as zeros. */
+  size?: number
+  atime?: Timespec
+  mtime?: Timespec
+  ctime?: Timespec
+}
+
+export const RENAME_NOREPLACE = 1
+export const RENAME_EXCHANGE = 2
+
+export interface RenameResult {
+  /** The object that was at the destination and lost a name (plain replace), with its remaining link count. */
+  replaced?: { id: ObjectId, nlink: number }
+  /**
+   * Identity changes caused by the rename, for stores whose ids are keys.
+   * `subtree` true means every id below `from` moved below `to` as well.
+   * Absent in stores with stable ids.
+   */
+  moved?: Array<{ from: ObjectId, to: ObjectId, subtree: boolean }>
+}
+
+export interface RemoveResult {
+  id: ObjectId
+  /** Link count after the removal; at 0 the object is an orphan until `reclaim`. */
+  nlink: number
+}
+
+export interface BlockWrite {
+  index: number
+  /** At most blockSize bytes; a shorter buffer is the block's content up to its end (the rest reads as zeros). */
+  data: Uint8Array
+}
+
+export interface StoreStatfs {
+  bsize: number
+  blocks: number
+  bfree: number
+  bavail: number
+  files: number
+  ffree: number
+  namelen: number
+}
+
+export interface StoreCapabilities {
+  /** Ids never change on rename (the local store). */
+  stableIds: boolean
+  /** link() works. */
+  hardLinks: boolean
+  /** Blocks can be written in place at any index (false for whole-object stores). */
+  blockWrites: boolean
+}
+
+/** Counters a store keeps of its own work, summed over the daemon's instances. */
+export interface StoreCounters {
+  readCalls: number
+  bytesRead: number
+  writeCalls: number
+  bytesWritten: number
+  metaCalls: number
+}
+
+export interface ObjectStore {
+  /** Fixed for the life of the store; recorded in it at creation. */
+  readonly blockSize: number
+  readonly capabilities: StoreCapabilities
+
+  /** The root directory. */
+  root (): Promise<ObjectAttr>
+
+  /** The child `name` of directory `parent`; null when absent (not an error: negative lookups are normal). */
+  lookup (parent: ObjectId, name: string): Promise<ObjectAttr | null>
+
+  /** Attributes by id; ENOENT when the object no longer exists. */
+  getattr (id: ObjectId): Promise<ObjectAttr>
+
+  /**
+   * Children of `dir` in a stable order, at most `limit`, strictly after the
+   * cursor `after` (null for the first page). ENOTDIR on a non-directory.
+   */
+  list (dir: ObjectId, after: string | null, limit: number): Promise<ListPage>
+
+  /** A new object named `name` in `parent`. EEXIST if the name is taken. */
+  create (parent: ObjectId, name: string, spec: CreateSpec): Promise<ObjectAttr>
+
+  /** A second name for an existing non-directory object; returns its new attributes (nlink+1). */
+  link (id: ObjectId, parent: ObjectId, name: string): Promise<ObjectAttr>
+
+  /**
+   * Remove a name. `dir` selects rmdir semantics (ENOTDIR / ENOTEMPTY) versus
+   * unlink (EISDIR). An object left with nlink 0 keeps its data until
+   * `reclaim`, because open files must stay readable after unlink.
+   */
+  remove (parent: ObjectId, name: string, dir: boolean): Promise<RemoveResult>
+
+  /** Free an object with no names left. Idempotent; ENOENT-free. */
+  reclaim (id: ObjectId): Promise<void>
+
+  /** Rename with RENAME_NOREPLACE / RENAME_EXCHANGE flags, across directories. */
+  rename (parent: ObjectId, name: string, newParent: ObjectId, newName: string, flags: number): Promise<RenameResult>
+
+  setattr (id: ObjectId, changes: SetAttr): Promise<ObjectAttr>
+
+  readlink (id: ObjectId): Promise<string>
+
+  /**
+   * Bytes [offset, offset+length) of block `index`. null when the block was
+   * never written (a hole: zeros). May be shorter than `length` when the
+   * stored block is; the caller treats the rest as zeros.
+   */
+  readBlock (id: ObjectId, index: number, offset: number, length: number): Promise<Uint8Array | null>
+
+  /**
+   * Store whole blocks, then, in one metadata transaction, point the object
+   * at them and raise its size to at least `minSize` and set mtime. A block
+   * is on disk before metadata refers to it.
+   */
+  writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec): Promise<ObjectAttr>
+
+  /** Drop whole blocks [first, last] (punch hole); the size is unchanged. */
+  dropBlocks (id: ObjectId, first: number, last: number): Promise<void>
+
+  /**
+   * The first block index >= `from` that holds data (data true) or is a hole
+   * (data false), or null if there is none below `limit`.
+   */
+  seekBlock (id: ObjectId, from: number, limit: number, data: boolean): Promise<number | null>
+
+  /** Make everything written for `id` durable (fsync semantics). */
+  sync (id: ObjectId): Promise<void>
+
+  getxattr (id: ObjectId, name: string): Promise<Uint8Array>            // ENODATA when absent
+  setxattr (id: ObjectId, name: string, value: Uint8Array, flags: number): Promise<void> // XATTR_CREATE/REPLACE -> EEXIST/ENODATA
+  listxattr (id: ObjectId): Promise<string[]>
+  removexattr (id: ObjectId, name: string): Promise<void>               // ENODATA when absent
+
+  statfs (): Promise<StoreStatfs>
+
+  counters (): StoreCounters
+
+  /** Make everything durable and release resources. */
+  close (): Promise<void>
+}
+
+export const XATTR_CREATE = 1
+export const XATTR_REPLACE = 2
+
+/** How a store is opened: parsed from SOURCE and -o options. */
+export interface StoreConfig {
+  /** The URL as the user gave it, normalised (e.g. "local:/var/lib/objfs/data"). */
+  url: string
+  /** Block size for a store being created; an existing store keeps its own. */
+  blockSize: number
+  readOnly: boolean
+  /** Create the store if the location is empty or absent. */
+  create: boolean
+  /** Store-specific options from -o (endpoint=, region=...). */
+  options: Record<string, string>
+}

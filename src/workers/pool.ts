@@ -1,0 +1,125 @@
+// The supervisor's side of the worker pool: an ObjectStore whose every call
+// runs in a piscina worker thread.
+//
+// Calls queue in a p-queue first, piscina second. The p-queue holds at most
+// the work that is not yet running, so an INTERRUPT (AbortSignal) removes a
+// queued call cleanly; a call already handed to piscina runs to the end,
+// because aborting a running piscina task kills its worker thread.
+import { fileURLToPath } from 'node:url'
+import { Piscina } from 'piscina'
+import PQueue from 'p-queue'
+import { FsError, errno as E } from '../errors.ts'
+import type {
+  BlockWrite, CreateSpec, ListPage, ObjectAttr, ObjectId, ObjectStore, RemoveResult,
+  RenameResult, SetAttr, StoreCapabilities, StoreCounters, StoreStatfs, Timespec,
+} from '../store/types.ts'
+import type { StoreMethod, TaskResult, WorkerSetup } from './protocol.ts'
+
+const workerFile = fileURLToPath(new URL('./tasks/store-call.ts', import.meta.url))
+
+export interface PoolOptions {
+  threads: number
+  setup: WorkerSetup
+  blockSize: number
+  capabilities: StoreCapabilities
+}
+
+/** Per-call options: the signal of the FUSE request being served. */
+export interface CallOptions {
+  signal?: AbortSignal
+}
+
+export class PooledStore implements ObjectStore {
+  readonly blockSize: number
+  readonly capabilities: StoreCapabilities
+  readonly #pool: Piscina
+  readonly #queue: PQueue
+  readonly #counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
+
+  constructor (opts: PoolOptions) {
+    this.blockSize = opts.blockSize
+    this.capabilities = opts.capabilities
+    this.#pool = new Piscina({
+      filename: workerFile,
+      minThreads: opts.threads,
+      maxThreads: opts.threads,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Infinity,
+      workerData: opts.setup,
+      execArgv: ['--disable-warning=ExperimentalWarning'],
+    })
+    // Twice the threads: a worker finds its next task waiting in piscina's
+    // queue instead of idling for a round trip through the main thread.
+    this.#queue = new PQueue({ concurrency: opts.threads * 2 })
+  }
+
+  /** Calls waiting for a worker (queued, not running): the pool's queue depth. */
+  get queued (): number {
+    return this.#queue.size + this.#pool.queueSize
+  }
+
+  async #call<T> (method: StoreMethod, args: unknown[], opts?: CallOptions, transfer?: ArrayBuffer[]): Promise<T> {
+    const result = await this.#queue.add(
+      async () => await (this.#pool.run({ method, args }, transfer === undefined ? undefined : { transferList: transfer as never }) as Promise<TaskResult | Uint8Array>),
+      { signal: opts?.signal },
+    )
+    if (result instanceof Uint8Array) return result as T
+    if (result === undefined) throw new FsError(E.EINTR)
+    if (!result.ok) throw new FsError(result.errno, result.message)
+    return result.value as T
+  }
+
+  async #meta<T> (method: StoreMethod, args: unknown[], opts?: CallOptions): Promise<T> {
+    this.#counters.metaCalls++
+    return await this.#call<T>(method, args, opts)
+  }
+
+  root (): Promise<ObjectAttr> { return this.#meta('root', []) }
+  lookup (parent: ObjectId, name: string, opts?: CallOptions): Promise<ObjectAttr | null> { return this.#meta('lookup', [parent, name], opts) }
+  getattr (id: ObjectId, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('getattr', [id], opts) }
+  list (dir: ObjectId, after: string | null, limit: number, opts?: CallOptions): Promise<ListPage> { return this.#meta('list', [dir, after, limit], opts) }
+  create (parent: ObjectId, name: string, spec: CreateSpec, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('create', [parent, name, spec], opts) }
+  link (id: ObjectId, parent: ObjectId, name: string, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('link', [id, parent, name], opts) }
+  remove (parent: ObjectId, name: string, dir: boolean, opts?: CallOptions): Promise<RemoveResult> { return this.#meta('remove', [parent, name, dir], opts) }
+  reclaim (id: ObjectId): Promise<void> { return this.#meta('reclaim', [id]) }
+  rename (parent: ObjectId, name: string, newParent: ObjectId, newName: string, flags: number, opts?: CallOptions): Promise<RenameResult> {
+    return this.#meta('rename', [parent, name, newParent, newName, flags], opts)
+  }
+
+  setattr (id: ObjectId, changes: SetAttr, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('setattr', [id, changes], opts) }
+  readlink (id: ObjectId, opts?: CallOptions): Promise<string> { return this.#meta('readlink', [id], opts) }
+
+  async readBlock (id: ObjectId, index: number, offset: number, length: number, opts?: CallOptions): Promise<Uint8Array | null> {
+    this.#counters.readCalls++
+    const data = await this.#call<Uint8Array | null>('readBlock', [id, index, offset, length], opts)
+    if (data !== null) this.#counters.bytesRead += data.byteLength
+    return data
+  }
+
+  async writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec): Promise<ObjectAttr> {
+    this.#counters.writeCalls++
+    for (const b of blocks) this.#counters.bytesWritten += b.data.byteLength
+    // Dirty blocks live in SharedArrayBuffers: the worker sees the same
+    // memory, so nothing is copied or detached on the way.
+    return await this.#call('writeBlocks', [id, blocks, minSize, mtime])
+  }
+
+  dropBlocks (id: ObjectId, first: number, last: number): Promise<void> { return this.#meta('dropBlocks', [id, first, last]) }
+  seekBlock (id: ObjectId, from: number, limit: number, data: boolean): Promise<number | null> { return this.#meta('seekBlock', [id, from, limit, data]) }
+  sync (id: ObjectId): Promise<void> { return this.#meta('sync', [id]) }
+  getxattr (id: ObjectId, name: string): Promise<Uint8Array> { return this.#meta('getxattr', [id, name]) }
+  setxattr (id: ObjectId, name: string, value: Uint8Array, flags: number): Promise<void> { return this.#meta('setxattr', [id, name, value, flags]) }
+  listxattr (id: ObjectId): Promise<string[]> { return this.#meta('listxattr', [id]) }
+  removexattr (id: ObjectId, name: string): Promise<void> { return this.#meta('removexattr', [id, name]) }
+  statfs (): Promise<StoreStatfs> { return this.#meta('statfs', []) }
+
+  counters (): StoreCounters {
+    return { ...this.#counters }
+  }
+
+  /** Let queued and running calls finish, then stop the threads (each worker's store closes with its thread). */
+  async close (): Promise<void> {
+    await this.#queue.onIdle()
+    await this.#pool.destroy()
+  }
+}

@@ -1,0 +1,24 @@
+// What crosses between the supervisor and the worker threads.
+//
+// A task is one ObjectStore call by method name. Results are a union and
+// never a thrown error: structured clone drops error classes, so the errno
+// travels as a number (STYLE habit 4). A block read returns the bytes
+// themselves, moved (transferred) rather than copied; block writes pass
+// SharedArrayBuffer-backed views, which cross threads without a copy.
+import type { ObjectStore, StoreConfig } from '../store/types.ts'
+
+/** The ObjectStore methods a worker executes. */
+export type StoreMethod = Exclude<keyof ObjectStore, 'blockSize' | 'capabilities' | 'counters' | 'close'>
+
+export interface StoreTask {
+  method: StoreMethod
+  args: unknown[]
+}
+
+export type TaskFailure = { ok: false, errno: number, message: string }
+export type TaskResult = { ok: true, value: unknown } | TaskFailure
+
+/** Sent once to every worker as piscina workerData. */
+export interface WorkerSetup {
+  store: StoreConfig
+}

@@ -1,0 +1,288 @@
+// The real-mount tier's harness: bounded subprocesses, mounts that always
+// come down, and the one place that decides whether this tier can run here.
+//
+// A hung FUSE daemon hangs every process that touches its mount, this one
+// included, so nothing here touches a mountpoint in-process: every step is a
+// subprocess with a timeout that kills its whole process group.
+import { spawn, spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { onExit } from 'signal-exit'
+import type { Test } from 'tap'
+import { forceUnmount, fuseConnectionOf, isMounted } from '../../src/channel/unmount.ts'
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
+export const objfsBin = join(repoRoot, 'bin/objfs')
+
+/** 60 s: a mount has to open (or create) its store and answer INIT. */
+const MOUNT_TIMEOUT_MS = 60_000
+const STEP_TIMEOUT_MS = 60_000
+
+export interface RunOptions {
+  timeoutMs?: number
+  cwd?: string
+  env?: NodeJS.ProcessEnv
+  /** Written to stdin, which is otherwise /dev/null. */
+  input?: string | Buffer
+}
+
+export interface RunResult {
+  /** Exit status, or null when killed by a signal (see signal, timedOut). */
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  timedOut: boolean
+}
+
+/**
+ * Run a command in its own process group. On timeout the whole group gets
+ * SIGKILL and the promise settles without waiting for the output pipes: a
+ * daemon that forked off with our pipes as its stdio must not hold us here.
+ */
+export function run (cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
+  const timeoutMs = opts.timeoutMs ?? STEP_TIMEOUT_MS
+  return new Promise(resolve => {
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env ?? process.env,
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      detached: true
+    })
+    const out: Buffer[] = []
+    const err: Buffer[] = []
+    let timedOut = false
+    let settled = false
+    const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      clearTimeout(grace)
+      child.stdout?.destroy()
+      child.stderr?.destroy()
+      resolve({ code, signal, timedOut, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() })
+    }
+    child.stdout?.on('data', (b: Buffer) => out.push(b))
+    child.stderr?.on('data', (b: Buffer) => err.push(b))
+    if (opts.input !== undefined) child.stdin?.on('error', () => {}).end(opts.input)
+    let grace: NodeJS.Timeout | undefined
+    // 'close' waits for every holder of the pipes; after 'exit' give the
+    // tail of the output a moment, then stop waiting for stray holders.
+    child.on('exit', (code, signal) => { grace = setTimeout(() => finish(code, signal), 500) })
+    child.on('close', (code, signal) => finish(code, signal))
+    child.on('error', e => { err.push(Buffer.from(String(e))); finish(null, null) })
+    const timer = setTimeout(() => {
+      timedOut = true
+      if (child.pid !== undefined) try { process.kill(-child.pid, 'SIGKILL') } catch {}
+      finish(null, 'SIGKILL')
+    }, timeoutMs)
+  })
+}
+
+/** bash -c with `set -euo pipefail`, bounded like run(). */
+export function sh (script: string, opts: RunOptions = {}): Promise<RunResult> {
+  return run('bash', ['-c', `set -euo pipefail\n${script}`], opts)
+}
+
+/** A step that failed or overran: thrown so the subtest stops at the first broken step. */
+export class StepError extends Error {
+  readonly result: RunResult
+  constructor (what: string, r: RunResult) {
+    const why = r.timedOut ? 'timed out' : r.code === null ? `killed by ${r.signal}` : `exit ${r.code}`
+    super(`${what}: ${why}\n--- stderr ---\n${tail(r.stderr)}\n--- stdout ---\n${tail(r.stdout)}`)
+    this.result = r
+  }
+}
+
+const tail = (s: string): string => s.length > 4000 ? `...${s.slice(-4000)}` : s
+
+// After one step has timed out, the mount is most likely hung; failing the
+// remaining steps at once keeps the file inside tap's timeout so that the
+// teardown still gets to unmount.
+let hung: string | undefined
+
+/** Run a script that must succeed; returns its stdout. */
+export async function shOk (script: string, opts: RunOptions = {}): Promise<string> {
+  const what = script.trim().split('\n')[0].slice(0, 120)
+  if (hung !== undefined) throw new Error(`not run, an earlier step timed out (${hung}): ${what}`)
+  const r = await sh(script, opts)
+  if (r.timedOut) hung = what
+  if (r.code !== 0) throw new StepError(what, r)
+  return r.stdout
+}
+
+/** Quote a value for a bash script. */
+export const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`
+
+/** Evict the page, dentry and inode caches so reads reach the daemon. */
+export async function dropCaches (): Promise<void> {
+  await shOk('echo 3 > /proc/sys/vm/drop_caches', { timeoutMs: 120_000 })
+}
+
+const isCI = (): boolean => {
+  const v = process.env.CI
+  return v !== undefined && v !== '' && v !== '0' && v !== 'false'
+}
+
+/** Why real mounts cannot run on this machine, or undefined when they can. */
+export function mountTierUnavailable (): string | undefined {
+  if (process.getuid?.() !== 0) return 'the mount tier needs root'
+  if (!existsSync('/dev/fuse')) return 'the mount tier needs /dev/fuse'
+  return undefined
+}
+
+/**
+ * Call at the top of each mount test file. Returns false when the tier
+ * cannot run: then the file is skipped, except in CI, where it fails.
+ */
+export function mountTier (t: Test): boolean {
+  const why = mountTierUnavailable()
+  if (why === undefined) return true
+  if (isCI()) t.fail(`${why}; CI must run the mount tier, not skip it`)
+  else t.plan(0, why)
+  return false
+}
+
+export interface Mount {
+  mountpoint: string
+  storeDir: string
+  source: string
+  /** A scratch directory next to the mount (not inside it) on local disk. */
+  scratch: string
+  /** objfs umount, then mount again with the same source and options. */
+  remount: () => Promise<void>
+  /** objfs umount; throws if it fails or leaves the mount behind. */
+  unmount: () => Promise<void>
+  /** The daemon's counters from the objfs.stats xattr. */
+  stats: () => Promise<any>
+}
+
+export interface MountOptions {
+  options?: string[]
+  source?: string
+  storeDir?: string
+}
+
+/** Temp dirs live in /tmp, outside the repo, and go away in teardown. */
+export function tempDir (t: Test, prefix = 'objfs-test-'): string {
+  const dir = mkdtempSync(join('/tmp', prefix))
+  t.teardown(async () => { await removeTree(dir) })
+  return dir
+}
+
+/**
+ * Mount a fresh objfs (or the given store) on a temp mountpoint. The
+ * teardown, registered before mounting, always unmounts: objfs umount first,
+ * then the forced path, then it removes the temp dirs.
+ */
+export async function mountObjfs (t: Test, opts: MountOptions = {}): Promise<Mount> {
+  const base = mkdtempSync('/tmp/objfs-test-')
+  const mountpoint = join(base, 'mnt')
+  const scratch = join(base, 'scratch')
+  const storeDir = opts.storeDir ?? join(base, 'store')
+  const source = opts.source ?? `local:${storeDir}`
+  mkdirSync(mountpoint)
+  mkdirSync(scratch)
+  live.add(mountpoint)
+  t.teardown(async () => {
+    await ensureUnmounted(mountpoint, msg => t.comment(msg))
+    live.delete(mountpoint)
+    await removeTree(base)
+  })
+
+  const mountArgs = ['mount', source, mountpoint]
+  if (opts.options !== undefined && opts.options.length > 0) mountArgs.push('-o', opts.options.join(','))
+  const mount = async (): Promise<void> => {
+    const r = await run(objfsBin, mountArgs, { timeoutMs: MOUNT_TIMEOUT_MS })
+    if (r.code !== 0) throw new StepError(`objfs ${mountArgs.join(' ')}`, r)
+    if (!isMounted(mountpoint)) throw new Error(`objfs mount exited 0 but ${mountpoint} is not mounted`)
+  }
+  const unmount = async (): Promise<void> => {
+    const r = await run(objfsBin, ['umount', mountpoint], { timeoutMs: MOUNT_TIMEOUT_MS })
+    if (r.code !== 0) throw new StepError(`objfs umount ${mountpoint}`, r)
+    if (isMounted(mountpoint)) throw new Error(`objfs umount exited 0 but ${mountpoint} is still mounted`)
+  }
+  await mount()
+  return {
+    mountpoint,
+    storeDir,
+    source,
+    scratch,
+    unmount,
+    remount: async () => { await unmount(); await mount() },
+    stats: async () => {
+      const out = await shOk(`getfattr --only-values -n objfs.stats ${q(mountpoint)}`)
+      return JSON.parse(out)
+    }
+  }
+}
+
+/**
+ * Bring a mountpoint down whatever state its daemon is in, and make sure no
+ * daemon for it survives. Never throws; reports through log.
+ */
+export async function ensureUnmounted (mountpoint: string, log: (msg: string) => void): Promise<void> {
+  try {
+    if (isMounted(mountpoint)) {
+      const r = await run(objfsBin, ['umount', mountpoint], { timeoutMs: MOUNT_TIMEOUT_MS })
+      if (r.code !== 0) log(`objfs umount ${mountpoint}: ${r.timedOut ? 'timed out' : r.stderr.trim()}`)
+    }
+    const how = await forceUnmount(mountpoint, { timeoutMs: 10_000, log })
+    if (how !== 'not-mounted') log(`${mountpoint} needed a forced unmount: ${how}`)
+  } catch (err) {
+    log(`unmounting ${mountpoint} failed: ${(err as Error).message}`)
+  }
+  // The mountpoint is a unique temp path, so a process naming it in its
+  // command line is a daemon this test started.
+  const stragglers = await waitForNoDaemon(mountpoint, 5000)
+  for (const pid of stragglers) {
+    log(`killing daemon ${pid} still running for ${mountpoint}`)
+    try { process.kill(pid, 'SIGKILL') } catch {}
+  }
+}
+
+/** Pids of live processes whose argv contains this exact argument. */
+export function daemonPids (mountpoint: string): number[] {
+  const pids: number[] = []
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue
+    let argv: string[]
+    try {
+      argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0')
+      // Zombies have exited already: their status is waiting for a parent.
+      if (/^State:\s+Z/m.test(readFileSync(`/proc/${name}/status`, 'utf8'))) continue
+    } catch {
+      continue
+    }
+    if (argv.includes(mountpoint)) pids.push(Number(name))
+  }
+  return pids
+}
+
+/** Wait up to waitMs for daemons of a mountpoint to exit; returns the survivors. */
+export async function waitForNoDaemon (mountpoint: string, waitMs: number): Promise<number[]> {
+  const until = Date.now() + waitMs
+  for (;;) {
+    const pids = daemonPids(mountpoint)
+    if (pids.length === 0 || Date.now() >= until) return pids
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+}
+
+/** rm -rf that never crosses into a mount that failed to come down. */
+async function removeTree (dir: string): Promise<void> {
+  await run('rm', ['-rf', '--one-file-system', dir], { timeoutMs: 120_000 })
+}
+
+// Last line of defence when tap kills this process on timeout (SIGALRM,
+// then SIGKILL): detach and abort synchronously whatever is still mounted.
+const live = new Set<string>()
+onExit(() => {
+  for (const mp of live) {
+    if (!isMounted(mp)) continue
+    const conn = fuseConnectionOf(mp)
+    spawnSync('umount', ['-l', '-i', '-c', mp], { timeout: 5000, stdio: 'ignore' })
+    if (conn !== null) try { writeFileSync(`/sys/fs/fuse/connections/${conn}/abort`, '1') } catch {}
+  }
+})

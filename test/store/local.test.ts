@@ -1,0 +1,257 @@
+// LocalStore: the conformance suite, then what only the embedded store promises
+// (its directory, its files, its database).
+import { spawnSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { Worker } from 'node:worker_threads'
+import t from 'tap'
+import { errno as E } from '../../src/errors.ts'
+import { LocalStore } from '../../src/store/local/store.ts'
+import type { ObjectStore, StoreConfig } from '../../src/store/types.ts'
+import { conformance, type StoreFixture } from './conformance.ts'
+import { LONG_AGO, S_IFDIR, file, mkdir, pattern, rejectsErrno } from './conformance/helpers.ts'
+
+const BS = 4096
+const tmp = mkdtempSync(join(tmpdir(), 'objfs-local-'))
+t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
+let serial = 0
+const freshDir = (): string => join(tmp, `s${serial++}`)
+const configFor = (dir: string, over: Partial<StoreConfig> = {}): StoreConfig =>
+  ({ url: `local:${dir}`, blockSize: BS, readOnly: false, create: true, options: {}, ...over })
+
+async function makeLocal (): Promise<StoreFixture> {
+  const dir = freshDir()
+  const open: ObjectStore[] = []
+  const store = await LocalStore.open(configFor(dir))
+  open.push(store)
+  return {
+    store,
+    openAgain: async () => {
+      const s = await LocalStore.open(configFor(dir, { create: false }))
+      open.push(s)
+      return s
+    },
+    cleanup: async () => {
+      for (const s of open) await s.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+conformance(t, 'LocalStore', makeLocal)
+
+/** Every file below `dir`, relative, sorted. */
+function tree (dir: string): string[] {
+  return (readdirSync(dir, { recursive: true }) as string[]).sort()
+}
+
+const blockFiles = (dir: string): string[] =>
+  tree(join(dir, 'blocks')).filter(p => statSync(join(dir, 'blocks', p)).isFile())
+
+t.test('root directory', async t => {
+  const s = await LocalStore.open(configFor(freshDir()))
+  t.match(await s.root(), { ino: 1, mode: S_IFDIR | 0o755, uid: 0, gid: 0, nlink: 2 }, 'ino 1, 040755, root-owned')
+  await s.close()
+})
+
+t.test('creates a private directory and private files', async t => {
+  const dir = join(freshDir(), 'nested', 'store')
+  const s = await LocalStore.open(configFor(dir))
+  const f = await file(s, (await s.root()).id, 'f')
+  await s.writeBlocks(f.id, [{ index: 0, data: pattern(10, 1) }], 10, LONG_AGO)
+  await s.close()
+  t.equal(statSync(dir).mode & 0o777, 0o700, 'store directory is 0700')
+  t.equal(statSync(join(dir, '..')).mode & 0o777, 0o700, 'created parents are 0700')
+  t.equal(statSync(join(dir, 'objfs.db')).mode & 0o777, 0o600, 'database is 0600')
+  t.equal(statSync(join(dir, 'blocks', blockFiles(dir)[0])).mode & 0o777, 0o600, 'block file is 0600')
+})
+
+t.test('opens an existing empty directory', async t => {
+  const dir = freshDir()
+  mkdirSync(dir, { mode: 0o755 })
+  const s = await LocalStore.open(configFor(dir))
+  t.equal((await s.root()).ino, 1, 'initialised')
+  await s.close()
+})
+
+t.test('refuses what is not a store', async t => {
+  const dir = freshDir()
+  mkdirSync(dir)
+  writeFileSync(join(dir, 'keep.txt'), 'precious')
+  await t.rejects(LocalStore.open(configFor(dir)), { code: 'OBJFS_ERR_CONFIG' }, 'a non-empty directory without a store')
+  await t.rejects(LocalStore.open(configFor(dir)), { message: new RegExp(`^${dir}.*refusing`) }, 'the message names the path')
+  t.same(tree(dir), ['keep.txt'], 'nothing was added')
+  t.equal(readFileSync(join(dir, 'keep.txt'), 'utf8'), 'precious', 'nothing was changed')
+
+  const foreign = freshDir()
+  mkdirSync(foreign)
+  const db = new DatabaseSync(join(foreign, 'objfs.db'))
+  db.exec('CREATE TABLE mine (x); INSERT INTO mine VALUES (42)')
+  db.close()
+  await t.rejects(LocalStore.open(configFor(foreign)), { code: 'OBJFS_ERR_CONFIG' }, 'a foreign database named objfs.db')
+  const again = new DatabaseSync(join(foreign, 'objfs.db'))
+  t.same(again.prepare('SELECT name FROM sqlite_master').all().map(r => r.name), ['mine'], 'the foreign database is untouched')
+  again.close()
+
+  await t.rejects(LocalStore.open(configFor(freshDir(), { create: false })), { code: 'OBJFS_ERR_CONFIG' }, 'an absent store without create')
+  await t.rejects(LocalStore.open(configFor(freshDir(), { readOnly: true })), { code: 'OBJFS_ERR_CONFIG' }, 'an absent store read-only')
+  await t.rejects(LocalStore.open(configFor('relative/path')), { code: 'OBJFS_ERR_CONFIG' }, 'a relative path')
+})
+
+t.test('refuses a newer format', async t => {
+  const dir = freshDir()
+  await (await LocalStore.open(configFor(dir))).close()
+  const db = new DatabaseSync(join(dir, 'objfs.db'))
+  db.exec("UPDATE meta SET value = '2' WHERE key = 'format_version'")
+  db.close()
+  await t.rejects(LocalStore.open(configFor(dir)), {
+    code: 'OBJFS_ERR_CONFIG',
+    message: 'store format 2 is newer than this objfs supports (1); upgrade objfs',
+  })
+})
+
+t.test('an existing store keeps its block size', async t => {
+  const dir = freshDir()
+  await (await LocalStore.open(configFor(dir, { blockSize: 8192 }))).close()
+  const s = await LocalStore.open(configFor(dir, { blockSize: 65536 }))
+  t.equal(s.blockSize, 8192, 'block size read from the store')
+  await s.close()
+})
+
+t.test('block files are named by uuid and index only', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const f = await file(s, (await s.root()).id, 'secret-name')
+  await s.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 1) }, { index: 1, data: pattern(5, 2) }], BS + 5, LONG_AGO)
+  await s.rename((await s.root()).id, 'secret-name', (await s.root()).id, 'other', 0)
+  await s.close()
+  const prefix = f.id.slice(0, 2)
+  t.same(blockFiles(dir), [join(prefix, `${f.id}.0`), join(prefix, `${f.id}.1`)], '<blocks>/<2 hex>/<uuid>.<index>, unchanged by rename')
+  t.equal(statSync(join(dir, 'blocks', prefix, `${f.id}.1`)).size, 5, 'a short block is a short file')
+})
+
+t.test('truncate to 1.5 blocks leaves exactly 2 block files', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const f = await file(s, (await s.root()).id, 'f')
+  await s.writeBlocks(f.id, [0, 1, 2].map(index => ({ index, data: pattern(BS, index) })), 3 * BS, LONG_AGO)
+  t.equal(blockFiles(dir).length, 3, 'three blocks, three files')
+  await s.setattr(f.id, { size: BS + BS / 2 })
+  const files = blockFiles(dir)
+  t.equal(files.length, 2, 'two files left')
+  t.equal(statSync(join(dir, 'blocks', files[1])).size, BS / 2, 'the partial block file is cut to the new end')
+  await s.close()
+})
+
+t.test('orphans', async t => {
+  const dir = freshDir()
+  const a = await LocalStore.open(configFor(dir))
+  const root = await a.root()
+  const f = await file(a, root.id, 'f')
+  await a.writeBlocks(f.id, [{ index: 0, data: pattern(10, 1) }], 10, LONG_AGO)
+  await a.remove(root.id, 'f', false)
+  const b = await LocalStore.open(configFor(dir, { create: false }))
+  t.equal((await b.getattr(f.id)).nlink, 0, 'not reclaimed while another instance is open')
+  await b.close()
+  await a.close()
+  // A crashed daemon leaves its instance row behind with a dead pid.
+  const dead = spawnSync(process.execPath, ['-e', '']).pid as number
+  const db = new DatabaseSync(join(dir, 'objfs.db'))
+  db.prepare('INSERT INTO instances (token, pid, opened) VALUES (?, ?, 0)').run('crashed', dead)
+  db.close()
+  const c = await LocalStore.open(configFor(dir, { create: false }))
+  await rejectsErrno(t, c.getattr(f.id), E.ENOENT, 'reclaimed on reopen once its holders are gone')
+  t.same(blockFiles(dir), [], 'its block files are deleted')
+  await c.close()
+})
+
+t.test('inos are never reused', async t => {
+  const s = await LocalStore.open(configFor(freshDir()))
+  const root = await s.root()
+  const a = await file(s, root.id, 'a')
+  await s.remove(root.id, 'a', false)
+  await s.reclaim(a.id)
+  const b = await file(s, root.id, 'b')
+  t.ok(b.ino > a.ino, 'a later object gets a larger ino')
+  await s.close()
+})
+
+t.test('read-only rejects every change with EROFS', async t => {
+  const dir = freshDir()
+  const w = await LocalStore.open(configFor(dir))
+  const root = await w.root()
+  const f = await file(w, root.id, 'f')
+  await w.writeBlocks(f.id, [{ index: 0, data: pattern(10, 1) }], 10, LONG_AGO)
+  await w.setxattr(f.id, 'user.x', pattern(1, 1), 0)
+  await w.close()
+  const r = await LocalStore.open(configFor(dir, { readOnly: true, create: false }))
+  const refusals: Array<[string, () => Promise<unknown>]> = [
+    ['create', () => file(r, root.id, 'g')],
+    ['mkdir', () => mkdir(r, root.id, 'd')],
+    ['link', () => r.link(f.id, root.id, 'l')],
+    ['remove', () => r.remove(root.id, 'f', false)],
+    ['reclaim', () => r.reclaim(f.id)],
+    ['rename', () => r.rename(root.id, 'f', root.id, 'g', 0)],
+    ['setattr', () => r.setattr(f.id, { mode: 0o600 })],
+    ['writeBlocks', () => r.writeBlocks(f.id, [{ index: 0, data: pattern(1, 1) }], 1, LONG_AGO)],
+    ['dropBlocks', () => r.dropBlocks(f.id, 0, 0)],
+    ['setxattr', () => r.setxattr(f.id, 'user.y', pattern(1, 1), 0)],
+    ['removexattr', () => r.removexattr(f.id, 'user.x')],
+  ]
+  for (const [name, call] of refusals) await rejectsErrno(t, call(), E.EROFS, name)
+  t.same(await r.readBlock(f.id, 0, 0, 10), pattern(10, 1), 'reads work')
+  t.equal((await r.list(root.id, null, 10)).entries.length, 1, 'listing works')
+  await r.sync(f.id)
+  await r.close()
+})
+
+t.test('fsync covers blocks written by another instance', async t => {
+  const dir = freshDir()
+  const a = await LocalStore.open(configFor(dir))
+  const b = await LocalStore.open(configFor(dir, { create: false }))
+  const f = await file(a, (await a.root()).id, 'f')
+  await a.writeBlocks(f.id, [0, 1].map(index => ({ index, data: pattern(BS, index) })), 2 * BS, LONG_AGO)
+  const dirty = (): number => {
+    const db = new DatabaseSync(join(dir, 'objfs.db'), { readOnly: true })
+    const n = (db.prepare('SELECT count(*) AS n FROM blocks WHERE dirty = 1').get() as { n: number }).n
+    db.close()
+    return n
+  }
+  t.equal(dirty(), 2, 'written blocks await a sync')
+  await b.sync(f.id)
+  t.equal(dirty(), 0, 'a sync through another instance takes them')
+  await a.close()
+  await b.close()
+})
+
+t.test('worker threads writing at once lose nothing', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const root = await s.root()
+  const f = await file(s, root.id, 'f')
+  const d = await mkdir(s, root.id, 'd')
+  const workers = 3
+  const count = 30
+  await Promise.all(Array.from({ length: workers }, async (_, worker) => {
+    const w = new Worker(new URL('./local-worker.ts', import.meta.url), {
+      workerData: { url: `local:${dir}`, dirId: d.id, fileId: f.id, worker, workers, count },
+    })
+    await new Promise<void>((resolve, reject) => {
+      w.once('error', reject)
+      w.once('exit', code => { code === 0 ? resolve() : reject(new Error(`worker exited ${code}`)) })
+    })
+  }))
+  const total = workers * count
+  t.equal((await s.getattr(f.id)).size, total * BS, 'size of the furthest block')
+  let intact = 0
+  for (let i = 0; i < total; i++) {
+    const got = await s.readBlock(f.id, i, 0, BS)
+    if (got !== null && got.length === BS && got.every(x => x === i % 251 + 1)) intact++
+  }
+  t.equal(intact, total, 'every block landed intact')
+  t.equal((await s.getattr(d.id)).nlink, 2 + total, 'every mkdir counted in the parent nlink')
+  t.equal((await s.list(d.id, null, 1000)).entries.length, total, 'every entry listed')
+  await s.close()
+})
