@@ -117,9 +117,12 @@ export class PooledStore implements ObjectStore {
     return { ...this.#counters }
   }
 
-  /** Let queued and running calls finish, then stop the threads (each worker's store closes with its thread). */
+  /** Let queued and running calls finish, close every worker's store instance, then stop the threads. */
   async close (): Promise<void> {
     await this.#queue.onIdle()
+    const arrived = new SharedArrayBuffer(4)
+    const threads = this.#pool.threads.length
+    await Promise.all(Array.from({ length: threads }, async () => await this.#pool.run({ method: 'close', arrived, threads })))
     await this.#pool.destroy()
   }
 }

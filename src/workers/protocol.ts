@@ -15,6 +15,17 @@ export interface StoreTask {
   args: unknown[]
 }
 
+/**
+ * Close the worker's store instance (final sync, instance record). Sent once
+ * per thread; `arrived` is a barrier: each task waits until all have
+ * arrived, so no thread can take two of them and every thread takes one.
+ */
+export interface CloseTask {
+  method: 'close'
+  arrived: SharedArrayBuffer
+  threads: number
+}
+
 export type TaskFailure = { ok: false, errno: number, message: string }
 export type TaskResult = { ok: true, value: unknown } | TaskFailure
 

@@ -29,9 +29,9 @@ if (mountTier(t)) {
       'the executable bit and the symlink were checked out')
 
     // Work inside the clone: checkout, commit, repack.
-    await git('checkout -q feature')
+    await git('switch -q feature')
     t.equal(await shOk(`cat ${M}/clone/feature/notes.txt`), 'feature work\nmore\n')
-    await git('checkout -q main')
+    await git('switch -q main')
     await shOk(`echo 'edited in objfs' >> ${M}/clone/README.md`)
     await git('commit -q -am edit')
     await git('gc -q')

@@ -112,6 +112,28 @@ export async function shOk (script: string, opts: RunOptions = {}): Promise<stri
   return r.stdout
 }
 
+/**
+ * Compare two line listings (find -printf, sha256sum ...) and on mismatch
+ * show only the lines that differ, not two screens of near-identical text.
+ */
+export function sameLines (t: Test, actual: string, expected: string, message: string): boolean {
+  const count = (s: string): Map<string, number> => {
+    const m = new Map<string, number>()
+    for (const line of s.split('\n')) m.set(line, (m.get(line) ?? 0) + 1)
+    return m
+  }
+  const a = count(actual)
+  const e = count(expected)
+  const missing = [...e].filter(([l, n]) => (a.get(l) ?? 0) < n).map(([l]) => l)
+  const unexpected = [...a].filter(([l, n]) => (e.get(l) ?? 0) < n).map(([l]) => l)
+  if (missing.length === 0 && unexpected.length === 0) return t.pass(message)
+  return t.fail(message, {
+    missing: missing.slice(0, 20),
+    unexpected: unexpected.slice(0, 20),
+    counts: `${missing.length} expected lines missing, ${unexpected.length} unexpected`
+  })
+}
+
 /** Quote a value for a bash script. */
 export const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`
 
@@ -150,7 +172,7 @@ export interface Mount {
   source: string
   /** A scratch directory next to the mount (not inside it) on local disk. */
   scratch: string
-  /** objfs umount, then mount again with the same source and options. */
+  /** objfs umount (if mounted), then mount again with the same source and options. */
   remount: () => Promise<void>
   /** objfs umount; throws if it fails or leaves the mount behind. */
   unmount: () => Promise<void>
@@ -184,7 +206,7 @@ export async function mountObjfs (t: Test, opts: MountOptions = {}): Promise<Mou
   const source = opts.source ?? `local:${storeDir}`
   mkdirSync(mountpoint)
   mkdirSync(scratch)
-  live.add(mountpoint)
+  live.set(mountpoint, base)
   t.teardown(async () => {
     await ensureUnmounted(mountpoint, msg => t.comment(msg))
     live.delete(mountpoint)
@@ -210,7 +232,10 @@ export async function mountObjfs (t: Test, opts: MountOptions = {}): Promise<Mou
     source,
     scratch,
     unmount,
-    remount: async () => { await unmount(); await mount() },
+    remount: async () => {
+      if (isMounted(mountpoint)) await unmount()
+      await mount()
+    },
     stats: async () => {
       const out = await shOk(`getfattr --only-values -n objfs.stats ${q(mountpoint)}`)
       return JSON.parse(out)
@@ -224,7 +249,9 @@ export async function mountObjfs (t: Test, opts: MountOptions = {}): Promise<Mou
  */
 export async function ensureUnmounted (mountpoint: string, log: (msg: string) => void): Promise<void> {
   try {
-    if (isMounted(mountpoint)) {
+    // After a step timed out the daemon is presumed hung: a polite umount
+    // would only wait out its own timeout before the forced path anyway.
+    if (isMounted(mountpoint) && hung === undefined) {
       const r = await run(objfsBin, ['umount', mountpoint], { timeoutMs: MOUNT_TIMEOUT_MS })
       if (r.code !== 0) log(`objfs umount ${mountpoint}: ${r.timedOut ? 'timed out' : r.stderr.trim()}`)
     }
@@ -276,13 +303,16 @@ async function removeTree (dir: string): Promise<void> {
 }
 
 // Last line of defence when tap kills this process on timeout (SIGALRM,
-// then SIGKILL): detach and abort synchronously whatever is still mounted.
-const live = new Set<string>()
+// then SIGKILL) before the teardowns are through: detach and abort
+// synchronously whatever is still mounted, then remove its temp dirs.
+const live = new Map<string, string>()  // mountpoint -> temp base dir
 onExit(() => {
-  for (const mp of live) {
-    if (!isMounted(mp)) continue
-    const conn = fuseConnectionOf(mp)
-    spawnSync('umount', ['-l', '-i', '-c', mp], { timeout: 5000, stdio: 'ignore' })
-    if (conn !== null) try { writeFileSync(`/sys/fs/fuse/connections/${conn}/abort`, '1') } catch {}
+  for (const [mp, base] of live) {
+    if (isMounted(mp)) {
+      const conn = fuseConnectionOf(mp)
+      spawnSync('umount', ['-l', '-i', '-c', mp], { timeout: 5000, stdio: 'ignore' })
+      if (conn !== null) try { writeFileSync(`/sys/fs/fuse/connections/${conn}/abort`, '1') } catch {}
+    }
+    spawnSync('rm', ['-rf', '--one-file-system', base], { timeout: 30_000, stdio: 'ignore' })
   }
 })

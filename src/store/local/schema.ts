@@ -53,6 +53,8 @@ CREATE TABLE blocks (
   dirty INTEGER NOT NULL DEFAULT 1,
   PRIMARY KEY (id, idx)
 ) WITHOUT ROWID;
+-- close() syncs every dirty block: find them without scanning all blocks.
+CREATE INDEX blocks_dirty ON blocks (id, idx) WHERE dirty = 1;
 
 CREATE TABLE xattrs (
   id    TEXT NOT NULL REFERENCES objects (id),

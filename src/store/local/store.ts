@@ -64,21 +64,25 @@ export class LocalStore implements ObjectStore {
   static async open (config: StoreConfig): Promise<LocalStore> {
     const layout = new Layout(localDir(config.url))
     const found = inspect(layout.dir)
+    const creating = config.create && !config.readOnly
     if (found !== 'store') {
-      if (!config.create || config.readOnly) throw new ConfigError(`no objfs store at ${layout.dir}`)
+      if (!creating) throw new ConfigError(`no objfs store at ${layout.dir}`)
       checkBlockSize(config.blockSize)
       prepareNew(layout, found === 'absent')
     }
     let db: DatabaseSync
     try {
-      db = new DatabaseSync(layout.db, { readOnly: config.readOnly, enableForeignKeyConstraints: true })
+      db = new DatabaseSync(layout.db, { readOnly: config.readOnly })
     } catch (err) {
       throw new ConfigError(`cannot open the store database ${layout.db}: ${(err as Error).message}`)
     }
     try {
       configure(db, config.readOnly)
       // Idempotent: also completes a creation interrupted before its first commit.
-      if (config.create && !config.readOnly) initialise(db, layout.dir, config.blockSize)
+      if (creating) {
+        checkBlockSize(config.blockSize)
+        initialise(db, layout.dir, config.blockSize)
+      }
       const meta = readMeta(db, layout.dir)
       const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout), blockSize: meta.blockSize }
       const store = new LocalStore(ctx, layout, meta.rootId, config.readOnly)
@@ -94,7 +98,14 @@ export class LocalStore implements ObjectStore {
   /** Register this instance; reclaim a dead daemon's orphans (see instances.ts). */
   #startup (): void {
     const orphans = transaction(this.#ctx.db, () => register(this.#ctx.st, this.#token))
-    for (const id of orphans) ns.reclaim(this.#ctx, id)
+    for (const id of orphans) {
+      try {
+        ns.reclaim(this.#ctx, id)
+      } catch {
+        // Housekeeping must not make the store unmountable: an orphan that
+        // cannot be freed now is still an orphan at the next open.
+      }
+    }
   }
 
   #meta (): Ctx {
@@ -241,8 +252,13 @@ export class LocalStore implements ObjectStore {
     const { db, st } = this.#ctx
     try {
       if (!this.#readOnly) {
-        data.sync(this.#ctx, null)
-        transaction(db, () => unregister(st, this.#token))
+        try {
+          data.sync(this.#ctx, null)
+        } finally {
+          // Even when the sync failed: a row left behind would keep every
+          // later open of this process from reclaiming orphans.
+          transaction(db, () => unregister(st, this.#token))
+        }
       }
     } finally {
       db.close()

@@ -5,12 +5,13 @@ import { Piscina } from 'piscina'
 import { openStore } from '../../store/registry.ts'
 import { toErrno } from '../../errors.ts'
 import type { ObjectStore } from '../../store/types.ts'
-import type { StoreTask, TaskResult, WorkerSetup } from '../protocol.ts'
+import type { CloseTask, StoreTask, TaskResult, WorkerSetup } from '../protocol.ts'
 
 const setup = workerData as WorkerSetup
 let opened: Promise<ObjectStore> | undefined
 
-export default async function storeCall (task: StoreTask): Promise<TaskResult | Uint8Array> {
+export default async function storeCall (task: StoreTask | CloseTask): Promise<TaskResult | Uint8Array> {
+  if (task.method === 'close') return await close(task)
   try {
     opened ??= openStore({ ...setup.store, create: false })
     const store = await opened
@@ -19,6 +20,21 @@ export default async function storeCall (task: StoreTask): Promise<TaskResult | 
     // Block bytes go back transferred, not cloned: one buffer, no copy.
     if (value instanceof Uint8Array) return Piscina.move(value) as unknown as Uint8Array
     return { ok: true, value }
+  } catch (err) {
+    return { ok: false, errno: toErrno(err), message: err instanceof Error ? err.message : String(err) }
+  }
+}
+
+async function close (task: CloseTask): Promise<TaskResult> {
+  const arrived = new Int32Array(task.arrived)
+  Atomics.add(arrived, 0, 1)
+  Atomics.notify(arrived, 0)
+  const until = Date.now() + 5000
+  for (let n; (n = Atomics.load(arrived, 0)) < task.threads && Date.now() < until;) Atomics.wait(arrived, 0, n, 100)
+  try {
+    if (opened !== undefined) await (await opened).close()
+    opened = undefined
+    return { ok: true, value: null }
   } catch (err) {
     return { ok: false, errno: toErrno(err), message: err instanceof Error ? err.message : String(err) }
   }

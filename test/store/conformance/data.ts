@@ -2,7 +2,7 @@
 import type { Test } from 'tap'
 import { errno as E } from '../../../src/errors.ts'
 import {
-  LONG_AGO, S_IFREG, file, mkdir, pattern, readRange, rejectsErrno, secs, storeTest, type StoreFactory,
+  LONG_AGO, S_IFREG, file, mkdir, pattern, readRange, rejectsErrno, secs, skip, storeTest, type StoreFactory,
 } from './helpers.ts'
 
 export function dataTests (t: Test, make: StoreFactory): void {

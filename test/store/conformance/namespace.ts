@@ -61,25 +61,28 @@ export function namespaceTests (t: Test, make: StoreFactory): void {
     // Created out of order: the listing order must not be creation order.
     for (const name of [...names].reverse()) await file(s, d.id, name)
     const seen: string[] = []
+    const sizes: number[] = []
+    const listed = []
     let after: string | null = null
-    let pages = 0
     do {
       const page = await s.list(d.id, after, 7)
-      t.ok(page.entries.length <= 7, 'a page holds at most limit entries')
+      sizes.push(page.entries.length)
       for (const e of page.entries) {
         seen.push(e.name)
-        t.same(e.attr, await s.getattr(e.attr.id), `listed attributes of ${e.name} are current`)
+        listed.push(e.attr)
       }
       after = page.next
-      pages++
-    } while (after !== null && pages < 10)
-    t.equal(pages, 4, '25 entries in pages of 7')
+    } while (after !== null && sizes.length < 10)
+    t.same(sizes, [7, 7, 7, 4], '25 entries in pages of 7')
     t.same(seen, names, 'every name once, in order')
+    const current = await Promise.all(listed.map(async a => await s.getattr(a.id)))
+    t.same(listed, current, 'listed attributes are current')
     const rest = await s.list(d.id, 'f12', 100)
     t.same(rest.entries.map(e => e.name), names.slice(13), 'the cursor resumes strictly after its name')
     t.equal(rest.next, null, 'the last page says so')
     const all = await s.list(d.id, null, 25)
     t.equal(all.entries.length, 25, 'limit equal to the count returns all')
+    t.equal(all.next, null, 'and says the listing is complete')
     const dirs = await s.list(root.id, null, 10)
     t.same(dirs.entries.map(e => e.name), ['d'], 'the root lists its one child')
     await rejectsErrno(t, s.list((await must(s, d.id, 'f00')).id, null, 10), E.ENOTDIR, 'list of a file')

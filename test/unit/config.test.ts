@@ -1,0 +1,121 @@
+// Mount options, mount(8) style: each option, sizes, what is ignored,
+// what is passed on, and one-line ConfigErrors for everything else.
+import t, { type Test } from 'tap'
+import { MiB, applyOptions, defaults, parseSize, type Config } from '../../src/config.ts'
+import { ConfigError } from '../../src/errors.ts'
+
+const apply = (...opts: string[]): Config => applyOptions(defaults(), opts)
+
+/** The options must fail with a ConfigError whose one-line message mentions `mention`. */
+function refuses (t: Test, opts: string, mention: string): void {
+  try {
+    apply(opts)
+    t.fail(`-o ${opts} was accepted`)
+  } catch (err) {
+    t.ok(err instanceof ConfigError, `-o ${opts}: a ConfigError`)
+    const e = err as ConfigError
+    t.equal(e.code, 'OBJFS_ERR_CONFIG', `-o ${opts}: error code`)
+    t.notOk(e.message.includes('\n'), `-o ${opts}: one line`)
+    t.ok(e.message.includes(mention), `-o ${opts}: message names '${mention}'`, { message: e.message })
+  }
+}
+
+t.test('flags', async t => {
+  t.equal(apply('ro').readOnly, true)
+  t.equal(apply('allow_other').allowOther, true)
+  t.equal(apply('no_default_permissions').defaultPermissions, false)
+  t.equal(apply('no_default_permissions,default_permissions').defaultPermissions, true, 'the last one wins')
+  t.equal(apply('writeback_cache').writebackCache, true)
+  t.equal(apply('writeback_cache,no_writeback_cache').writebackCache, false)
+  const d = defaults()
+  t.same([d.readOnly, d.allowOther, d.defaultPermissions, d.writebackCache], [false, false, true, false], 'defaults')
+})
+
+t.test('valued options', async t => {
+  t.equal(apply('block_size=4K').blockSize, 4096)
+  t.equal(apply('block_size=64M').blockSize, 64 * MiB)
+  t.equal(apply('block_size=262144').blockSize, 256 * 1024)
+  t.equal(apply('entry_timeout=2.5').entryTimeout, 2.5)
+  t.equal(apply('attr_timeout=0').attrTimeout, 0)
+  t.equal(apply('negative_timeout=0').negativeTimeout, 0)
+  t.equal(apply('negative_timeout=30').negativeTimeout, 30)
+  t.equal(apply('dirty_limit=512M').dirtyLimit, 512 * MiB)
+  t.equal(apply('dirty_limit=1M').dirtyLimit, 4 * MiB, 'dirty_limit is raised to its 4 MiB floor')
+  t.equal(apply('workers=1').workers, 1)
+  t.equal(apply('workers=64').workers, 64)
+  t.equal(apply('slots=4').slots, 4)
+  t.equal(apply('slots=1024').slots, 1024)
+  t.equal(apply('max_readahead=1M').maxReadahead, MiB)
+  t.equal(apply('log_level=debug').logLevel, 'debug')
+  t.equal(apply('log_level=silent').logLevel, 'silent')
+  t.equal(apply('log_file=/var/log/objfs.log').logFile, '/var/log/objfs.log')
+  t.equal(apply('fsname=tank=data').fsname, 'tank=data', 'a value may hold "="')
+  const sub = apply('subtype=objfs')
+  t.same(sub, defaults(), 'subtype is accepted and changes nothing')
+})
+
+t.test('store options are collected by key', async t => {
+  const c = apply('endpoint=http://127.0.0.1:9000,region=eu-west-1', 'uid=1000,gid=100,umask=022')
+  t.same(c.storeOptions, { endpoint: 'http://127.0.0.1:9000', region: 'eu-west-1', uid: '1000', gid: '100', umask: '022' })
+  refuses(t, 'endpoint', 'endpoint')
+})
+
+t.test('sizes', async t => {
+  const cases: Array<[string, number]> = [
+    ['4096', 4096], ['512k', 512 * 1024], ['512K', 512 * 1024], ['4M', 4 * MiB], ['4MiB', 4 * MiB],
+    ['4mb', 4 * MiB], ['1G', 1024 * MiB], ['1g', 1024 * MiB], ['2T', 2 * 1024 * 1024 * MiB], [' 8M ', 8 * MiB], ['0', 0],
+  ]
+  for (const [text, bytes] of cases) t.equal(parseSize(text, 'x'), bytes, `'${text}'`)
+  for (const bad of ['', 'M', '1.5M', '-1', '4X', '4 MB extra', '0x10']) {
+    let caught: unknown
+    try { parseSize(bad, 'some_size') } catch (err) { caught = err }
+    t.ok(caught instanceof ConfigError, `'${bad}' refused with a ConfigError`)
+  }
+  t.throws(() => parseSize('lots', 'dirty_limit'), { message: /^dirty_limit: 'lots' is not a size/ }, 'names the option and the text')
+})
+
+t.test('mount(8) and systemd options are ignored', async t => {
+  const opts = '_netdev,noauto,nofail,x-systemd.requires=foo,x-systemd.automount,defaults,auto,rw,user,users,relatime,comment=hello,async'
+  t.same(apply(opts), defaults(), 'nothing changes')
+})
+
+t.test('generic VFS flags are passed to mount(8)', async t => {
+  t.same(apply('nosuid').mountFlags, ['nosuid'])
+  t.same(apply('nosuid,nodev', 'noexec,noatime').mountFlags, ['nosuid', 'nodev', 'noexec', 'noatime'], 'in order, across -o groups')
+  t.same(apply('ro,nosuid').readOnly, true, 'mixed with our own options')
+})
+
+t.test('commas, spaces and empty items', async t => {
+  const c = apply(' ro , allow_other ,,', '', 'workers=3')
+  t.equal(c.readOnly, true)
+  t.equal(c.allowOther, true)
+  t.equal(c.workers, 3)
+  const base = defaults()
+  t.equal(applyOptions(base, ['ro']), base, 'the config given is the one returned')
+})
+
+t.test('bad options are one-line ConfigErrors', async t => {
+  refuses(t, 'frobnicate', 'frobnicate')
+  refuses(t, 'ro,bogus=1', 'bogus')
+  refuses(t, 'ro=1', 'ro')
+  refuses(t, 'allow_other=yes', 'allow_other')
+  refuses(t, 'entry_timeout', 'entry_timeout')
+  refuses(t, 'entry_timeout=', 'entry_timeout')
+  refuses(t, 'entry_timeout=-1', 'entry_timeout')
+  refuses(t, 'attr_timeout=soon', 'attr_timeout')
+  refuses(t, 'negative_timeout=Infinity', 'negative_timeout')
+  refuses(t, 'block_size=3000', 'block_size')
+  refuses(t, 'block_size=12K', 'block_size')
+  refuses(t, 'block_size=2K', 'block_size')
+  refuses(t, 'block_size=128M', 'block_size')
+  refuses(t, 'block_size=big', 'block_size')
+  refuses(t, 'dirty_limit=lots', 'dirty_limit')
+  refuses(t, 'workers=0', 'workers')
+  refuses(t, 'workers=65', 'workers')
+  refuses(t, 'workers=1.5', 'workers')
+  refuses(t, 'slots=3', 'slots')
+  refuses(t, 'slots=2000', 'slots')
+  refuses(t, 'max_readahead=fast', 'max_readahead')
+  refuses(t, 'log_level=verbose', 'log_level')
+  refuses(t, 'fsname=', 'fsname')
+})
