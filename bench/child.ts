@@ -20,12 +20,15 @@ export interface ChildOptions {
   /** Aborted on Ctrl-C: the child is killed like on a timeout. */
   signal?: AbortSignal
   env?: NodeJS.ProcessEnv
+  cwd?: string
   /**
    * Send stdout and stderr to this file instead of pipes, for commands that
    * leave a daemon behind: it inherits a file, not a pipe the harness must
    * keep draining. The file's tail comes back as `stderr`.
    */
   outputFile?: string
+  /** Standard input from this file instead of /dev/null (git fast-import). */
+  inputFile?: string
 }
 
 // After SIGKILL a process blocked on a FUSE request that the daemon already
@@ -41,9 +44,11 @@ export function runChild (cmd: string, args: string[], opts: ChildOptions): Prom
     const started = process.hrtime.bigint()
     const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9
     const outFd = opts.outputFile === undefined ? undefined : openSync(opts.outputFile, 'a')
+    const inFd = opts.inputFile === undefined ? undefined : openSync(opts.inputFile, 'r')
     // Own process group, so a kill reaches grandchildren too (sh -c 'sync; ...').
-    const child = spawn(cmd, args, { stdio: ['ignore', outFd ?? 'pipe', outFd ?? 'pipe'], env: opts.env ?? process.env, detached: true })
+    const child = spawn(cmd, args, { stdio: [inFd ?? 'ignore', outFd ?? 'pipe', outFd ?? 'pipe'], env: opts.env ?? process.env, detached: true, cwd: opts.cwd })
     if (outFd !== undefined) closeSync(outFd)
+    if (inFd !== undefined) closeSync(inFd)
     let stdout = ''
     let stderr = ''
     let timedOut = false

@@ -103,3 +103,15 @@ export function isAlive (pid: number): boolean {
     return false
   }
 }
+
+/** Resident set size (VmRSS: all threads share it) in bytes; undefined once the process is gone. */
+export function rssBytes (pid: number): number | undefined {
+  let status: string
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  } catch {
+    return undefined
+  }
+  const m = /^VmRSS:\s+(\d+) kB$/m.exec(status)
+  return m === null ? undefined : Number(m[1]) * 1024
+}

@@ -1,8 +1,9 @@
 // The text report on stdout: targets, a results table (step x target) and a
 // ratio table (subject vs each peer). Renders a Summary and nothing else.
 import type { Cell, Summary } from './summary.ts'
+import { formatMiB, formatRate } from './units.ts'
+import type { Unit } from './workloads/types.ts'
 
-const MiB = 1024 * 1024
 const REASON_WIDTH = 90
 
 /**
@@ -23,20 +24,21 @@ function table (header: string[], rows: string[][], align: string): string {
 
 const clip = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…')
 
-function rate (c: Cell, unit: 'bytes' | 'ops'): string {
-  if (c.rate === undefined) return ''
-  return unit === 'bytes' ? `${(c.rate / MiB).toFixed(1)} MiB/s` : `${Math.round(c.rate)} ops/s`
-}
+const rate = (c: Cell, unit: Unit): string => (c.rate === undefined ? '' : formatRate(unit, c.rate))
 
 function secondsText (c: Cell, repeats: number): string {
   if (c.seconds === undefined) return ''
   const partial = c.n < repeats ? ` (n=${c.n})` : ''
-  return `${c.seconds.toFixed(3)}${c.warm === true ? ' warm!' : ''}${partial}`
+  return `${c.seconds.toFixed(3)}${c.warm === true ? ' warm!' : ''}${c.invalid === undefined ? '' : ' invalid!'}${partial}`
 }
 
 function targetsSection (s: Summary): string {
-  const rows = s.targets.map((t) => [t.name, t.status === 'ok' ? 'ok' : t.status.replace('-', ' '), t.status === 'ok' ? (t.detail ?? '') : (t.reason ?? '')])
-  return 'Targets\n' + table(['target', 'status', 'detail'], rows, 'lll')
+  const rows = s.targets.map((t) => {
+    const rss = t.rssMaxBytes === undefined || t.rssMaxBytes === null ? '-' : formatMiB(t.rssMaxBytes)
+    return [t.name, t.status === 'ok' ? 'ok' : t.status.replace('-', ' '), rss, clip(t.status === 'ok' ? (t.detail ?? '') : (t.reason ?? ''), REASON_WIDTH)]
+  })
+  return 'Targets (max RSS: the daemon\'s resident memory, sampled every 200 ms over the whole run)\n' +
+    table(['target', 'status', 'max RSS', 'detail'], rows, 'llrl')
 }
 
 function resultsSection (s: Summary): string {
@@ -54,12 +56,12 @@ function resultsSection (s: Summary): string {
     }
   }
   const what = s.repeats === 1 ? 'one run each' : `median of ${s.repeats} runs`
-  const head = `Results (${what}; cold = page/dentry/inode caches dropped before the step)`
+  const head = `Results (${what}; cold = page/dentry/inode caches dropped before the step; invalid! = see below)`
   return head + '\n' + table(['step', 'target', 'seconds', 'rate', 'daemon cpu s'], rows, 'llrrr')
 }
 
 function ratioSection (s: Summary): string {
-  const head = `Speed ratio ${s.subject} vs each peer = peer seconds / ${s.subject} seconds (>1: ${s.subject} faster, <1: ${s.subject} slower)`
+  const head = `Speed ratio ${s.subject} vs each peer = ${s.subject} rate / peer rate (>1: ${s.subject} faster, <1: ${s.subject} slower)`
   if (!s.subjectRan) {
     const t = s.targets.find((x) => x.name === s.subject)
     const why = t === undefined ? `${s.subject} was not among the targets (--subject picks another)` : `${s.subject} ${t.status.replace('-', ' ')}: ${t.reason ?? 'no figures'}`
@@ -73,6 +75,22 @@ function ratioSection (s: Summary): string {
   return head + '\n' + table(['step', ...peers.map((p) => `vs ${p}`)], rows, 'l' + 'r'.repeat(peers.length))
 }
 
+/** Invalid figures and failed workloads in full: the tables clip them. */
+function notesSection (s: Summary): string {
+  const lines: string[] = []
+  for (const st of s.steps) {
+    for (const c of st.cells) {
+      if (c.invalid !== undefined) lines.push(`  invalid: ${st.step} on ${c.target}: ${c.invalid}`)
+    }
+  }
+  const failed = new Map<string, string>()
+  for (const st of s.steps) {
+    for (const c of st.cells) if (c.status === 'failed' && c.reason !== undefined) failed.set(`${c.target} ${st.workload}`, c.reason)
+  }
+  for (const [what, why] of failed) lines.push(`  failed: ${what}: ${why}`)
+  return lines.length === 0 ? '' : 'Notes\n' + lines.join('\n')
+}
+
 export function renderText (s: Summary): string {
-  return [targetsSection(s), resultsSection(s), ratioSection(s)].join('\n\n') + '\n'
+  return [targetsSection(s), resultsSection(s), ratioSection(s), notesSection(s)].filter((x) => x !== '').join('\n\n') + '\n'
 }

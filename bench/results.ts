@@ -2,17 +2,18 @@
 // comparisons across commits) never has to rerun anything.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
-import type { Sizes } from './workloads/types.ts'
+import type { GoalResult } from './goals.ts'
+import type { Sizes, Unit } from './workloads/types.ts'
 
-export const SCHEMA = 'objfs-bench/1'
+export const SCHEMA = 'objfs-bench/2'
 
 /** One timed step on one target in one repeat. */
 export interface Sample {
   workload: string
   family: string
   step: string
-  unit: 'bytes' | 'ops'
-  /** Bytes moved or operations done. */
+  unit: Unit
+  /** Bytes moved, operations or reads done, files handled. */
   amount: number
   target: string
   /** 1-based. */
@@ -24,17 +25,29 @@ export interface Sample {
   daemonCpuSeconds: number | null
   /** Whether caches were dropped first; null when the step does not ask for it. */
   coldCache: boolean | null
+  /** Peak resident memory of the daemon during the step (sampled); null without a daemon. */
+  daemonRssMaxBytes: number | null
+  /** Why the figure does not mean what it should (see StepOutcome.invalid); absent when valid. */
+  invalid?: string
 }
 
 export interface TargetRecord {
   name: string
-  /** not-run: could not be set up. failed: set up, then a step failed or hung (torn down at once). */
+  /**
+   * not-run: could not be set up. failed: a remount after a failed workload
+   * did not come up, so later workloads have no figures. A failed workload
+   * alone leaves the target 'ok': see `failures`.
+   */
   status: 'ok' | 'not-run' | 'failed'
   reason?: string
   detail?: string
+  /** Every daemon process it had, remounts included. */
   daemonPids?: number[]
+  /** Peak resident memory of its daemon over the run, sampled every 200 ms; null without a daemon. */
+  rssMaxBytes?: number | null
 }
 
+/** A workload failed on a target; its other repeats there are skipped and the target is remounted. */
 export interface Failure {
   target: string
   workload: string
@@ -60,6 +73,14 @@ export interface RunRecord {
     objfsOpts: string
     /** `--timeout` in ms, or null for each step's own default. */
     timeoutMs: number | null
+    /** Of the generated fixtures. */
+    seed: number
+    rssBudgetBytes: number
+  }
+  /** What was generated, for reading the figures (files per second of what). */
+  fixtures: {
+    tree?: { files: number, bytes: number, dirs: number, topDirs: number }
+    repo?: { commits: number, files: number }
   }
   host: {
     hostname: string
@@ -74,6 +95,8 @@ export interface RunRecord {
   samples: Sample[]
   failures: Failure[]
   warnings: string[]
+  /** Issue 3's goals evaluated on this run's figures. */
+  goals: GoalResult[]
 }
 
 export function writeRecord (path: string, record: RunRecord): void {

@@ -1,11 +1,14 @@
-// The run itself: mount every target, run each workload repeat on all live
-// targets back to back (so machine noise hits them alike), tear everything
-// down whatever happens.
+// The run itself: generate the host fixtures, mount every target, run each
+// workload repeat on all live targets back to back (so machine noise hits
+// them alike), tear everything down whatever happens.
 import { join } from 'node:path'
 import { dropCaches } from './cache.ts'
+import { makeFixtures, removeFixtures, type FixtureSpec, type Fixtures } from './fixtures/index.ts'
 import { totalCpuSeconds } from './proc.ts'
-import type { Failure, Sample, TargetRecord } from './results.ts'
+import type { Failure, RunRecord, Sample, TargetRecord } from './results.ts'
+import { RssSampler } from './rss.ts'
 import { NotRunnable, type Mounted, type Target, type TargetEnv } from './targets/types.ts'
+import { formatMiB, formatRate } from './units.ts'
 import { StepFailed, type Sizes, type Step, type StepContext, type Workload } from './workloads/types.ts'
 
 export interface RunPlan {
@@ -14,6 +17,7 @@ export interface RunPlan {
   repeats: number
   sizes: Sizes
   timeoutMs: number | null
+  fixtures: FixtureSpec
 }
 
 export interface RunOutcome {
@@ -21,110 +25,156 @@ export interface RunOutcome {
   samples: Sample[]
   failures: Failure[]
   warnings: string[]
+  fixtures: RunRecord['fixtures']
   interrupted: boolean
 }
 
-// Untimed mkdir / rm of a workload directory.
-const HOUSEKEEPING_TIMEOUT_MS = 120_000
+// Untimed mkdir / rm of a workload's directories: a tree's worth of unlinks on a slow target.
+const housekeepingMs = (s: Sizes): number => Math.max(120_000, (s.tree.smallFiles + s.repo.files) * 30)
 
 interface Live {
   target: Target
   record: TargetRecord
   mounted?: Mounted
+  /** Workloads that failed here: their later repeats are skipped. */
+  failed: Set<string>
+}
+
+interface Run {
+  plan: RunPlan
+  env: TargetEnv
+  out: RunOutcome
+  rss: RssSampler
+  fixtures: Fixtures
+  progress: { done: number, total: number }
 }
 
 class Interrupted extends Error {}
 
 export async function run (plan: RunPlan, env: TargetEnv): Promise<RunOutcome> {
-  const out: RunOutcome = { targets: [], samples: [], failures: [], warnings: [], interrupted: false }
-  const live: Live[] = plan.targets.map((target) => ({ target, record: { name: target.name, status: 'ok' } }))
+  const out: RunOutcome = { targets: [], samples: [], failures: [], warnings: [], fixtures: {}, interrupted: false }
+  const live: Live[] = plan.targets.map((target) => ({ target, record: { name: target.name, status: 'ok' }, failed: new Set() }))
   out.targets = live.map((l) => l.record)
-  const warn = (msg: string): void => { out.warnings.push(msg); env.log(`warning: ${msg}`) }
+  const rss = new RssSampler()
+  let fixtures: Fixtures | undefined
+  rss.start()
   try {
-    for (const l of live) await setup(l, env)
+    fixtures = await makeFixtures(new Set(plan.workloads.flatMap((w) => w.needs)), plan.fixtures, env.workdir, env.signal, env.log)
+    const { tree, repo } = fixtures
+    out.fixtures = {
+      tree: tree && { files: tree.files, bytes: tree.bytes, dirs: tree.dirs, topDirs: tree.topDirs.length },
+      repo: repo && { commits: repo.commits, files: repo.files },
+    }
+    const steps = plan.workloads.reduce((n, w) => n + w.steps.length, 0) * plan.repeats
+    const r: Run = { plan, env, out, rss, fixtures, progress: { done: 0, total: 0 } }
+    for (const l of live) await mount(l, r)
+    r.progress.total = steps * live.filter((l) => l.mounted !== undefined).length
     for (const w of plan.workloads) {
-      for (let r = 1; r <= plan.repeats; r++) {
+      for (const l of live) if (l.mounted === undefined && l.record.status === 'ok') await mount(l, r)
+      for (let rep = 1; rep <= plan.repeats; rep++) {
         // Rotate the order each repeat: no target always runs first, on a cold machine.
         for (let i = 0; i < live.length; i++) {
-          const l = live[(i + r - 1) % live.length]
-          if (l.mounted !== undefined) await repeatOnce(l, w, r, plan, env, out, warn)
+          const l = live[(i + rep - 1) % live.length]
+          if (l.mounted !== undefined && !l.failed.has(w.name)) await repeatOnce(l, w, rep, r)
         }
       }
     }
   } catch (err) {
-    if (!(err instanceof Interrupted)) throw err
+    if (!(err instanceof Interrupted) && !env.signal.aborted) throw err
     out.interrupted = true
   } finally {
-    for (const l of live) {
-      if (l.mounted === undefined) continue
-      env.log(`unmounting ${l.target.name}`)
-      await l.mounted.teardown()
-    }
+    for (const l of live) await unmount(l, rss, env)
+    rss.stop()
+    for (const l of live) if (l.record.status !== 'not-run') l.record.rssMaxBytes = rss.max(l.target.name)
+    if (fixtures !== undefined) removeFixtures(fixtures)
   }
   return out
 }
 
-async function setup (l: Live, env: TargetEnv): Promise<void> {
+async function mount (l: Live, r: Run): Promise<void> {
+  const { env } = r
   if (env.signal.aborted) throw new Interrupted()
-  env.log(`mounting ${l.target.name}`)
+  const again = l.record.detail !== undefined
+  env.log(`${again ? 'remounting' : 'mounting'} ${l.target.name}`)
   try {
     l.mounted = await l.target.setup(env)
-    l.record.detail = l.mounted.detail
-    if (l.mounted.daemonPids.length > 0) l.record.daemonPids = l.mounted.daemonPids
+    l.record.detail ??= l.mounted.detail
+    if (l.mounted.daemonPids.length > 0) l.record.daemonPids = [...(l.record.daemonPids ?? []), ...l.mounted.daemonPids]
+    r.rss.watch(l.target.name, l.mounted.daemonPids)
   } catch (err) {
     if (env.signal.aborted) throw new Interrupted()
-    l.record.status = 'not-run'
-    l.record.reason = err instanceof NotRunnable ? err.message : `setup failed: ${(err as Error).message}`
-    env.log(`${l.target.name}: not run: ${l.record.reason}`)
+    const why = err instanceof NotRunnable ? err.message : `setup failed: ${(err as Error).message}`
+    l.record.status = again ? 'failed' : 'not-run'
+    l.record.reason = again ? `remount after a failed workload: ${why}` : why
+    env.log(`${l.target.name}: ${again ? 'failed' : 'not run'}: ${l.record.reason}`)
   }
 }
 
-/** prepare, every step, cleanup; the first failure takes the target out of the run. */
-async function repeatOnce (l: Live, w: Workload, repeat: number, plan: RunPlan, env: TargetEnv, out: RunOutcome, warn: (m: string) => void): Promise<void> {
+async function unmount (l: Live, rss: RssSampler, env: TargetEnv): Promise<void> {
+  const mounted = l.mounted
+  if (mounted === undefined) return
+  l.mounted = undefined
+  env.log(`unmounting ${l.target.name}`)
+  await mounted.teardown()
+  rss.unwatch(l.target.name)
+}
+
+/** prepare, every step, cleanup; a failure skips the workload's other repeats here and unmounts (remounted for the next workload). */
+async function repeatOnce (l: Live, w: Workload, repeat: number, r: Run): Promise<void> {
+  const { plan, env } = r
   const mounted = l.mounted as Mounted
-  const ctx: StepContext = { dir: join(mounted.dir, `bench-${w.name}`), sizes: plan.sizes, timeoutMs: HOUSEKEEPING_TIMEOUT_MS, signal: env.signal }
+  const ctx: StepContext = { dir: join(mounted.dir, `bench-${w.name}`), sizes: plan.sizes, timeoutMs: housekeepingMs(plan.sizes), signal: env.signal, fixtures: r.fixtures }
   let where = 'prepare'
   try {
     await w.prepare(ctx)
     for (const step of w.steps) {
+      where = `${step.name} (untimed set-up)`
+      await step.before?.(ctx)
       where = step.name
-      out.samples.push(await timeStep(l, w, step, repeat, { ...ctx, timeoutMs: plan.timeoutMs ?? step.timeoutMs(plan.sizes) }, env, warn))
+      r.out.samples.push(await timeStep(l, w, step, repeat, { ...ctx, timeoutMs: plan.timeoutMs ?? step.timeoutMs(plan.sizes) }, r))
     }
     where = 'cleanup'
     await w.cleanup(ctx)
   } catch (err) {
     if (env.signal.aborted) throw new Interrupted()
-    if (!(err instanceof StepFailed)) throw err
-    const message = `${where} #${repeat}: ${err.message}`
-    out.failures.push({ target: l.target.name, workload: w.name, step: where, repeat, message })
-    l.record.status = 'failed'
-    l.record.reason = message
-    env.log(`${l.target.name}: failed: ${message}; tearing it down`)
+    // A harness bug still leaves a report, and every other target's figures.
+    const text = err instanceof StepFailed ? err.message : `harness error: ${(err as Error).stack ?? String(err)}`
+    const message = `${where} #${repeat}: ${text.split('\n')[0]}`
+    if (!(err instanceof StepFailed)) r.out.warnings.push(`${l.target.name} ${w.name}: ${text}`)
+    r.out.failures.push({ target: l.target.name, workload: w.name, step: where, repeat, message })
+    l.failed.add(w.name)
+    env.log(`${l.target.name}: ${w.name} failed: ${message}; unmounting it (remounted for the next workload)`)
     // At once: a hung daemon holds our killed child in the kernel until its
     // connection is aborted, and the other targets should not wait on it.
-    l.mounted = undefined
-    await mounted.teardown()
+    await unmount(l, r.rss, env)
   }
 }
 
-async function timeStep (l: Live, w: Workload, step: Step, repeat: number, ctx: StepContext, env: TargetEnv, warn: (m: string) => void): Promise<Sample> {
+async function timeStep (l: Live, w: Workload, step: Step, repeat: number, ctx: StepContext, r: Run): Promise<Sample> {
+  const { env, rss } = r
   const mounted = l.mounted as Mounted
   let coldCache: boolean | null = null
   if (step.coldCache) {
     const why = await dropCaches(env.signal)
     coldCache = why === null
-    if (why !== null) warn(`${l.target.name} ${step.name} #${repeat} ran with warm caches: ${why}`)
+    if (why !== null) {
+      r.out.warnings.push(`${l.target.name} ${step.name} #${repeat} ran with warm caches: ${why}`)
+      env.log(`warning: ${l.target.name} ${step.name} ran with warm caches: ${why}`)
+    }
   }
   const pids = mounted.daemonPids
+  rss.beginStep(l.target.name)
   const cpu0 = pids.length > 0 ? totalCpuSeconds(pids) : undefined
   const o = await step.run(ctx)
   const cpu1 = pids.length > 0 ? totalCpuSeconds(pids) : undefined
+  const daemonRssMaxBytes = rss.endStep(l.target.name)
   if (pids.length > 0 && cpu1 === undefined) throw new StepFailed(`daemon ${pids.join(',')} exited`)
   const daemonCpuSeconds = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : null
-  const amount = step.amount(ctx.sizes)
-  const rate = step.unit === 'bytes' ? `${(amount / o.seconds / 2 ** 20).toFixed(1)} MiB/s` : `${Math.round(amount / o.seconds)} ops/s`
+  const amount = o.amount ?? step.amount(ctx.sizes)
   const cpu = daemonCpuSeconds === null ? '' : `, daemon cpu ${daemonCpuSeconds.toFixed(2)} s`
-  env.log(`${l.target.name.padEnd(7)} ${step.name.padEnd(13)} #${repeat}  ${o.seconds.toFixed(3)} s  (${rate}${cpu})`)
+  const mem = daemonRssMaxBytes === null ? '' : `, rss ${formatMiB(daemonRssMaxBytes)}`
+  const n = ++r.progress.done
+  env.log(`[${n}/${r.progress.total}] ${l.target.name.padEnd(14)} ${step.name.padEnd(11)} #${repeat}  ${o.seconds.toFixed(3)} s  (${formatRate(step.unit, amount / o.seconds)}${cpu}${mem})${o.invalid === undefined ? '' : `  INVALID: ${o.invalid}`}`)
   return {
     workload: w.name,
     family: w.family,
@@ -138,5 +188,7 @@ async function timeStep (l: Live, w: Workload, step: Step, repeat: number, ctx: 
     engine: o.engine,
     daemonCpuSeconds,
     coldCache,
+    daemonRssMaxBytes,
+    ...(o.invalid === undefined ? {} : { invalid: o.invalid }),
   }
 }

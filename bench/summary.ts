@@ -1,12 +1,16 @@
 // From raw samples to the figures people read: median per step and target,
 // and speed ratios of the subject (objfs) against each peer run beside it.
-// Pure data, no formatting: the text report renders it now, and the charts
-// of bench issue 3 are meant to render the same Summary (grouped by family).
-import type { RunRecord, Sample, TargetRecord } from './results.ts'
+// Pure data, no formatting: the text report, the charts (one per family)
+// and the goals all read the same Summary.
+import type { Failure, RunRecord, Sample, TargetRecord } from './results.ts'
+import type { Unit } from './workloads/types.ts'
 
 export interface Cell {
   target: string
-  /** ok: at least one sample. Otherwise why there is none. */
+  /**
+   * ok: at least one sample. failed: the workload failed on this target in
+   * some repeat (figures of other repeats are not shown). Otherwise why there is none.
+   */
   status: 'ok' | 'not-run' | 'failed' | 'missing'
   reason?: string
   /** Samples behind the medians. */
@@ -14,19 +18,21 @@ export interface Cell {
   seconds?: number
   minSeconds?: number
   maxSeconds?: number
-  /** Bytes per second or operations per second, from the median seconds. */
+  /** Median of the samples' rates: bytes, operations, files or reads per second. */
   rate?: number
   /** Median daemon CPU seconds; null for in-kernel targets or when unknown. */
   daemonCpuSeconds?: number | null
   /** Some sample of this cell ran with warm caches although the step asked for cold ones. */
   warm?: boolean
+  /** Some sample's figure is invalid (why): shown, but kept out of ratios and goals. */
+  invalid?: string
 }
 
 export interface StepSummary {
   workload: string
   family: string
   step: string
-  unit: 'bytes' | 'ops'
+  unit: Unit
   amount: number
   coldCache: boolean
   cells: Cell[]
@@ -35,7 +41,7 @@ export interface StepSummary {
 export interface Ratio {
   step: string
   peer: string
-  /** Peer seconds / subject seconds: above 1 the subject is faster. Undefined when either side lacks figures. */
+  /** Subject rate / peer rate (= peer seconds / subject seconds for fixed work): above 1 the subject is faster. Undefined when either side lacks valid figures. */
   speed?: number
 }
 
@@ -55,7 +61,8 @@ export function median (xs: number[]): number {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2
 }
 
-function cell (target: TargetRecord, samples: Sample[]): Cell {
+function cell (target: TargetRecord, samples: Sample[], failure: Failure | undefined): Cell {
+  if (failure !== undefined) return { target: target.name, status: 'failed', reason: failure.message, n: 0 }
   if (samples.length === 0) {
     const status = target.status === 'ok' ? 'missing' : target.status
     return { target: target.name, status, reason: target.reason, n: 0 }
@@ -70,17 +77,26 @@ function cell (target: TargetRecord, samples: Sample[]): Cell {
     seconds,
     minSeconds: Math.min(...secs),
     maxSeconds: Math.max(...secs),
-    rate: samples[0].amount / seconds,
+    rate: median(samples.map((s) => s.amount / s.seconds)),
     daemonCpuSeconds: cpu.every((c) => c !== null) ? median(cpu as number[]) : null,
     warm: samples.some((s) => s.coldCache === false),
+    invalid: samples.find((s) => s.invalid !== undefined)?.invalid,
   }
 }
 
-export function summarize (record: RunRecord, stepsInOrder: Array<{ workload: string, family: string, step: string, unit: 'bytes' | 'ops', amount: number, coldCache: boolean }>): Summary {
+/** A cell whose figures may be compared: present and valid. */
+export const comparable = (c: Cell | undefined): c is Cell & { seconds: number, rate: number } =>
+  c !== undefined && c.status === 'ok' && c.invalid === undefined && c.seconds !== undefined && c.rate !== undefined
+
+export function summarize (record: RunRecord, stepsInOrder: Array<Omit<StepSummary, 'cells'>>): Summary {
   const subject = record.options.subject
   const steps: StepSummary[] = stepsInOrder.map((st) => ({
     ...st,
-    cells: record.targets.map((t) => cell(t, record.samples.filter((s) => s.step === st.step && s.target === t.name))),
+    cells: record.targets.map((t) => cell(
+      t,
+      record.samples.filter((s) => s.step === st.step && s.target === t.name),
+      record.failures.find((f) => f.target === t.name && f.workload === st.workload),
+    )),
   }))
   const ratios: Ratio[] = []
   for (const st of steps) {
@@ -88,7 +104,8 @@ export function summarize (record: RunRecord, stepsInOrder: Array<{ workload: st
     if (mine === undefined) continue
     for (const peer of st.cells) {
       if (peer.target === subject) continue
-      const speed = mine.seconds !== undefined && peer.seconds !== undefined ? peer.seconds / mine.seconds : undefined
+      // Ratio of rates, not of seconds: a time-based step (rand-read) has a fixed time and a varying count.
+      const speed = comparable(mine) && comparable(peer) ? mine.rate / peer.rate : undefined
       ratios.push({ step: st.step, peer: peer.target, speed })
     }
   }

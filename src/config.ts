@@ -18,6 +18,10 @@ export interface Config {
   dirtyLimit: number
   /** Worker threads executing store calls. */
   workers: number
+  /** Run metadata calls of the embedded store in the supervisor thread instead of the pool. */
+  inlineMeta: boolean
+  /** Block I/O up to this size runs in the supervisor thread too (with inlineMeta). */
+  inlineIo: number
   /** SharedArrayBuffer request slots: the bound on requests in flight. */
   slots: number
   maxReadahead: number
@@ -47,6 +51,8 @@ export const defaults = (): Config => ({
   writebackCache: false,
   dirtyLimit: 256 * MiB,
   workers: 2,
+  inlineMeta: true,
+  inlineIo: 64 * 1024,
   slots: 32,
   maxReadahead: 128 * 1024,
   logLevel: 'info',
@@ -111,6 +117,11 @@ const setters: Record<string, Setter> = {
   dirty_limit: valued((c, v, n) => { c.dirtyLimit = Math.max(parseSize(v, n), 4 * MiB) }),
   workers: valued((c, v, n) => { c.workers = parseCount(v, n, 1, 64) }),
   slots: valued((c, v, n) => { c.slots = parseCount(v, n, 4, 1024) }),
+  meta: valued((c, v, n) => {
+    if (v !== 'inline' && v !== 'pool') throw new ConfigError(`${n}: '${v}' must be inline or pool`)
+    c.inlineMeta = v === 'inline'
+  }),
+  inline_io: valued((c, v, n) => { c.inlineIo = parseSize(v, n) }),
   max_readahead: valued((c, v, n) => { c.maxReadahead = parseSize(v, n) }),
   log_level: valued((c, v, n) => {
     if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(v)) throw new ConfigError(`${n}: '${v}' is not a log level (error, warn, info, debug, trace)`)

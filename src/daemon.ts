@@ -44,12 +44,20 @@ export async function startDaemon (config: Config): Promise<Daemon> {
   const storeConfig = storeConfigOf(config)
   // Open once here: creates the store on first mount, and refuses a bad one
   // before anything is mounted. Workers open their own instances.
-  const probe = await openStore(storeConfig)
-  const { blockSize, capabilities } = probe
-  const root = await probe.root()
-  await probe.close()
+  const local = await openStore(storeConfig)
+  const { blockSize, capabilities } = local
+  const root = await local.root()
+  const inline = config.inlineMeta && capabilities.stableIds
+  if (!inline) await local.close()
 
-  const store = new PooledStore({ threads: config.workers, setup: { store: { ...storeConfig, create: false } }, blockSize, capabilities })
+  const store = new PooledStore({
+    threads: config.workers,
+    setup: { store: { ...storeConfig, create: false } },
+    blockSize,
+    capabilities,
+    inline: inline ? local : undefined,
+    inlineIoBytes: config.inlineIo,
+  })
   const stats = new OpStats()
   let session: Session | undefined
   const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } })

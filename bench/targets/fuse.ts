@@ -10,6 +10,11 @@ import { NotRunnable, type Mounted, type Target, type TargetEnv } from './types.
 
 export interface FuseSpec {
   name: string
+  /**
+   * Once per setup, before anything else: build or find the daemon. Rejects
+   * with NotRunnable when the target cannot run here.
+   */
+  prepare?: (env: TargetEnv) => Promise<void>
   /** argv that mounts `s.data` (or a store in it) on `s.mnt` and returns when the mount is live. */
   mountArgv: (s: Scratch, env: TargetEnv) => string[]
   unmountArgv: (s: Scratch) => string[]
@@ -23,6 +28,7 @@ export function fuseTarget (spec: FuseSpec): Target {
   return {
     name: spec.name,
     async setup (env) {
+      await spec.prepare?.(env)
       const probe = spec.mountArgv({ root: '', mnt: '', data: '' }, env)[0]
       if (findExecutable(probe) === undefined) throw new NotRunnable(`${probe} not found`)
       const s = makeScratch(env.workdir, spec.name)

@@ -50,10 +50,30 @@ export async function fioJob (ctx: StepContext, rw: 'write' | 'read', file: stri
   return { seconds, wallSeconds: r.wallSeconds, engine: fio() ?? 'fio' }
 }
 
+/**
+ * Random 4 KiB reads through the page cache (buffered, as applications
+ * read), psync, for a fixed time; fio's seeded offsets are the same on
+ * every target. The figure is fio's job runtime and its count of reads.
+ */
+export async function fioRandRead (ctx: StepContext, file: string, bytes: number, seconds: number): Promise<StepOutcome> {
+  if (fio() === null) throw new StepFailed('fio is not installed')
+  const args = [
+    '--name=rand-read', `--filename=${file}`, '--rw=randread', '--bs=4k', `--size=${bytes}`,
+    '--ioengine=psync', '--time_based', `--runtime=${seconds}s`, '--output-format=json',
+  ]
+  const r = await runChild('fio', args, { timeoutMs: ctx.timeoutMs, signal: ctx.signal })
+  if (r.code !== 0) throw new StepFailed(describeFailure('fio randread', r))
+  const job = parseJson(r.stdout, (j) => (j as { jobs?: FioJob[] }).jobs?.[0])
+  if (job === undefined) throw new StepFailed('fio randread: no job in JSON output')
+  if (job.error !== 0) throw new StepFailed(`fio randread: job error ${job.error}`)
+  if (job.read.total_ios === 0 || job.job_runtime === 0) throw new StepFailed('fio randread: no reads completed')
+  return { seconds: job.job_runtime / 1000, wallSeconds: r.wallSeconds, engine: fio() ?? 'fio', amount: job.read.total_ios }
+}
+
 interface FioJob {
   error: number
   job_runtime: number
-  read: { io_bytes: number }
+  read: { io_bytes: number, total_ios: number }
   write: { io_bytes: number }
 }
 

@@ -9,7 +9,8 @@ const timeoutMs = (count: number): number => 60_000 + count * 20
 
 export const files: Workload = {
   name: 'files',
-  family: 'metadata',
+  family: 'meta',
+  needs: [],
   steps: [
     {
       name: 'files-create',

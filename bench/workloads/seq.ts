@@ -7,19 +7,20 @@ import type { StepContext, Workload } from './types.ts'
 
 const MiB = 1024 * 1024
 // Generous floor: a slow daemon still finishes 1 GiB at 4 MiB/s.
-const timeoutMs = (bytes: number): number => 60_000 + (bytes / (4 * MiB)) * 1000
+export const seqTimeoutMs = (bytes: number): number => 60_000 + (bytes / (4 * MiB)) * 1000
 const file = (ctx: StepContext): string => join(ctx.dir, 'seq.dat')
 
 export const seq: Workload = {
   name: 'seq',
-  family: 'throughput',
+  family: 'seq',
+  needs: [],
   steps: [
     {
       name: 'seq-write',
       unit: 'bytes',
       amount: (s) => s.fileBytes,
       coldCache: false,
-      timeoutMs: (s) => timeoutMs(s.fileBytes),
+      timeoutMs: (s) => seqTimeoutMs(s.fileBytes),
       // fio's buffers are random (incompressible); without fio, the Node child writes random chunks.
       run: (ctx) => fio() !== null
         ? fioJob(ctx, 'write', file(ctx), ctx.sizes.fileBytes)
@@ -30,7 +31,7 @@ export const seq: Workload = {
       unit: 'bytes',
       amount: (s) => s.fileBytes,
       coldCache: true,
-      timeoutMs: (s) => timeoutMs(s.fileBytes),
+      timeoutMs: (s) => seqTimeoutMs(s.fileBytes),
       run: (ctx) => fio() !== null
         ? fioJob(ctx, 'read', file(ctx), ctx.sizes.fileBytes)
         : nodeChild(ctx, ['read', file(ctx), String(ctx.sizes.fileBytes)]),

@@ -1,12 +1,24 @@
 // A workload is a short sequence of timed steps run in one directory of a
 // target, with untimed prepare and cleanup around them.
+import type { FixtureKind, Fixtures } from '../fixtures/index.ts'
+import type { RepoSpec } from '../fixtures/repo.ts'
+import type { TreeSpec } from '../fixtures/tree.ts'
 
 export interface Sizes {
-  /** Size of the sequential I/O file. */
+  /** Size of the sequential I/O file, and of the random-read file. */
   fileBytes: number
   /** Number of files in the metadata workload. */
   fileCount: number
+  /** The generated tree of rsync, tar-x, cp-a, rm-rf. */
+  tree: TreeSpec
+  /** The generated repository of git-clone. */
+  repo: RepoSpec
+  /** Length of the time-based random-read job. */
+  randomSeconds: number
 }
+
+/** What a step's figure counts: the rate column shows MiB/s, ops/s, files/s or IOPS. */
+export type Unit = 'bytes' | 'ops' | 'files' | 'ios'
 
 export interface StepContext {
   /** The workload's own directory inside the target. */
@@ -16,6 +28,8 @@ export interface StepContext {
   timeoutMs: number
   /** Aborted on Ctrl-C. */
   signal: AbortSignal
+  /** Host-side inputs; those the workload `needs` are there. */
+  fixtures: Fixtures
 }
 
 export interface StepOutcome {
@@ -25,18 +39,27 @@ export interface StepOutcome {
   wallSeconds: number
   /** What did the work, e.g. "fio-3.33" or "node". */
   engine: string
+  /** Work done, when only the step knows it (a time-based job); else the step's `amount`. */
+  amount?: number
+  /**
+   * The step ran but its result does not mean what it should (a no-change
+   * rsync that transferred something): kept, flagged, left out of ratios and goals.
+   */
+  invalid?: string
 }
 
 export interface Step {
   /** Unique across workloads: "seq-write", "files-stat". */
   name: string
-  /** "bytes": the rate column is MiB/s; "ops": operations per second. */
-  unit: 'bytes' | 'ops'
+  unit: Unit
+  /** Bytes, operations or files per run, for the rate column (a time-based step reports its own). */
   amount: (sizes: Sizes) => number
   /** Drop page, dentry and inode caches first, so the step reaches the filesystem. */
   coldCache: boolean
   /** Default kill timeout for these sizes (`--timeout` overrides it). */
   timeoutMs: (sizes: Sizes) => number
+  /** Untimed, before caches are dropped and the clock starts: clear the last step's copy, warm host inputs. */
+  before?: (ctx: StepContext) => Promise<void>
   /** Rejects with StepFailed. */
   run: (ctx: StepContext) => Promise<StepOutcome>
 }
@@ -44,8 +67,10 @@ export interface Step {
 export interface Workload {
   /** The name `--workloads` uses. */
   name: string
-  /** Workloads of a family share a chart (bench issue 3): "throughput", "metadata". */
+  /** Workloads of a family share a chart: "rsync", "tools", "seq", "meta", "random". */
   family: string
+  /** Host fixtures generated before the run when this workload is selected. */
+  needs: FixtureKind[]
   steps: Step[]
   /** Untimed, before the steps: make `ctx.dir`. */
   prepare: (ctx: StepContext) => Promise<void>

@@ -9,6 +9,14 @@ import type { Fs, Reply, Req } from './context.ts'
 
 export const STATS_XATTR = 'objfs.stats'
 
+/**
+ * POSIX ACLs are not supported (we do not ask for FUSE_POSIX_ACL). Storing
+ * them as plain xattrs would be a lie with consequences: cp -a sets the
+ * access ACL instead of calling chmod when that succeeds, and the mode bits
+ * would never change. EOPNOTSUPP makes tools fall back to chmod.
+ */
+const isAcl = (name: string): boolean => name === 'system.posix_acl_access' || name === 'system.posix_acl_default'
+
 /** getxattr/listxattr size protocol: 0 asks for the size, too small is ERANGE. */
 function sized (value: Uint8Array, size: number): Reply {
   if (size === 0) return encodeGetxattrOut(value.byteLength)
@@ -19,12 +27,14 @@ function sized (value: Uint8Array, size: number): Reply {
 export async function getxattr (fs: Fs, req: Req, { size, name }: GetxattrIn): Promise<Reply> {
   if (req.nodeid === ROOT_NODEID && name === STATS_XATTR) return sized(Buffer.from(JSON.stringify(fs.stats())), size)
   const inode = fs.table.get(req.nodeid)
+  if (isAcl(name)) throw new FsError(E.EOPNOTSUPP)
   return sized(await fs.store.getxattr(inode.id, name), size)
 }
 
 export async function setxattr (fs: Fs, req: Req, { flags, name, value }: SetxattrIn): Promise<Reply> {
   if (req.nodeid === ROOT_NODEID && name === STATS_XATTR) throw new FsError(E.EPERM)
   const inode = fs.table.get(req.nodeid)
+  if (isAcl(name)) throw new FsError(E.EOPNOTSUPP)
   // The value is a view into the request slot, which is reused: the store keeps a copy.
   await fs.store.setxattr(inode.id, name, Uint8Array.from(value), flags)
   return new Uint8Array(0)

@@ -22,6 +22,15 @@ export interface PoolOptions {
   setup: WorkerSetup
   blockSize: number
   capabilities: StoreCapabilities
+  /**
+   * An instance of the store opened in this thread. When given, metadata
+   * calls and small block I/O run here directly: for the embedded store a
+   * SQLite statement takes microseconds, less than the two thread hops a
+   * pool round trip costs (bench/README.md has the figures).
+   */
+  inline?: ObjectStore
+  /** Block I/O up to this many bytes runs inline (with `inline`). */
+  inlineIoBytes?: number
 }
 
 /** Per-call options: the signal of the FUSE request being served. */
@@ -35,10 +44,14 @@ export class PooledStore implements ObjectStore {
   readonly #pool: Piscina
   readonly #queue: PQueue
   readonly #counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
+  readonly #inline: ObjectStore | undefined
+  readonly #inlineIo: number
 
   constructor (opts: PoolOptions) {
     this.blockSize = opts.blockSize
     this.capabilities = opts.capabilities
+    this.#inline = opts.inline
+    this.#inlineIo = opts.inline === undefined ? -1 : (opts.inlineIoBytes ?? 0)
     this.#pool = new Piscina({
       filename: workerFile,
       minThreads: opts.threads,
@@ -71,7 +84,18 @@ export class PooledStore implements ObjectStore {
 
   async #meta<T> (method: StoreMethod, args: unknown[], opts?: CallOptions): Promise<T> {
     this.#counters.metaCalls++
+    if (this.#inline !== undefined) return await this.#here<T>(method, args)
     return await this.#call<T>(method, args, opts)
+  }
+
+  async #io<T> (method: StoreMethod, args: unknown[]): Promise<T> {
+    this.#counters.metaCalls++
+    return await this.#call<T>(method, args)
+  }
+
+  async #here<T> (method: StoreMethod, args: unknown[]): Promise<T> {
+    const store = this.#inline as ObjectStore
+    return await (store[method] as (...a: unknown[]) => Promise<T>).apply(store, args)
   }
 
   root (): Promise<ObjectAttr> { return this.#meta('root', []) }
@@ -81,7 +105,8 @@ export class PooledStore implements ObjectStore {
   create (parent: ObjectId, name: string, spec: CreateSpec, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('create', [parent, name, spec], opts) }
   link (id: ObjectId, parent: ObjectId, name: string, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('link', [id, parent, name], opts) }
   remove (parent: ObjectId, name: string, dir: boolean, opts?: CallOptions): Promise<RemoveResult> { return this.#meta('remove', [parent, name, dir], opts) }
-  reclaim (id: ObjectId): Promise<void> { return this.#meta('reclaim', [id]) }
+  // File-system heavy calls (unlinking block files, fsync) always go to a worker.
+  reclaim (id: ObjectId): Promise<void> { return this.#io('reclaim', [id]) }
   rename (parent: ObjectId, name: string, newParent: ObjectId, newName: string, flags: number, opts?: CallOptions): Promise<RenameResult> {
     return this.#meta('rename', [parent, name, newParent, newName, flags], opts)
   }
@@ -91,22 +116,26 @@ export class PooledStore implements ObjectStore {
 
   async readBlock (id: ObjectId, index: number, offset: number, length: number, opts?: CallOptions): Promise<Uint8Array | null> {
     this.#counters.readCalls++
-    const data = await this.#call<Uint8Array | null>('readBlock', [id, index, offset, length], opts)
+    const args = [id, index, offset, length]
+    const data = length <= this.#inlineIo ? await this.#here<Uint8Array | null>('readBlock', args) : await this.#call<Uint8Array | null>('readBlock', args, opts)
     if (data !== null) this.#counters.bytesRead += data.byteLength
     return data
   }
 
   async writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec): Promise<ObjectAttr> {
     this.#counters.writeCalls++
-    for (const b of blocks) this.#counters.bytesWritten += b.data.byteLength
+    let bytes = 0
+    for (const b of blocks) bytes += b.data.byteLength
+    this.#counters.bytesWritten += bytes
+    if (bytes <= this.#inlineIo) return await this.#here('writeBlocks', [id, blocks, minSize, mtime])
     // Dirty blocks live in SharedArrayBuffers: the worker sees the same
     // memory, so nothing is copied or detached on the way.
     return await this.#call('writeBlocks', [id, blocks, minSize, mtime])
   }
 
-  dropBlocks (id: ObjectId, first: number, last: number): Promise<void> { return this.#meta('dropBlocks', [id, first, last]) }
+  dropBlocks (id: ObjectId, first: number, last: number): Promise<void> { return this.#io('dropBlocks', [id, first, last]) }
   seekBlock (id: ObjectId, from: number, limit: number, data: boolean): Promise<number | null> { return this.#meta('seekBlock', [id, from, limit, data]) }
-  sync (id: ObjectId): Promise<void> { return this.#meta('sync', [id]) }
+  sync (id: ObjectId): Promise<void> { return this.#io('sync', [id]) }
   getxattr (id: ObjectId, name: string): Promise<Uint8Array> { return this.#meta('getxattr', [id, name]) }
   setxattr (id: ObjectId, name: string, value: Uint8Array, flags: number): Promise<void> { return this.#meta('setxattr', [id, name, value, flags]) }
   listxattr (id: ObjectId): Promise<string[]> { return this.#meta('listxattr', [id]) }
@@ -124,5 +153,6 @@ export class PooledStore implements ObjectStore {
     const threads = this.#pool.threads.length
     await Promise.all(Array.from({ length: threads }, async () => await this.#pool.run({ method: 'close', arrived, threads })))
     await this.#pool.destroy()
+    await this.#inline?.close()
   }
 }
