@@ -4,8 +4,9 @@
 import { writeFileSync } from 'node:fs'
 import * as vega from 'vega'
 import { compile, type TopLevelSpec } from 'vega-lite'
+import type { RunRecord } from './results.ts'
 import type { Cell, StepSummary, Summary } from './summary.ts'
-import { RATE_LABEL, rateValue } from './units.ts'
+import { formatMiB, RATE_LABEL, rateValue } from './units.ts'
 
 interface Bar {
   step: string
@@ -28,10 +29,26 @@ function metricOf (steps: StepSummary[]): Metric {
   return { title: `${units} (higher is better)`, value: (c, st) => (c.rate === undefined ? undefined : rateValue(st.unit, c.rate)) }
 }
 
+/** What each family's chart shows, in a line under its title. */
+function caption (family: string, r: RunRecord): string | undefined {
+  const { tree, repo } = r.fixtures
+  const sz = r.options.sizes
+  const files = (n: number): string => n.toLocaleString('en-US')
+  const treeText = tree === undefined ? 'the tree' : `a tree of ${files(tree.files)} files (${formatMiB(tree.bytes)}, ${files(tree.dirs)} directories)`
+  switch (family) {
+    case 'rsync': return `rsync -a of ${treeText}: into the target by 1, 2, 4, 8 processes; again, unchanged; out of it, cold`
+    case 'tools': return `git clone of ${repo === undefined ? 'a repository' : `${repo.commits} commits, ${files(repo.files)} files`}; tar -x, cp -a, rm -rf of ${treeText}`
+    case 'seq': return `fio, 1 MiB blocks: write (with fsync) and cold read of a ${formatMiB(sz.fileBytes)} file`
+    case 'meta': return `create, cold stat, unlink of ${files(sz.fileCount)} empty files in one directory`
+    case 'random': return `fio, 4 KiB random reads of a ${formatMiB(sz.fileBytes)} file for ${sz.randomSeconds} s, cold cache`
+    default: return undefined
+  }
+}
+
 const short = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toPrecision(2))
 const clip = (s: string, n: number): string => (s.length <= n ? s : s.slice(0, n - 1) + '…')
 
-function specOf (family: string, steps: StepSummary[], s: Summary): TopLevelSpec {
+function specOf (family: string, steps: StepSummary[], s: Summary, r: RunRecord): TopLevelSpec {
   const metric = metricOf(steps)
   const bars: Bar[] = []
   const absent = new Map<string, string>()
@@ -48,7 +65,8 @@ function specOf (family: string, steps: StepSummary[], s: Summary): TopLevelSpec
   const targets = s.targets.map((t) => t.name)
   const invalid = bars.filter((b) => b.invalid).map((b) => `${b.step} on ${b.target}`)
   const subtitle = [
-    s.repeats === 1 ? 'one run each' : `median of ${s.repeats} runs`,
+    caption(family, r) ?? '',
+    `${s.repeats === 1 ? 'one run each' : `median of ${s.repeats} runs`}${r.options.quick ? ' (--quick)' : ''}; ${r.host.cpus} CPUs, ${r.startedAt.slice(0, 16)}Z`,
     ...[...absent.values()],
     ...(invalid.length > 0 ? [`invalid (pale): ${invalid.join(', ')}`] : []),
   ]
@@ -89,13 +107,13 @@ async function render (spec: TopLevelSpec): Promise<string> {
 }
 
 /** Writes `<base>-<family>.svg` for every family with steps; returns the paths written. */
-export async function writeCharts (s: Summary, base: string): Promise<string[]> {
+export async function writeCharts (s: Summary, r: RunRecord, base: string): Promise<string[]> {
   const families = [...new Set(s.steps.map((st) => st.family))]
   const written: string[] = []
   for (const family of families) {
     const steps = s.steps.filter((st) => st.family === family)
     const path = `${base}-${family}.svg`
-    writeFileSync(path, await render(specOf(family, steps, s)))
+    writeFileSync(path, await render(specOf(family, steps, s, r)))
     written.push(path)
   }
   return written

@@ -3,6 +3,27 @@ import { tmpdir } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { Sizes } from './workloads/types.ts'
 
+const KiB = 1024
+const MiB = 1024 * KiB
+
+/** The full run: what issue 3's goals are stated in (1 GiB, 10,000 files). */
+export const FULL: Sizes = {
+  fileBytes: 1024 * MiB,
+  fileCount: 10_000,
+  tree: { smallFiles: 8_000, minBytes: 1 * KiB, maxBytes: 16 * KiB, maxDepth: 8, topDirs: 16, bigFiles: 3, bigFileBytes: 20 * MiB },
+  repo: { commits: 300, files: 3_000 },
+  randomSeconds: 20,
+}
+
+/** --quick: every workload and target in a few minutes on 2 cores. */
+export const QUICK: Sizes = {
+  fileBytes: 256 * MiB,
+  fileCount: 2_000,
+  tree: { smallFiles: 2_000, minBytes: 1 * KiB, maxBytes: 16 * KiB, maxDepth: 8, topDirs: 16, bigFiles: 2, bigFileBytes: 5 * MiB },
+  repo: { commits: 50, files: 500 },
+  randomSeconds: 5,
+}
+
 export interface BenchOptions {
   quick: boolean
   repeats: number
@@ -16,12 +37,20 @@ export interface BenchOptions {
   /** Overrides every step's own kill timeout. */
   timeoutMs: number | null
   workdir: string
+  /** Seed of the generated tree and repository. */
+  seed: number
+  rssBudgetBytes: number
+  /** Exit status 3 when a goal is not met (or unknown). */
+  goals: boolean
 }
 
 export const usage = (targets: string[], workloads: string[]): string => `\
 usage: npm run bench -- [options]     (or: node bench/run.ts [options])
 
-  --quick               256 MiB file, 2,000 files, 1 repeat (default: 1 GiB, 10,000 files, 3 repeats, median)
+  --quick               small sizes, 1 repeat: 256 MiB file, 2,000 files, tree of 2,000 files + 2 x 5 MiB,
+                        repository of 50 commits / 500 files, 5 s random reads
+                        (default: 1 GiB, 10,000 files, tree of 8,000 files + 3 x 20 MiB, 300 commits /
+                        3,000 files, 20 s random reads, 3 repeats, median)
   --repeats N           repeats per step (median reported)
   --targets a,b         among ${targets.join(', ')} (default: all)
   --workloads a,b       among ${workloads.join(', ')} (default: all)
@@ -32,6 +61,10 @@ usage: npm run bench -- [options]     (or: node bench/run.ts [options])
   --workdir DIR         where scratch mountpoints and backing dirs go (default: ${tmpdir()})
   --file-mib N          size of the sequential file in MiB (overrides --quick)
   --files N             number of files of the metadata workload (overrides --quick)
+  --tree-files N        small files in the generated tree (overrides --quick)
+  --seed N              seed of the generated tree and repository (default: 1)
+  --rss-budget MIB      memory budget of the objfs daemon for the goals (default: 1024)
+  --goals               exit 3 unless every goal is met (the goals section is always printed)
   -h, --help
 `
 
@@ -53,6 +86,12 @@ function positive (text: string | undefined, what: string): number | undefined {
   return n
 }
 
+function whole (text: string | undefined, what: string): number | undefined {
+  const n = positive(text, what)
+  if (n !== undefined && !Number.isInteger(n)) throw new UsageError(`--${what} takes a whole number`)
+  return n
+}
+
 /** Returns undefined for --help. */
 export function parseOptions (argv: string[], targets: string[], workloads: string[]): BenchOptions | undefined {
   let v
@@ -71,6 +110,10 @@ export function parseOptions (argv: string[], targets: string[], workloads: stri
         workdir: { type: 'string', default: tmpdir() },
         'file-mib': { type: 'string' },
         files: { type: 'string' },
+        'tree-files': { type: 'string' },
+        seed: { type: 'string', default: '1' },
+        'rss-budget': { type: 'string', default: '1024' },
+        goals: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }))
@@ -79,17 +122,18 @@ export function parseOptions (argv: string[], targets: string[], workloads: stri
   }
   if (v.help) return undefined
   const quick = v.quick
-  const repeats = positive(v.repeats, 'repeats') ?? (quick ? 1 : 3)
-  const fileMiB = positive(v['file-mib'], 'file-mib') ?? (quick ? 256 : 1024)
-  const fileCount = positive(v.files, 'files') ?? (quick ? 2_000 : 10_000)
+  const preset = quick ? QUICK : FULL
+  const repeats = whole(v.repeats, 'repeats') ?? (quick ? 1 : 3)
+  const fileMiB = whole(v['file-mib'], 'file-mib')
+  const fileCount = whole(v.files, 'files') ?? preset.fileCount
+  const smallFiles = whole(v['tree-files'], 'tree-files') ?? preset.tree.smallFiles
+  const seed = Number(v.seed)
+  if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed: '${v.seed}' is not a whole number`)
   const timeout = positive(v.timeout, 'timeout')
-  if (!Number.isInteger(repeats) || !Number.isInteger(fileMiB) || !Number.isInteger(fileCount)) {
-    throw new UsageError('--repeats, --file-mib and --files take whole numbers')
-  }
   return {
     quick,
     repeats,
-    sizes: { fileBytes: fileMiB * 1024 * 1024, fileCount },
+    sizes: { ...preset, fileBytes: fileMiB === undefined ? preset.fileBytes : fileMiB * MiB, fileCount, tree: { ...preset.tree, smallFiles } },
     targets: list(v.targets, targets, 'targets'),
     workloads: list(v.workloads, workloads, 'workloads'),
     subject: v.subject,
@@ -97,5 +141,8 @@ export function parseOptions (argv: string[], targets: string[], workloads: stri
     json: v.json,
     timeoutMs: timeout === undefined ? null : timeout * 1000,
     workdir: v.workdir,
+    seed,
+    rssBudgetBytes: (positive(v['rss-budget'], 'rss-budget') as number) * MiB,
+    goals: v.goals,
   }
 }

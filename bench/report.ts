@@ -83,11 +83,8 @@ function notesSection (s: Summary): string {
       if (c.invalid !== undefined) lines.push(`  invalid: ${st.step} on ${c.target}: ${c.invalid}`)
     }
   }
-  const failed = new Map<string, string>()
-  for (const st of s.steps) {
-    for (const c of st.cells) if (c.status === 'failed' && c.reason !== undefined) failed.set(`${c.target} ${st.workload}`, c.reason)
-  }
-  for (const [what, why] of failed) lines.push(`  failed: ${what}: ${why}`)
+  for (const f of s.failures) lines.push(`  failed: ${f.workload} on ${f.target}: ${f.message}`)
+  for (const t of s.targets) if (t.status === 'failed') lines.push(`  failed: ${t.name}, later workloads: ${t.reason ?? '?'}`)
   return lines.length === 0 ? '' : 'Notes\n' + lines.join('\n')
 }
 

@@ -51,6 +51,7 @@ export interface TargetRecord {
 export interface Failure {
   target: string
   workload: string
+  /** The step that failed (in its timed run or its untimed set-up), or 'prepare' / 'cleanup'. */
   step: string
   repeat: number
   message: string

@@ -1,8 +1,11 @@
 // objfs benchmark harness: `npm run bench -- --quick`. Every figure is read
-// against peers (tmpfs, bindfs) run side by side in the same run, since
-// this machine's absolute speed means nothing from one day to the next.
+// against peers (tmpfs, bindfs, passthrough_ll, rclone) run side by side in
+// the same run, since this machine's absolute speed means nothing from one
+// day to the next.
 import { cpus, hostname, release, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { writeCharts } from './charts.ts'
+import { evaluateGoals, renderGoals } from './goals.ts'
 import { parseOptions, usage, UsageError } from './options.ts'
 import { renderText } from './report.ts'
 import { fileStamp, SCHEMA, writeRecord, type RunRecord } from './results.ts'
@@ -40,6 +43,7 @@ async function main (argv: string[]): Promise<number> {
     repeats: opts.repeats,
     sizes: opts.sizes,
     timeoutMs: opts.timeoutMs,
+    fixtures: { seed: opts.seed, tree: opts.sizes.tree, repo: opts.sizes.repo },
   }
 
   // Ctrl-C stops the step in progress; the runner then unmounts everything.
@@ -61,22 +65,36 @@ async function main (argv: string[]): Promise<number> {
     finishedAt: new Date().toISOString(),
     interrupted: outcome.interrupted,
     argv,
-    options: { quick: opts.quick, repeats: opts.repeats, sizes: opts.sizes, targets: opts.targets, workloads: opts.workloads, subject: opts.subject, objfsOpts: opts.objfsOpts, timeoutMs: opts.timeoutMs },
+    options: { quick: opts.quick, repeats: opts.repeats, sizes: opts.sizes, targets: opts.targets, workloads: opts.workloads, subject: opts.subject, objfsOpts: opts.objfsOpts, timeoutMs: opts.timeoutMs, seed: opts.seed, rssBudgetBytes: opts.rssBudgetBytes },
+    fixtures: outcome.fixtures,
     host: { hostname: hostname(), kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memBytes: totalmem(), node: process.version, fio: fio() },
     targets: outcome.targets,
     samples: outcome.samples,
     failures: outcome.failures,
     warnings: outcome.warnings,
+    goals: [],
   }
+  const steps = plan.workloads.flatMap((w) => w.steps.map((s) => ({ workload: w.name, family: w.family, step: s.name, unit: s.unit, amount: s.amount(opts.sizes), coldCache: s.coldCache })))
+  const summary = summarize(record, steps)
+  record.goals = evaluateGoals(summary, opts.rssBudgetBytes)
   const jsonPath = opts.json ?? fileURLToPath(new URL(`./results/${fileStamp(startedAt)}.json`, import.meta.url))
   writeRecord(jsonPath, record)
 
-  const steps = plan.workloads.flatMap((w) => w.steps.map((s) => ({ workload: w.name, family: w.family, step: s.name, unit: s.unit, amount: s.amount(opts.sizes), coldCache: s.coldCache })))
-  process.stdout.write(renderText(summarize(record, steps)))
+  process.stdout.write(renderText(summary))
+  if (outcome.warnings.length > 0) process.stdout.write(`\nWarnings\n${outcome.warnings.map((w) => `  ${w.split('\n')[0]}`).join('\n')}\n`)
+  process.stdout.write('\n' + renderGoals(record.goals, record))
   if (outcome.interrupted) process.stdout.write('\nInterrupted: figures are partial.\n')
   process.stdout.write(`\nRaw figures: ${jsonPath}\n`)
+  try {
+    const charts = await writeCharts(summary, record, jsonPath.replace(/\.json$/, ''))
+    process.stdout.write(`Charts: ${charts.join('\n        ')}\n`)
+  } catch (err) {
+    // The figures are safe in the JSON; a chart can be drawn again from it.
+    log(`charts not written: ${(err as Error).stack ?? String(err)}`)
+  }
   if (outcome.interrupted) return 130
-  return outcome.failures.length > 0 ? 1 : 0
+  if (outcome.failures.length > 0) return 1
+  return opts.goals && record.goals.some((g) => g.status !== 'met') ? 3 : 0
 }
 
 // Explicit exit: a daemon we gave up on may still hold one of our pipes open.

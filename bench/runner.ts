@@ -125,12 +125,14 @@ async function repeatOnce (l: Live, w: Workload, repeat: number, r: Run): Promis
   const mounted = l.mounted as Mounted
   const ctx: StepContext = { dir: join(mounted.dir, `bench-${w.name}`), sizes: plan.sizes, timeoutMs: housekeepingMs(plan.sizes), signal: env.signal, fixtures: r.fixtures }
   let where = 'prepare'
+  let untimed = true
   try {
     await w.prepare(ctx)
     for (const step of w.steps) {
-      where = `${step.name} (untimed set-up)`
-      await step.before?.(ctx)
       where = step.name
+      untimed = true
+      await step.before?.(ctx)
+      untimed = false
       r.out.samples.push(await timeStep(l, w, step, repeat, { ...ctx, timeoutMs: plan.timeoutMs ?? step.timeoutMs(plan.sizes) }, r))
     }
     where = 'cleanup'
@@ -139,7 +141,8 @@ async function repeatOnce (l: Live, w: Workload, repeat: number, r: Run): Promis
     if (env.signal.aborted) throw new Interrupted()
     // A harness bug still leaves a report, and every other target's figures.
     const text = err instanceof StepFailed ? err.message : `harness error: ${(err as Error).stack ?? String(err)}`
-    const message = `${where} #${repeat}: ${text.split('\n')[0]}`
+    const phase = untimed && where !== 'prepare' && where !== 'cleanup' ? ' (untimed set-up)' : ''
+    const message = `${where}${phase} #${repeat}: ${text.split('\n')[0]}`
     if (!(err instanceof StepFailed)) r.out.warnings.push(`${l.target.name} ${w.name}: ${text}`)
     r.out.failures.push({ target: l.target.name, workload: w.name, step: where, repeat, message })
     l.failed.add(w.name)

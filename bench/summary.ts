@@ -53,6 +53,7 @@ export interface Summary {
   targets: TargetRecord[]
   steps: StepSummary[]
   ratios: Ratio[]
+  failures: Failure[]
 }
 
 export function median (xs: number[]): number {
@@ -90,12 +91,22 @@ export const comparable = (c: Cell | undefined): c is Cell & { seconds: number, 
 
 export function summarize (record: RunRecord, stepsInOrder: Array<Omit<StepSummary, 'cells'>>): Summary {
   const subject = record.options.subject
-  const steps: StepSummary[] = stepsInOrder.map((st) => ({
+  const order = (workload: string, step: string): number => {
+    if (step === 'prepare') return -1
+    const i = stepsInOrder.findIndex((x) => x.workload === workload && x.step === step)
+    return i < 0 ? Infinity : i
+  }
+  // A failure blanks its own step and the later steps of its workload (they
+  // did not run in that repeat, nor in the repeats skipped after it); the
+  // earlier steps keep their figures, with n showing the repeats they had.
+  const failureOf = (target: string, i: number): Failure | undefined => record.failures.find((f) =>
+    f.target === target && f.workload === stepsInOrder[i].workload && order(f.workload, f.step) <= i)
+  const steps: StepSummary[] = stepsInOrder.map((st, i) => ({
     ...st,
     cells: record.targets.map((t) => cell(
       t,
       record.samples.filter((s) => s.step === st.step && s.target === t.name),
-      record.failures.find((f) => f.target === t.name && f.workload === st.workload),
+      failureOf(t.name, i),
     )),
   }))
   const ratios: Ratio[] = []
@@ -110,5 +121,5 @@ export function summarize (record: RunRecord, stepsInOrder: Array<Omit<StepSumma
     }
   }
   const subjectRan = record.samples.some((s) => s.target === subject)
-  return { subject, subjectRan, repeats: record.options.repeats, targets: record.targets, steps, ratios: subjectRan ? ratios : [] }
+  return { subject, subjectRan, repeats: record.options.repeats, targets: record.targets, steps, ratios: subjectRan ? ratios : [], failures: record.failures }
 }

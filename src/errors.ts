@@ -18,12 +18,14 @@ export class FsError extends Error {
     super(message ?? errnoName(errno))
     this.errno = errno
     this.code = code
+    this.name = 'FsError'
   }
 }
 
 /** A configuration error: printed as one line, exit status 2. */
 export class ConfigError extends Error {
   readonly code = 'OBJFS_ERR_CONFIG'
+  override name = 'ConfigError'
 }
 
 export const fsError = (errno: number, message?: string): FsError => new FsError(errno, message)

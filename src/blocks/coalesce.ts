@@ -71,29 +71,69 @@ export class Coalescer {
   /** Open dirty blocks, oldest first, for pushing back under pressure. */
   readonly #order = new Map<DirtyBlock, Buffered>()
   readonly #files = new Set<Buffered>()
+  /** Completed store writes per file: a partial write reloads its base if this moved meanwhile. */
+  readonly #epochs = new WeakMap<Buffered, number>()
   #waiters: Array<() => void> = []
   #over = false
 
   constructor (io: BlockIO, blockSize: number, limit: number, hooks: CoalescerHooks) {
     this.#io = io
     this.blockSize = blockSize
-    this.limit = limit
+    // Room for at least two blocks, or a writer could wait for room forever.
+    this.limit = Math.max(limit, 2 * blockSize)
     this.#hooks = hooks
   }
 
   /** Buffer `data` at `offset`. Resolves once the bytes are in memory and visible to readers. */
   async write (file: Buffered, offset: number, data: Uint8Array): Promise<void> {
-    if (this.dirtyBytes >= this.limit) await this.#room()
     for (const s of spans(offset, data.byteLength, this.blockSize)) {
-      let block: DirtyBlock | undefined
-      while ((block = this.#openBlock(file, s)) === undefined) await this.#prepare(file, s)
+      let block = await this.#writable(file, s)
+      // Resuming after the await takes a tick, in which the budget may have
+      // sealed the block: take it only if it is still open.
+      while (file.dirty?.blocks.get(s.index) !== block) block = await this.#writable(file, s)
       // From here to the end of the iteration nothing awaits: the block stays open.
       const d = file.dirty as DirtyFile
       block.data.set(data.subarray(s.pos, s.pos + s.length), s.offset)
       block.length = Math.max(block.length, s.offset + s.length)
       d.size = Math.max(d.size, s.index * this.blockSize + s.offset + s.length)
       d.mtime = now()
-      if (s.offset + s.length === this.blockSize) this.#seal(file, [block])
+      if (s.offset + s.length === this.blockSize) {
+        this.#seal(file, [block])
+      } else {
+        // Most recently written last: the budget pushes out the coldest block first.
+        this.#order.delete(block)
+        this.#order.set(block, file)
+        if (this.#waiters.length > 0) this.#relieve()
+      }
+    }
+  }
+
+  /**
+   * The open dirty block for a span. Waits for a block in flight, loads the
+   * stored bytes a partial write must keep, and waits for room in the
+   * budget; the final checks and the creation happen with no await between
+   * them, so concurrent writers can neither overrun the budget nor create
+   * the same block twice.
+   */
+  async #writable (file: Buffered, s: Span): Promise<DirtyBlock> {
+    let base: Uint8Array | null | undefined
+    let epoch = -1
+    for (;;) {
+      const d = this.#dirtyOf(file)
+      const open = d.blocks.get(s.index)
+      if (open !== undefined) return open
+      const sealed = d.sealed.get(s.index)
+      if (sealed !== undefined) { await sealed.done; continue }
+      const start = s.index * this.blockSize
+      const keep = !(s.offset === 0 && s.length === this.blockSize) && start < d.storedSize
+      // A store write of this file that finished while we loaded may have changed the block.
+      if (keep && (base === undefined || epoch !== (this.#epochs.get(file) ?? 0))) {
+        epoch = this.#epochs.get(file) ?? 0
+        base = await this.#io.readBlock(file.id, s.index, 0, this.blockSize)
+        continue
+      }
+      if (this.dirtyBytes + this.blockSize > this.limit) { await this.#room(); continue }
+      return this.#newBlock(file, d, s.index, keep ? base ?? null : null, keep ? Math.min(this.blockSize, d.storedSize - start) : 0)
     }
   }
 
@@ -159,34 +199,12 @@ export class Coalescer {
     return file.dirty
   }
 
-  /** The open dirty block for a span, created at once when no stored bytes must be kept; undefined when #prepare must run first. */
-  #openBlock (file: Buffered, s: Span): DirtyBlock | undefined {
-    const d = this.#dirtyOf(file)
-    const open = d.blocks.get(s.index)
-    if (open !== undefined) return open
-    if (d.sealed.has(s.index)) return undefined
-    const start = s.index * this.blockSize
-    const whole = s.offset === 0 && s.length === this.blockSize
-    if (whole || start >= d.storedSize) return this.#newBlock(file, d, s.index, null, 0)
-    return undefined
-  }
-
-  /** Wait for a block in flight, or load the stored bytes a partial write must keep. */
-  async #prepare (file: Buffered, s: Span): Promise<void> {
-    const sealed = file.dirty?.sealed.get(s.index)
-    if (sealed !== undefined) { await sealed.done; return }
-    const base = await this.#io.readBlock(file.id, s.index, 0, this.blockSize)
-    const d = this.#dirtyOf(file)
-    if (d.blocks.has(s.index) || d.sealed.has(s.index)) return
-    this.#newBlock(file, d, s.index, base, Math.max(0, Math.min(this.blockSize, d.storedSize - s.index * this.blockSize)))
-  }
-
   #newBlock (file: Buffered, d: DirtyFile, index: number, base: Uint8Array | null, length: number): DirtyBlock {
     const data = new Uint8Array(new SharedArrayBuffer(this.blockSize))
     if (base !== null) data.set(base.subarray(0, Math.min(base.byteLength, this.blockSize)))
     const block: DirtyBlock = { index, data, length }
+    // Not in #order until written: the budget must not seal a block its writer has not filled yet.
     d.blocks.set(index, block)
-    this.#order.set(block, file)
     this.dirtyBytes += this.blockSize
     this.#checkPressure()
     return block
@@ -213,6 +231,7 @@ export class Coalescer {
         d.error = errno
       },
     ).finally(() => {
+      this.#epochs.set(file, (this.#epochs.get(file) ?? 0) + 1)
       for (const b of blocks) if (d.sealed.get(b.index)?.block === b) d.sealed.delete(b.index)
       this.dirtyBytes -= blocks.length * this.blockSize
       this.#checkPressure()
@@ -232,24 +251,28 @@ export class Coalescer {
     this.#hooks.settled(file)
   }
 
-  /** Push the oldest open blocks to the store and wait until the budget has room. */
+  /** Push the coldest open blocks to the store, then wait for one store write to finish. */
   async #room (): Promise<void> {
-    let open = 0
-    for (const [block, file] of this.#order) {
-      if (this.dirtyBytes - open <= this.limit / 2) break
-      open += this.blockSize
-      this.#seal(file, [block])
-    }
-    while (this.dirtyBytes >= this.limit) await new Promise<void>(resolve => this.#waiters.push(resolve))
+    this.#relieve()
+    if (this.dirtyBytes + this.blockSize > this.limit) await new Promise<void>(resolve => this.#waiters.push(resolve))
   }
 
+  /** Seal the coldest open blocks until at most half the budget stays open. */
+  #relieve (): void {
+    for (const [block, file] of this.#order) {
+      if (this.#order.size * this.blockSize <= this.limit / 2) break
+      this.#seal(file, [block])
+    }
+  }
+
+  /** After every change of dirtyBytes: wake writers waiting for room (they re-check), and tell the reader. */
   #checkPressure (): void {
-    const over = this.dirtyBytes >= this.limit
-    if (!over && this.#waiters.length > 0) {
+    if (this.#waiters.length > 0 && this.dirtyBytes + this.blockSize <= this.limit) {
       const w = this.#waiters
       this.#waiters = []
       for (const resolve of w) resolve()
     }
+    const over = this.dirtyBytes + this.blockSize > this.limit
     if (over !== this.#over) {
       this.#over = over
       this.#hooks.pressure(over)

@@ -128,7 +128,14 @@ export class Ring {
   async waitForRequests (): Promise<void> {
     // The timeout covers a close() that lands between take() and this wait.
     const r = Atomics.waitAsync(this.ctl, TAIL, this.#head, 1000)
-    if (r.async) await r.value
+    if (!r.async) return
+    // A pending waitAsync does not keep the event loop alive; this timer does.
+    const alive = setTimeout(() => {}, 2000)
+    try {
+      await r.value
+    } finally {
+      clearTimeout(alive)
+    }
   }
 
   release (i: number): void {

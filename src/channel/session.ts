@@ -64,7 +64,6 @@ export class Session {
     const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize } }
     this.#reader = new Worker(readerFile, { workerData: setup, execArgv: ['--disable-warning=ExperimentalWarning'] })
     this.#reader.on('error', err => log.error({ err }, 'reader thread failed'))
-    // Kept referenced: Atomics.waitAsync alone does not keep the event loop alive.
     for (;;) {
       for (const { slot, length } of this.#ring.take()) {
         const bytes = this.#ring.slot(slot).subarray(0, length)
@@ -126,7 +125,8 @@ export class Session {
       for (const { slot, length } of batch) {
         sink(this.#ring.slot(slot).subarray(0, length), () => this.#ring.release(slot))
       }
-      if (batch.length === 0 && this.#ring.state === RING_CLOSED) {
+      if (batch.length > 0) continue
+      if (this.#ring.state === RING_CLOSED) {
         this.#closedErrno = this.#ring.closeErrno
         return this.#closedErrno
       }

@@ -22,6 +22,14 @@ export async function getattr (fs: Fs, req: Req, _body: GetattrIn): Promise<Repl
   return attrReply(fs, inode, inode.attr)
 }
 
+/**
+ * Times beyond what a double holds exactly are clamped, as ext4 clamps to
+ * its own range: stored as they came they would make the object unreadable.
+ */
+const MAX_SEC = Number.MAX_SAFE_INTEGER
+const clampSec = (sec: number): number => Math.max(-MAX_SEC, Math.min(MAX_SEC, sec))
+const at = (sec: number, nsec: number): { sec: number, nsec: number } => ({ sec: clampSec(sec), nsec: Math.min(nsec, 999_999_999) })
+
 /** The store changes a SETATTR asks for. */
 function changesOf (s: SetattrIn, current: ObjectAttr): SetAttr {
   const c: SetAttr = {}
@@ -29,9 +37,9 @@ function changesOf (s: SetattrIn, current: ObjectAttr): SetAttr {
   if ((s.valid & FATTR_UID) !== 0) c.uid = s.uid
   if ((s.valid & FATTR_GID) !== 0) c.gid = s.gid
   if ((s.valid & FATTR_SIZE) !== 0) c.size = s.size
-  if ((s.valid & FATTR_ATIME) !== 0) c.atime = (s.valid & FATTR_ATIME_NOW) !== 0 ? nowTimespec() : { sec: s.atime, nsec: s.atimensec }
-  if ((s.valid & FATTR_MTIME) !== 0) c.mtime = (s.valid & FATTR_MTIME_NOW) !== 0 ? nowTimespec() : { sec: s.mtime, nsec: s.mtimensec }
-  if ((s.valid & FATTR_CTIME) !== 0) c.ctime = { sec: s.ctime, nsec: s.ctimensec }
+  if ((s.valid & FATTR_ATIME) !== 0) c.atime = (s.valid & FATTR_ATIME_NOW) !== 0 ? nowTimespec() : at(s.atime, s.atimensec)
+  if ((s.valid & FATTR_MTIME) !== 0) c.mtime = (s.valid & FATTR_MTIME_NOW) !== 0 ? nowTimespec() : at(s.mtime, s.mtimensec)
+  if ((s.valid & FATTR_CTIME) !== 0) c.ctime = at(s.ctime, s.ctimensec)
   // FUSE_HANDLE_KILLPRIV_V2: the kernel asks us to drop set-id bits (on
   // truncate or chown by a non-owner); set-group-ID only counts with group exec.
   if ((s.valid & FATTR_KILL_SUIDGID) !== 0) {

@@ -72,14 +72,26 @@ export class PooledStore implements ObjectStore {
   }
 
   async #call<T> (method: StoreMethod, args: unknown[], opts?: CallOptions, transfer?: ArrayBuffer[]): Promise<T> {
-    const result = await this.#queue.add(
-      async () => await (this.#pool.run({ method, args }, transfer === undefined ? undefined : { transferList: transfer as never }) as Promise<TaskResult | Uint8Array>),
-      { signal: opts?.signal },
-    )
-    if (result instanceof Uint8Array) return result as T
-    if (result === undefined) throw new FsError(E.EINTR)
-    if (!result.ok) throw new FsError(result.errno, result.message)
-    return result.value as T
+    // p-queue races a running task against its signal; the request's
+    // signal may only withdraw a call that has not started.
+    const signal = opts?.signal
+    if (signal?.aborted === true) throw new FsError(E.EINTR)
+    const queued = signal === undefined ? undefined : new AbortController()
+    let started = false
+    const withdraw = (): void => { if (!started) queued?.abort(signal?.reason) }
+    signal?.addEventListener('abort', withdraw, { once: true })
+    try {
+      const result = await this.#queue.add(async () => {
+        started = true
+        return await (this.#pool.run({ method, args }, transfer === undefined ? undefined : { transferList: transfer as never }) as Promise<TaskResult | Uint8Array>)
+      }, { signal: queued?.signal })
+      if (result instanceof Uint8Array) return result as T
+      if (result === undefined) throw new FsError(E.EINTR)
+      if (!result.ok) throw new FsError(result.errno, result.message)
+      return result.value as T
+    } finally {
+      signal?.removeEventListener('abort', withdraw)
+    }
   }
 
   async #meta<T> (method: StoreMethod, args: unknown[], opts?: CallOptions): Promise<T> {

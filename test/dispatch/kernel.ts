@@ -24,6 +24,12 @@ export const FUSE_BATCH_FORGET = 42
 export const FUSE_READDIRPLUS = 44
 export const FUSE_RENAME2 = 45
 
+// FATTR_* bits of fuse_setattr_in.valid.
+export const FATTR_MODE = 1 << 0
+export const FATTR_SIZE = 1 << 3
+export const FATTR_ATIME = 1 << 4
+export const FATTR_MTIME = 1 << 5
+
 export const IN_HEADER = 40
 export const OUT_HEADER = 16
 export const ROOT = 1
@@ -42,6 +48,13 @@ class Bytes {
   }
 
   u64 (v: number): this { return this.u32(v % TWO_32).u32(Math.floor(v / TWO_32)) }
+  /** Two's complement, any 64-bit value (times the kernel carries as time64_t). */
+  i64 (v: bigint): this {
+    let x = BigInt.asUintN(64, v)
+    for (let i = 0; i < 8; i++) { this.#out.push(Number(x & 0xffn)); x >>= 8n }
+    return this
+  }
+
   zeros (n: number): this { for (let i = 0; i < n; i++) this.#out.push(0); return this }
   raw (b: Uint8Array): this { for (const x of b) this.#out.push(x); return this }
   /** A name as the kernel sends it: UTF-8 and a NUL. */
@@ -91,6 +104,15 @@ export const body = {
   name: (name: string): Uint8Array => new Bytes().name(name).bytes,
   /** fuse_getattr_in: getattr_flags u32, dummy u32, fh u64. */
   getattr: (flags = 0, fh = 0): Uint8Array => new Bytes().u32(flags).u32(0).u64(fh).bytes,
+  /**
+   * fuse_setattr_in (88 bytes): valid u32, padding u32, fh u64, size u64, lock_owner u64,
+   * atime u64, mtime u64, ctime u64, atimensec u32, mtimensec u32, ctimensec u32,
+   * mode u32, unused4 u32, uid u32, gid u32, unused5 u32.
+   */
+  setattr: (valid: number, f: { fh?: number, size?: number, atime?: bigint, mtime?: bigint, ctime?: bigint, mode?: number, uid?: number, gid?: number } = {}): Uint8Array =>
+    new Bytes().u32(valid).u32(0).u64(f.fh ?? 0).u64(f.size ?? 0).u64(0)
+      .i64(f.atime ?? 0n).i64(f.mtime ?? 0n).i64(f.ctime ?? 0n).u32(0).u32(0).u32(0)
+      .u32(f.mode ?? 0).u32(0).u32(f.uid ?? 0).u32(f.gid ?? 0).u32(0).bytes,
   /** fuse_mkdir_in: mode u32, umask u32; then the name. */
   mkdir: (name: string, mode = 0o755, umask = 0o022): Uint8Array => new Bytes().u32(mode).u32(umask).name(name).bytes,
   /** fuse_create_in: flags u32, mode u32, umask u32, open_flags u32; then the name. */
@@ -128,6 +150,7 @@ export const body = {
 export const req = {
   lookup: (parent: number, name: string): Request => request(FUSE_LOOKUP, parent, body.name(name)),
   getattr: (nodeid: number): Request => request(FUSE_GETATTR, nodeid, body.getattr()),
+  setattr: (nodeid: number, valid: number, f?: Parameters<typeof body.setattr>[1]): Request => request(FUSE_SETATTR, nodeid, body.setattr(valid, f)),
   mkdir: (parent: number, name: string, mode?: number): Request => request(FUSE_MKDIR, parent, body.mkdir(name, mode)),
   create: (parent: number, name: string, mode?: number): Request => request(FUSE_CREATE, parent, body.create(name, mode)),
   open: (nodeid: number, flags = 0o2): Request => request(FUSE_OPEN, nodeid, body.open(flags)),
@@ -168,7 +191,7 @@ export function parseReply (bytes: Uint8Array): Reply {
   const len = v.getUint32(0, true)
   const error = v.getInt32(4, true)
   if (error > 0) throw new Error(`reply error field ${error} is positive (must be -errno or 0)`)
-  return { len, errno: -error, unique: u64(v, 8), body: bytes.subarray(OUT_HEADER) }
+  return { len, errno: error === 0 ? 0 : -error, unique: u64(v, 8), body: bytes.subarray(OUT_HEADER) }
 }
 
 function u64 (v: DataView, at: number): number {

@@ -153,3 +153,24 @@ t.test('READDIRPLUS: an entry that does not fit is not counted, and comes next t
     await h.ok(req.releasedir(dir.nodeid, fh), 'releasedir')
   })
 })
+
+t.test('RENAME2 over an open file: the replaced object lives until released', async t => {
+  await withHarness(t, {}, async h => {
+    const a = parse.create(await h.ok(req.create(ROOT, 'a'), 'create a'))
+    await h.ok(req.write(a.entry.nodeid, a.fh, 0, new Uint8Array([7, 7, 7])), 'write a')
+    await h.ok(req.flush(a.entry.nodeid, a.fh), 'flush a')
+    const b = parse.create(await h.ok(req.create(ROOT, 'b'), 'create b'))
+    await h.ok(req.release(b.entry.nodeid, b.fh), 'release b')
+    const aId = h.fs.table.get(a.entry.nodeid).id
+    await h.ok(req.rename2(ROOT, 'b', ROOT, 'a'), 'rename b over a')
+    const now = parse.entry(await h.ok(req.lookup(ROOT, 'a'), 'lookup a'))
+    t.equal(now.nodeid, b.entry.nodeid, 'the name now leads to b (stable ids: same nodeid)')
+    t.same(await h.ok(req.read(a.entry.nodeid, a.fh, 0, 10), 'read the replaced file'), new Uint8Array([7, 7, 7]), 'the open, replaced file still reads')
+    await h.roundTrip(req.forget(a.entry.nodeid, 1))
+    await h.ok(req.release(a.entry.nodeid, a.fh), 'release a')
+    t.equal(await h.errno(req.getattr(a.entry.nodeid)), E.ESTALE, 'its nodeid is gone')
+    for (let i = 0; i < 50 && await h.store.getattr(aId).then(() => true, () => false); i++) await new Promise(resolve => setTimeout(resolve, 10))
+    t.equal(await h.store.getattr(aId).then(() => 'exists', (err: { errno?: number }) => err.errno), E.ENOENT, 'and the object was reclaimed')
+    t.equal(await h.errno(req.rename2(ROOT, 'nope', ROOT, 'x')), E.ENOENT, 'renaming a missing name: ENOENT')
+  })
+})
