@@ -72,7 +72,15 @@ function specOf (family: string, steps: StepSummary[], s: Summary, r: RunRecord)
   ]
   const x = { field: 'step', type: 'nominal', sort: steps.map((st) => st.step), title: null, axis: { labelAngle: 0 } } as const
   const xOffset = { field: 'target', type: 'nominal', sort: targets } as const
-  const y = { field: 'value', type: 'quantitative', title: metric.title } as const
+  // tmpfs runs 10-100x ahead of any FUSE target: on a linear axis the FUSE
+  // bars, the ones worth comparing, would be slivers.
+  const values = bars.map((b) => b.value).filter((v) => v > 0)
+  const log = values.length > 0 && Math.max(...values) / Math.min(...values) > 30
+  const floor = log ? 10 ** Math.floor(Math.log10(Math.min(...values))) : 0
+  const scale = log ? { type: 'log', domain: [floor, 10 ** Math.ceil(Math.log10(Math.max(...values)))] } : { type: 'linear' }
+  const y = { field: 'value', type: 'quantitative', title: `${metric.title}${log ? ', log scale' : ''}`, scale } as const
+  // Bars on a log axis start from the axis floor, not from 0 (which it lacks).
+  const base = log ? { y2: { datum: floor } } : {}
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
     title: { text: `${family}`, subtitle, anchor: 'start', subtitleFontSize: 10 },
@@ -83,7 +91,7 @@ function specOf (family: string, steps: StepSummary[], s: Summary, r: RunRecord)
       {
         mark: { type: 'bar' },
         encoding: {
-          x, xOffset, y,
+          x, xOffset, y, ...base,
           color: { field: 'target', type: 'nominal', sort: targets, title: 'target' },
           opacity: { condition: { test: 'datum.invalid', value: 0.3 }, value: 1 },
         },

@@ -65,20 +65,7 @@ export async function run (plan: RunPlan, env: TargetEnv): Promise<RunOutcome> {
       tree: tree && { files: tree.files, bytes: tree.bytes, dirs: tree.dirs, topDirs: tree.topDirs.length },
       repo: repo && { commits: repo.commits, files: repo.files },
     }
-    const steps = plan.workloads.reduce((n, w) => n + w.steps.length, 0) * plan.repeats
-    const r: Run = { plan, env, out, rss, fixtures, progress: { done: 0, total: 0 } }
-    for (const l of live) await mount(l, r)
-    r.progress.total = steps * live.filter((l) => l.mounted !== undefined).length
-    for (const w of plan.workloads) {
-      for (const l of live) if (l.mounted === undefined && l.record.status === 'ok') await mount(l, r)
-      for (let rep = 1; rep <= plan.repeats; rep++) {
-        // Rotate the order each repeat: no target always runs first, on a cold machine.
-        for (let i = 0; i < live.length; i++) {
-          const l = live[(i + rep - 1) % live.length]
-          if (l.mounted !== undefined && !l.failed.has(w.name)) await repeatOnce(l, w, rep, r)
-        }
-      }
-    }
+    await runAll(live, { plan, env, out, rss, fixtures, progress: { done: 0, total: 0 } })
   } catch (err) {
     if (!(err instanceof Interrupted) && !env.signal.aborted) throw err
     out.interrupted = true
@@ -89,6 +76,28 @@ export async function run (plan: RunPlan, env: TargetEnv): Promise<RunOutcome> {
     if (fixtures !== undefined) removeFixtures(fixtures)
   }
   return out
+}
+
+async function runAll (live: Live[], r: Run): Promise<void> {
+  const { plan } = r
+  // Timed steps from workload `from` on, per target: the progress count.
+  const stepsFrom = (from: number): number => plan.workloads.slice(from).reduce((n, w) => n + w.steps.length, 0) * plan.repeats
+  for (const l of live) await mount(l, r)
+  r.progress.total = stepsFrom(0) * live.filter((l) => l.mounted !== undefined).length
+  for (const [wi, w] of plan.workloads.entries()) {
+    for (const l of live) {
+      if (l.mounted !== undefined || l.record.status !== 'ok') continue
+      await mount(l, r)
+      if (l.mounted === undefined) r.progress.total -= stepsFrom(wi)
+    }
+    for (let rep = 1; rep <= plan.repeats; rep++) {
+      // Rotate the order each repeat: no target always runs first, on a cold machine.
+      for (let k = 0; k < live.length; k++) {
+        const l = live[(k + rep - 1) % live.length]
+        if (l.mounted !== undefined && !l.failed.has(w.name)) await repeatOnce(l, w, rep, r)
+      }
+    }
+  }
 }
 
 async function mount (l: Live, r: Run): Promise<void> {
@@ -126,6 +135,7 @@ async function repeatOnce (l: Live, w: Workload, repeat: number, r: Run): Promis
   const ctx: StepContext = { dir: join(mounted.dir, `bench-${w.name}`), sizes: plan.sizes, timeoutMs: housekeepingMs(plan.sizes), signal: env.signal, fixtures: r.fixtures }
   let where = 'prepare'
   let untimed = true
+  let ran = 0
   try {
     await w.prepare(ctx)
     for (const step of w.steps) {
@@ -134,6 +144,7 @@ async function repeatOnce (l: Live, w: Workload, repeat: number, r: Run): Promis
       await step.before?.(ctx)
       untimed = false
       r.out.samples.push(await timeStep(l, w, step, repeat, { ...ctx, timeoutMs: plan.timeoutMs ?? step.timeoutMs(plan.sizes) }, r))
+      ran++
     }
     where = 'cleanup'
     await w.cleanup(ctx)
@@ -146,6 +157,8 @@ async function repeatOnce (l: Live, w: Workload, repeat: number, r: Run): Promis
     if (!(err instanceof StepFailed)) r.out.warnings.push(`${l.target.name} ${w.name}: ${text}`)
     r.out.failures.push({ target: l.target.name, workload: w.name, step: where, repeat, message })
     l.failed.add(w.name)
+    // The steps this target will now skip leave the progress count.
+    r.progress.total -= w.steps.length * (plan.repeats - repeat + 1) - ran
     env.log(`${l.target.name}: ${w.name} failed: ${message}; unmounting it (remounted for the next workload)`)
     // At once: a hung daemon holds our killed child in the kernel until its
     // connection is aborted, and the other targets should not wait on it.

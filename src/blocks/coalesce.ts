@@ -9,6 +9,7 @@
 // once. State changes happen in synchronous stretches only; after every
 // await the state is looked up again.
 import { spans, type Span } from './range.ts'
+import { untilAborted } from '../abortable.ts'
 import { FsError, toErrno } from '../errors.ts'
 import { logger } from '../log.ts'
 import type { ObjectAttr, ObjectId, ObjectStore, Timespec } from '../store/types.ts'
@@ -54,7 +55,10 @@ export interface CoalescerHooks {
   pressure: (over: boolean) => void
 }
 
-type BlockIO = Pick<ObjectStore, 'readBlock' | 'writeBlocks'>
+type BlockIO = Pick<ObjectStore, 'writeBlocks'> & {
+  /** The pool withdraws a queued call whose request `signal` aborts. */
+  readBlock: (id: ObjectId, index: number, offset: number, length: number, opts?: { signal?: AbortSignal }) => Promise<Uint8Array | null>
+}
 
 const now = (): Timespec => {
   const ms = Date.now()
@@ -137,8 +141,11 @@ export class Coalescer {
     }
   }
 
-  /** Bytes [offset, offset+length) as readers must see them, clipped at the size. */
-  async read (file: Buffered, offset: number, length: number): Promise<Uint8Array> {
+  /**
+   * Bytes [offset, offset+length) as readers must see them, clipped at the
+   * size. An aborted `signal` (FUSE_INTERRUPT) ends the wait with EINTR.
+   */
+  async read (file: Buffered, offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
     const size = file.size
     if (offset >= size || length === 0) return new Uint8Array(0)
     const n = Math.min(length, size - offset)
@@ -146,7 +153,7 @@ export class Coalescer {
     const buffered = (s: Span): DirtyBlock | undefined => file.dirty?.blocks.get(s.index) ?? file.dirty?.sealed.get(s.index)?.block
     if (parts.length === 1 && buffered(parts[0]) === undefined) {
       const s = parts[0]
-      const got = await this.#io.readBlock(file.id, s.index, s.offset, s.length)
+      const got = await untilAborted(this.#io.readBlock(file.id, s.index, s.offset, s.length, { signal }), signal)
       if (got !== null && got.byteLength === s.length) return got   // the common case: no copy
       const out = new Uint8Array(s.length)
       if (got !== null) out.set(got)
@@ -159,7 +166,7 @@ export class Coalescer {
         out.set(b.data.subarray(s.offset, s.offset + s.length), s.pos)
         return
       }
-      const got = await this.#io.readBlock(file.id, s.index, s.offset, s.length)
+      const got = await untilAborted(this.#io.readBlock(file.id, s.index, s.offset, s.length, { signal }), signal)
       // Copy from memory once more if the block was dirtied while the store answered.
       const late = buffered(s)
       if (late !== undefined) out.set(late.data.subarray(s.offset, s.offset + s.length), s.pos)
@@ -168,14 +175,18 @@ export class Coalescer {
     return out
   }
 
-  /** Store every buffered block of `file`; rejects with the errno of a failed earlier store write. */
-  async flush (file: Buffered): Promise<void> {
+  /**
+   * Store every buffered block of `file`; rejects with the errno of a failed
+   * earlier store write. An aborted `signal` stops the wait with EINTR; the
+   * writes go on and an error stays for the next flush to report.
+   */
+  async flush (file: Buffered, signal?: AbortSignal): Promise<void> {
     for (;;) {
       const d = file.dirty
       if (d === undefined) return
       if (d.blocks.size > 0) this.#seal(file, [...d.blocks.values()])
       if (d.sealed.size === 0) break
-      await Promise.all([...d.sealed.values()].map(async x => await x.done))
+      await untilAborted(Promise.all([...d.sealed.values()].map(async x => await x.done)), signal)
     }
     const d = file.dirty
     if (d !== undefined && d.error !== 0) {

@@ -69,9 +69,12 @@ export class Dispatcher {
     const ac = new AbortController()
     const req: Req = { unique: h.unique, opcode: h.opcode, nodeid: h.nodeid, uid: h.uid, gid: h.gid, pid: h.pid, signal: ac.signal }
     const started = performance.now()
+    // Counted before this request joins: objfs.stats, itself a request, reports the others.
+    this.#stats.inFlight = this.#inFlight.size
     this.#inFlight.set(h.unique, ac)
     const finish = (errno: number, reply: Reply, err?: unknown): void => {
       this.#inFlight.delete(h.unique)
+      this.#stats.inFlight = this.#inFlight.size
       done()
       const ms = performance.now() - started
       this.#stats.record(spec.name, ms, errno)

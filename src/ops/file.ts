@@ -11,6 +11,7 @@ import type { Inode } from '../inode/table.ts'
 import { blockCount, blockOf } from '../blocks/range.ts'
 import { entryFor, type Fs, type Reply, type Req } from './context.ts'
 import { createObject } from './entry.ts'
+import { untilAborted } from '../abortable.ts'
 import { constants } from 'node:fs'
 
 const { O_TRUNC, O_RDONLY } = constants
@@ -48,10 +49,10 @@ export async function create (fs: Fs, req: Req, { flags, mode, name }: CreateIn)
   return encodeCreateOut(entry, { fh: addHandle(fs, inode, flags), open_flags: openFlags(fs) })
 }
 
-export async function read (fs: Fs, _req: Req, { fh, offset, size }: ReadIn): Promise<Reply> {
+export async function read (fs: Fs, req: Req, { fh, offset, size }: ReadIn): Promise<Reply> {
   const h = fs.handles.file(fh)
   // Returned as a part of its own: sent with writev after the header, not copied.
-  return [await fs.coalescer.read(h.inode, offset, size)]
+  return [await fs.coalescer.read(h.inode, offset, size, req.signal)]
 }
 
 export async function write (fs: Fs, _req: Req, { fh, offset, data, write_flags }: WriteIn): Promise<Reply> {
@@ -69,15 +70,16 @@ async function killSuid (fs: Fs, inode: Inode): Promise<void> {
   fs.table.updateAttr(inode, await fs.store.setattr(inode.id, { mode: mode & ~kill }))
 }
 
-export async function flush (fs: Fs, _req: Req, { fh }: FlushIn): Promise<Reply> {
-  await fs.coalescer.flush(fs.handles.file(fh).inode)
+export async function flush (fs: Fs, req: Req, { fh }: FlushIn): Promise<Reply> {
+  // An interrupted close returns at once; the data is still stored (release waits for it).
+  await fs.coalescer.flush(fs.handles.file(fh).inode, req.signal)
   return new Uint8Array(0)
 }
 
-export async function fsync (fs: Fs, _req: Req, { fh }: FsyncIn): Promise<Reply> {
+export async function fsync (fs: Fs, req: Req, { fh }: FsyncIn): Promise<Reply> {
   const inode = fs.handles.file(fh).inode
-  await fs.coalescer.flush(inode)
-  await fs.store.sync(inode.id)
+  await fs.coalescer.flush(inode, req.signal)
+  await untilAborted(fs.store.sync(inode.id), req.signal)
   return new Uint8Array(0)
 }
 

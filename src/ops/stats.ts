@@ -1,11 +1,22 @@
-// Per-operation counters for `objfs.stats`: calls, errors by errno, time.
+// Per-operation counters for `objfs.stats`: calls, errors by errno, time,
+// and a latency histogram (fixed buckets, src/metrics/histogram.ts).
 import { errnoName } from '../errors.ts'
+import { LATENCY_BOUNDS_MS, bucketOf, emptyBuckets } from '../metrics/histogram.ts'
 
-interface OpCounter {
+export interface OpCounter {
   calls: number
   errors: number
   totalMs: number
   maxMs: number
+  /** Calls per latency bucket (LATENCY_BOUNDS_MS, then +Inf). */
+  buckets: number[]
+}
+
+export interface OpStatsSnapshot {
+  ops: Record<string, OpCounter>
+  errors: Record<string, number>
+  inFlight: number
+  latencyBoundsMs: readonly number[]
 }
 
 export class OpStats {
@@ -16,12 +27,13 @@ export class OpStats {
   record (op: string, ms: number, errno: number): void {
     let c = this.#ops.get(op)
     if (c === undefined) {
-      c = { calls: 0, errors: 0, totalMs: 0, maxMs: 0 }
+      c = { calls: 0, errors: 0, totalMs: 0, maxMs: 0, buckets: emptyBuckets() }
       this.#ops.set(op, c)
     }
     c.calls++
     c.totalMs += ms
     if (ms > c.maxMs) c.maxMs = ms
+    c.buckets[bucketOf(ms)]++
     if (errno !== 0) {
       c.errors++
       const name = errnoName(errno)
@@ -29,7 +41,7 @@ export class OpStats {
     }
   }
 
-  snapshot (): { ops: Record<string, OpCounter>, errors: Record<string, number>, inFlight: number } {
-    return { ops: Object.fromEntries(this.#ops), errors: Object.fromEntries(this.#errnos), inFlight: this.inFlight }
+  snapshot (): OpStatsSnapshot {
+    return { ops: Object.fromEntries(this.#ops), errors: Object.fromEntries(this.#errnos), inFlight: this.inFlight, latencyBoundsMs: LATENCY_BOUNDS_MS }
   }
 }

@@ -5,6 +5,7 @@
 //   s3://bucket/prefix  the S3 store
 import { resolve } from 'node:path'
 import { ConfigError } from '../errors.ts'
+import { withEnvFaults } from './fault.ts'
 import { LocalStore } from './local/store.ts'
 import type { ObjectStore, StoreConfig } from './types.ts'
 
@@ -53,8 +54,12 @@ export function parseSource (source: string): ParsedSource {
   return local(text)
 }
 
-/** Open the store a config's URL names. */
+/** Open the store a config's URL names (behind test-only faults when OBJFS_FAULTS is set: fault.ts). */
 export async function openStore (config: StoreConfig): Promise<ObjectStore> {
+  return withEnvFaults(await openNamed(config))
+}
+
+async function openNamed (config: StoreConfig): Promise<ObjectStore> {
   const parsed = parseSource(config.url)
   switch (parsed.scheme) {
     case 'local': return await LocalStore.open({ ...config, url: parsed.url })
