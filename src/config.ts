@@ -29,6 +29,8 @@ export interface Config {
   /** Where a background daemon writes its log; foreground daemons log to stderr. */
   logFile: string | undefined
   fsname: string | undefined
+  /** Loopback port of the Prometheus endpoint (127.0.0.1 only); none when undefined. */
+  metricsPort: number | undefined
   /** Flags handed to mount(8) untouched (nosuid, nodev, noexec, noatime...). */
   mountFlags: string[]
   /** Store-specific key=value options (endpoint, region, profile...). */
@@ -54,10 +56,11 @@ export const defaults = (): Config => ({
   inlineMeta: true,
   inlineIo: 64 * 1024,
   slots: 32,
-  maxReadahead: 128 * 1024,
+  maxReadahead: 1024 * 1024,
   logLevel: 'info',
   logFile: undefined,
   fsname: undefined,
+  metricsPort: undefined,
   mountFlags: [],
   storeOptions: {},
 })
@@ -129,9 +132,14 @@ const setters: Record<string, Setter> = {
   }),
   log_file: valued((c, v) => { c.logFile = v }),
   fsname: valued((c, v) => { c.fsname = v }),
+  metrics_port: valued((c, v, n) => { c.metricsPort = parseCount(v, n, 1, 65535) }),
   // Set by mount(8) helpers for fuse types; the type is always fuse.objfs.
   subtype: valued(() => {}),
 }
+
+/** Whether `name` (without =value) is an option objfs accepts, ignored ones included. */
+export const isKnownOption = (name: string): boolean =>
+  ignored.has(name) || name.startsWith('x-') || name === 'comment' || passed.has(name) || storeKeys.has(name) || Object.hasOwn(setters, name)
 
 /** Apply "-o" option strings (each possibly comma-separated) onto a Config. */
 export function applyOptions (config: Config, optionStrings: readonly string[]): Config {

@@ -6,7 +6,7 @@ import {
   FUSE_ASYNC_READ, FUSE_ATOMIC_O_TRUNC, FUSE_AUTO_INVAL_DATA, FUSE_BIG_WRITES, FUSE_CACHE_SYMLINKS, FUSE_DO_READDIRPLUS,
   FUSE_HANDLE_KILLPRIV_V2, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, FUSE_READDIRPLUS_AUTO, FUSE_WRITEBACK_CACHE,
 } from './channel/abi.ts'
-import { mountFuse } from './channel/mount.ts'
+import { mountFuse, setReadahead } from './channel/mount.ts'
 import { Session } from './channel/session.ts'
 import { forceUnmount } from './channel/unmount.ts'
 import { Coalescer } from './blocks/coalesce.ts'
@@ -14,6 +14,8 @@ import type { Config } from './config.ts'
 import { Handles } from './inode/handles.ts'
 import { InodeTable } from './inode/table.ts'
 import { logger } from './log.ts'
+import { closeMetrics, serveMetrics } from './metrics/server.ts'
+import { daemonSnapshot } from './metrics/snapshot.ts'
 import type { Fs } from './ops/context.ts'
 import { Dispatcher } from './ops/dispatch.ts'
 import { reclaim } from './ops/entry.ts'
@@ -41,6 +43,7 @@ export function storeConfigOf (config: Config): StoreConfig {
 /** Mount and serve; resolves once the mount is live (INIT answered). */
 export async function startDaemon (config: Config): Promise<Daemon> {
   checkOpTable()
+  const startedAt = Date.now()
   const storeConfig = storeConfigOf(config)
   // Open once here: creates the store on first mount, and refuses a bad one
   // before anything is mounted. Workers open their own instances.
@@ -60,6 +63,7 @@ export async function startDaemon (config: Config): Promise<Daemon> {
   })
   const stats = new OpStats()
   let session: Session | undefined
+  let inFlight = (): number => 0
   const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } })
   const coalescer = new Coalescer(store, blockSize, config.dirtyLimit, {
     settled: inode => table.settle(inode as never),
@@ -72,15 +76,13 @@ export async function startDaemon (config: Config): Promise<Daemon> {
     coalescer,
     config,
     negotiated: { writebackCache: false, readdirplus: false },
-    stats: () => ({
-      store: store.counters(),
-      dirtyBytes: coalescer.dirtyBytes,
-      poolQueued: store.queued,
-      inodes: table.size,
-      handles: fs.handles.size,
-      ...stats.snapshot(),
-    }),
+    stats: () => snapshot(),
   }
+  const snapshot = () => daemonSnapshot({
+    config, startedAt, ops: stats, store, coalescer, inodes: () => table.size, handles: () => fs.handles.size, inFlight: () => inFlight(),
+  })
+  // Before mounting: a port in use fails the mount with nothing mounted.
+  const metrics = config.metricsPort === undefined ? undefined : await serveMetrics(config.metricsPort, snapshot)
 
   const fd = await mountFuse({
     source: config.fsname ?? config.source,
@@ -112,9 +114,11 @@ export async function startDaemon (config: Config): Promise<Daemon> {
     writebackCache: (negotiated.flags & FUSE_WRITEBACK_CACHE) !== 0,
     readdirplus: (negotiated.flags & FUSE_DO_READDIRPLUS) !== 0,
   }
+  if (!setReadahead(config.mountpoint, config.maxReadahead)) log.warn({ bytes: config.maxReadahead }, 'could not set the read-ahead window')
   const live = session
   const dispatcher = new Dispatcher(fs, parts => live.send(parts), stats)
-  log.info({ source: config.source, mountpoint: config.mountpoint, blockSize, workers: config.workers }, 'mounted')
+  inFlight = () => dispatcher.inFlight
+  log.info({ source: config.source, mountpoint: config.mountpoint, blockSize, workers: config.workers, metricsPort: config.metricsPort }, 'mounted')
 
   let unmounting: Promise<void> | undefined
   const shutdown = async (): Promise<void> => {
@@ -128,13 +132,14 @@ export async function startDaemon (config: Config): Promise<Daemon> {
   }
 
   const done = (async (): Promise<number> => {
-    const errno = await live.serve((bytes, release) => dispatcher.handle(bytes, release))
+    const errno = await live.serve((bytes, release) => dispatcher.handle(bytes, release), () => dispatcher.inFlight === 0 && store.queued === 0)
     log.info({ errno }, 'connection closed; storing buffered data')
     // Requests in flight still answer into a closed device (ignored), and
     // their data lands in the store before the pool closes.
     while (dispatcher.inFlight > 0) await new Promise(resolve => setTimeout(resolve, 10))
     await coalescer.drain()
     await store.close()
+    closeMetrics(metrics)
     log.info('stopped')
     return 0
   })()

@@ -4,6 +4,7 @@ import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
+import * as fsck from './cli/fsck.ts'
 import * as mount from './cli/mount.ts'
 import * as umount from './cli/umount.ts'
 import type { Config } from './config.ts'
@@ -46,6 +47,7 @@ export async function cli (argv: string[]): Promise<void> {
     .usage('$0 <command> [options]\n\nMount object storage as a POSIX filesystem.')
     .command(mount)
     .command(umount)
+    .command(fsck)
     .demandCommand(1, 'name a command: mount or umount')
     .strict()
     .help()

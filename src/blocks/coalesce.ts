@@ -70,6 +70,9 @@ export class Coalescer {
   readonly limit: number
   /** Bytes held by dirty and in-flight blocks. */
   dirtyBytes = 0
+  /** Block reads served from buffered blocks (hits) and from the store (misses), for the stats. */
+  readHits = 0
+  readMisses = 0
   readonly #io: BlockIO
   readonly #hooks: CoalescerHooks
   /** Open dirty blocks, oldest first, for pushing back under pressure. */
@@ -153,6 +156,7 @@ export class Coalescer {
     const buffered = (s: Span): DirtyBlock | undefined => file.dirty?.blocks.get(s.index) ?? file.dirty?.sealed.get(s.index)?.block
     if (parts.length === 1 && buffered(parts[0]) === undefined) {
       const s = parts[0]
+      this.readMisses++
       const got = await untilAborted(this.#io.readBlock(file.id, s.index, s.offset, s.length, { signal }), signal)
       if (got !== null && got.byteLength === s.length) return got   // the common case: no copy
       const out = new Uint8Array(s.length)
@@ -163,9 +167,11 @@ export class Coalescer {
     await Promise.all(parts.map(async s => {
       const b = buffered(s)
       if (b !== undefined) {
+        this.readHits++
         out.set(b.data.subarray(s.offset, s.offset + s.length), s.pos)
         return
       }
+      this.readMisses++
       const got = await untilAborted(this.#io.readBlock(file.id, s.index, s.offset, s.length, { signal }), signal)
       // Copy from memory once more if the block was dirtied while the store answered.
       const late = buffered(s)

@@ -3,8 +3,9 @@
 // handing fuse.* types to /sbin/mount.fuse (fuse3's helper would try to run
 // a program named after the subtype, and ours would call back into objfs).
 import { spawn } from 'node:child_process'
-import { closeSync, openSync } from 'node:fs'
+import { closeSync, openSync, writeFileSync } from 'node:fs'
 import { ConfigError } from '../errors.ts'
+import { findMount } from './unmount.ts'
 
 export interface MountRequest {
   source: string
@@ -54,4 +55,20 @@ function run (cmd: string, args: string[], fd: number): Promise<void> {
       else reject(new ConfigError(`mount failed: ${stderr.trim().split('\n').pop() ?? `${cmd} exited ${code}`}`))
     })
   })
+}
+
+/**
+ * Raise the kernel's read-ahead for the mount. INIT can only lower it below
+ * the bdi default (128 KiB); the bdi's sysfs knob is how a larger window is
+ * set, and with max_pages the kernel then sends reads of up to 1 MiB.
+ */
+export function setReadahead (mountpoint: string, bytes: number): boolean {
+  const m = findMount(mountpoint)
+  if (m === undefined) return false
+  try {
+    writeFileSync(`/sys/class/bdi/${m.major}:${m.minor}/read_ahead_kb`, String(Math.max(4, Math.floor(bytes / 1024))))
+    return true
+  } catch {
+    return false
+  }
 }

@@ -124,6 +124,11 @@ export class Ring {
     return out
   }
 
+  /** Something was published that take() has not returned yet. */
+  pending (): boolean {
+    return Atomics.load(this.ctl, TAIL) !== this.#head
+  }
+
   /** Resolves when something is published after what take() returned, or the reader closed. */
   async waitForRequests (): Promise<void> {
     // The timeout covers a close() that lands between take() and this wait.
@@ -136,6 +141,14 @@ export class Ring {
     } finally {
       clearTimeout(alive)
     }
+  }
+
+  /**
+   * Block this thread until something is published, for at most `ms`.
+   * Only for a supervisor with nothing else to do: it stops the event loop.
+   */
+  waitSync (ms: number): boolean {
+    return Atomics.wait(this.ctl, TAIL, this.#head, ms) !== 'timed-out'
   }
 
   release (i: number): void {

@@ -21,6 +21,8 @@ const log = logger('session')
 const readerFile = fileURLToPath(new URL('./reader.ts', import.meta.url))
 
 const PAGE = 4096
+/** How long an idle supervisor blocks on the ring before yielding to the event loop (ms). */
+const SPIN_MS = 2
 
 export interface SessionOptions {
   /** Largest WRITE payload; slots are this plus a page for headers. */
@@ -119,7 +121,7 @@ export class Session {
    * Serve until the connection ends (ENODEV: unmounted). Each wake-up takes
    * every request published since the last one, in kernel order.
    */
-  async serve (sink: RequestSink): Promise<number> {
+  async serve (sink: RequestSink, idle: () => boolean = () => false): Promise<number> {
     for (;;) {
       const batch = this.#ring.take()
       for (const { slot, length } of batch) {
@@ -130,6 +132,15 @@ export class Session {
         this.#closedErrno = this.#ring.closeErrno
         return this.#closedErrno
       }
+      // Let every reply queued as a microtask go out first.
+      await new Promise(resolve => setImmediate(resolve))
+      if (this.#ring.pending()) continue
+      // Nothing in flight: block briefly on the ring itself. A futex wake-up
+      // costs a few microseconds, an event-loop wake-up from another thread
+      // tens; a client doing one syscall after another (cp, tar, git) waits
+      // for every single one of them. Only with no work in flight, so
+      // completions are never held up.
+      if (idle() && this.#ring.waitSync(SPIN_MS)) continue
       await this.#ring.waitForRequests()
     }
   }

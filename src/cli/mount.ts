@@ -7,6 +7,7 @@ import { ConfigError } from '../errors.ts'
 import { parseSource } from '../store/registry.ts'
 import { findMount, forceUnmount, resolveMountpoint } from '../channel/unmount.ts'
 import { reportReadiness, spawnDaemon } from './daemon-proc.ts'
+import { notifyReady } from './sd-notify.ts'
 
 export const DEFAULT_SOURCE = 'local:/var/lib/objfs/data'
 
@@ -62,14 +63,28 @@ async function prepareMountpoint (mp: string): Promise<void> {
 
 const escape = (mp: string): string => mp.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]/g, '-') || 'root'
 
+/**
+ * Start a daemon in the background for `config` (from configOf with the same
+ * `o`); resolves with its pid once the mount is live. `objfs mount` and the
+ * mount(8) helper both come here.
+ */
+export async function mountInBackground (config: Config, o: string[]): Promise<number> {
+  await prepareMountpoint(config.mountpoint)
+  const logFile = config.logFile ?? `/run/objfs/${escape(config.mountpoint)}.log`
+  return await spawnDaemon(['mount', config.source, config.mountpoint, ...o.flatMap(x => ['-o', x]), '--foreground'], resolve(logFile))
+}
+
 export async function handler (argv: ArgumentsCamelCase<MountArgs>): Promise<void> {
   const config = configOf(argv.args, argv.o, argv.foreground)
-  await prepareMountpoint(config.mountpoint)
   if (!config.foreground) {
-    const logFile = config.logFile ?? `/run/objfs/${escape(config.mountpoint)}.log`
-    await spawnDaemon(['mount', config.source, config.mountpoint, ...argv.o.flatMap(x => ['-o', x]), '--foreground'], resolve(logFile))
+    await mountInBackground(config, argv.o)
     return
   }
+  await prepareMountpoint(config.mountpoint)
   const { runForeground } = await import('../main.ts')
-  await runForeground(config, reportReadiness)
+  await runForeground(config, message => {
+    reportReadiness(message)
+    // Under systemd (Type=notify): the service is started once the mount is live.
+    if (message === 'ready') void notifyReady(`serving ${config.source} on ${config.mountpoint}`)
+  })
 }

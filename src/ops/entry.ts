@@ -5,6 +5,7 @@ import type { BatchForgetIn, ForgetIn, LinkIn, MkdirIn, MknodIn, NameIn, Rename2
 import { FsError, errno as E } from '../errors.ts'
 import type { ObjectAttr, ObjectId, RemoveResult } from '../store/types.ts'
 import { entryReply, negativeEntry, type Fs, type Reply, type Req } from './context.ts'
+import { events } from '../metrics/events.ts'
 
 const S_ISGID = 0o2000
 
@@ -14,7 +15,10 @@ export async function lookup (fs: Fs, req: Req, { name }: NameIn): Promise<Reply
   if (attr === null) {
     // ENOENT on lookup is routine (every create starts with one), so it is
     // answered as a cacheable negative entry when the option allows.
-    if (fs.config.negativeTimeout > 0) return encodeEntryOut(negativeEntry(fs))
+    if (fs.config.negativeTimeout > 0) {
+      events.negativeEntries++
+      return encodeEntryOut(negativeEntry(fs))
+    }
     throw new FsError(E.ENOENT)
   }
   return entryReply(fs, attr)

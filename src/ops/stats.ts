@@ -12,7 +12,7 @@ export interface OpCounter {
   buckets: number[]
 }
 
-export interface OpStatsSnapshot {
+export type OpStatsSnapshot = {
   ops: Record<string, OpCounter>
   errors: Record<string, number>
   inFlight: number

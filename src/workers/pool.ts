@@ -46,6 +46,8 @@ export class PooledStore implements ObjectStore {
   readonly #counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
   readonly #inline: ObjectStore | undefined
   readonly #inlineIo: number
+  /** Store calls by where they ran, for the stats. */
+  readonly calls = { inline: 0, worker: 0 }
 
   constructor (opts: PoolOptions) {
     this.blockSize = opts.blockSize
@@ -83,6 +85,7 @@ export class PooledStore implements ObjectStore {
     try {
       const result = await this.#queue.add(async () => {
         started = true
+        this.calls.worker++
         return await (this.#pool.run({ method, args }, transfer === undefined ? undefined : { transferList: transfer as never }) as Promise<TaskResult | Uint8Array>)
       }, { signal: queued?.signal })
       if (result instanceof Uint8Array) return result as T
@@ -107,6 +110,7 @@ export class PooledStore implements ObjectStore {
 
   async #here<T> (method: StoreMethod, args: unknown[]): Promise<T> {
     const store = this.#inline as ObjectStore
+    this.calls.inline++
     return await (store[method] as (...a: unknown[]) => Promise<T>).apply(store, args)
   }
 

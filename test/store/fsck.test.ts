@@ -1,0 +1,207 @@
+// objfs fsck: a store corrupted by hand (SQL with foreign keys off, files
+// added, cut and removed) is diagnosed kind by kind, and --repair fixes
+// exactly that: every good file keeps its name, attributes and bytes, and
+// data that lost its name turns up in lost+found.
+import { spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { DatabaseSync } from 'node:sqlite'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { fsck, type FindingKind } from '../../src/store/local/fsck.ts'
+import { LocalStore } from '../../src/store/local/store.ts'
+import type { ObjectAttr, ObjectId, ObjectStore, StoreConfig } from '../../src/store/types.ts'
+import { LONG_AGO, S_IFDIR, S_IFMT, file, mkdir, pattern, readRange } from './conformance/helpers.ts'
+
+const BS = 4096
+const objfs = fileURLToPath(new URL('../../bin/objfs', import.meta.url))
+const tmp = mkdtempSync(join(tmpdir(), 'objfs-fsck-'))
+t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
+let serial = 0
+const configFor = (dir: string): StoreConfig => ({ url: `local:${dir}`, blockSize: BS, readOnly: false, create: true, options: {} })
+
+/** path -> "mode nlink size sha256" of everything reachable, the way a user sees the tree. */
+async function snapshot (s: ObjectStore): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  const walk = async (dir: ObjectAttr, path: string): Promise<void> => {
+    for (let after: string | null = null; ;) {
+      const page = await s.list(dir.id, after, 100)
+      for (const { name, attr } of page.entries) {
+        const p = `${path}/${name}`
+        const bytes = (attr.mode & S_IFMT) === S_IFDIR ? new Uint8Array(0) : await readRange(s, attr.id, 0, attr.size)
+        out.set(p, `${attr.mode.toString(8)} ${attr.nlink} ${attr.size} ${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`)
+        if ((attr.mode & S_IFMT) === S_IFDIR) await walk(attr, p)
+      }
+      if (page.next === null) break
+      after = page.next
+    }
+  }
+  await walk(await s.root(), '')
+  return out
+}
+
+interface Built { dir: string, ids: Record<string, ObjectId> }
+
+/** A small tree with data, holes, hard links, a symlink and xattrs. */
+async function build (): Promise<Built> {
+  const dir = join(tmp, `s${serial++}`)
+  const s = await LocalStore.open(configFor(dir))
+  const root = await s.root()
+  const ids: Record<string, ObjectId> = {}
+  const a = await mkdir(s, root.id, 'a')
+  const b = await mkdir(s, a.id, 'b')
+  ids.a = a.id
+  ids.b = b.id
+  for (const [name, parent, blocks, size] of [['big', a.id, [0, 1, 3], 3 * BS + 100], ['small', root.id, [0], 10], ['lost', b.id, [0, 1], BS + 5], ['linked', b.id, [0], 700]] as const) {
+    const f = await file(s, parent, name)
+    ids[name] = f.id
+    await s.writeBlocks(f.id, blocks.map(index => ({ index, data: pattern(Math.min(BS, size - index * BS), index + name.length) })), size, LONG_AGO)
+  }
+  await s.link(ids.linked, a.id, 'linked-too')
+  await s.create(root.id, 'sym', { mode: 0o120777, uid: 0, gid: 0, target: 'a/big' })
+  await s.setxattr(ids.big, 'user.k', new Uint8Array([1, 2, 3]), 0)
+  const c = await mkdir(s, root.id, 'c')
+  const d = await mkdir(s, c.id, 'd')
+  ids.c = c.id
+  ids.d = d.id
+  await s.close()
+  return { dir, ids }
+}
+
+/** Hand-made damage: SQL with foreign keys off, as a careless sqlite3 session would do it. */
+function sql (dir: string, text: string, ...args: Array<string | number>): void {
+  const db = new DatabaseSync(join(dir, 'objfs.db'), { enableForeignKeyConstraints: false })
+  db.prepare(text).run(...args)
+  db.close()
+}
+
+const blockPath = (dir: string, id: string, idx: number): string => join(dir, 'blocks', id.slice(0, 2), `${id}.${idx}`)
+const kinds = (r: ReturnType<typeof fsck>): FindingKind[] => [...new Set(r.findings.map(f => f.kind))].sort()
+
+t.test('a clean store is clean', async t => {
+  const { dir } = await build()
+  const r = fsck(dir, { repair: false, force: false })
+  t.same(r.findings, [])
+  t.match(r, { objects: 11, blocks: 8, blockFiles: 8, blockSize: BS })
+})
+
+t.test('every kind of damage is found, and repaired without touching good data', async t => {
+  const { dir, ids } = await build()
+  const store = await LocalStore.open(configFor(dir))
+  const before = await snapshot(store)
+  await store.close()
+  const ghost = '0badc0de-0000-4000-8000-000000000000'
+  const orphan = '0fedcba9-0000-4000-8000-000000000001'
+
+  sql(dir, 'INSERT INTO entries (parent, name, child) VALUES ((SELECT value FROM meta WHERE key = \'root\'), \'ghost\', ?)', ghost)
+  // An unlinked file whose daemon died: nlink 0, no name, a block.
+  sql(dir, `INSERT INTO objects (id, ino, mode, nlink, uid, gid, size, rdev, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns)
+    VALUES (?, 900, 33188, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0)`, orphan)
+  sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 0, 0)', orphan)
+  mkdirSync(join(dir, 'blocks', orphan.slice(0, 2)), { recursive: true })
+  writeFileSync(blockPath(dir, orphan, 0), 'gone!')
+  // 'lost' loses its name but keeps its data.
+  sql(dir, 'DELETE FROM entries WHERE child = ?', ids.lost)
+  sql(dir, 'UPDATE objects SET nlink = 5 WHERE id = ?', ids.small)
+  sql(dir, 'UPDATE objects SET nlink = 9 WHERE id = ?', ids.a)
+  // A block file nobody names, and a row whose file is gone, and one past the size.
+  writeFileSync(blockPath(dir, ids.big, 7), 'stale')
+  sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 2, 0)', ids.big)
+  sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 9, 0)', ids.linked)
+  writeFileSync(blockPath(dir, ids.linked, 9), 'past the end')
+  appendFileSync(blockPath(dir, ids.small, 0), 'tail past the size')
+  sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 0, 0)', ids.c)
+  writeFileSync(join(dir, 'blocks', 'README'), 'not ours')
+  sql(dir, 'INSERT INTO xattrs (id, name, value) VALUES (?, \'user.x\', x\'00\')', ghost)
+  sql(dir, 'UPDATE meta SET value = \'3\' WHERE key = \'next_ino\'')
+  // A directory cycle: c moves under its own child d, so no path reaches either.
+  sql(dir, 'UPDATE entries SET parent = ? WHERE child = ?', ids.d, ids.c)
+
+  const r = fsck(dir, { repair: false, force: false })
+  t.same(kinds(r), ['block-not-file', 'block-past-size', 'block-tail-past-size', 'dangling-entry', 'detached-object', 'link-count',
+    'missing-block-file', 'next-ino', 'orphan-block-file', 'orphan-object', 'orphan-xattr', 'stray-file'], 'every kind is reported')
+  t.match(r.findings.find(f => f.kind === 'dangling-entry')?.detail, /'ghost'.*does not exist/)
+  t.match(r.findings.filter(f => f.kind === 'link-count').map(f => f.detail).join('\n'), /\/small \(#\d+\) has nlink 5, expected 1/)
+  t.match(r.findings.filter(f => f.kind === 'link-count').map(f => f.detail).join('\n'), /directory \/a \(#\d+\) has nlink 9, expected 3/)
+  t.equal(r.findings.filter(f => f.kind === 'detached-object').length, 2, 'the nameless file and one member of the cycle')
+  t.ok(r.findings.every(f => f.repaired === undefined), 'nothing repaired without --repair')
+  t.same(fsck(dir, { repair: false, force: false }).findings, r.findings, 'a check changes nothing')
+
+  const fixed = fsck(dir, { repair: true, force: false })
+  t.same(kinds(fixed), kinds(r), 'the repair run reports the same')
+  t.same(fixed.findings.filter(f => f.repaired !== true).map(f => f.kind), ['stray-file'], 'all repaired but the file objfs did not make')
+  t.same(fsck(dir, { repair: false, force: false }).findings.map(f => f.kind), ['stray-file'], 'a second check finds nothing else')
+  rmSync(join(dir, 'blocks', 'README'))
+  t.same(fsck(dir, { repair: false, force: false }).findings, [], 'clean')
+
+  const s = await LocalStore.open(configFor(dir))
+  t.teardown(async () => await s.close())
+  const after = await snapshot(s)
+  for (const [path, state] of before) {
+    if (path === '/b' || path.startsWith('/c') || path.startsWith('/a/b/lost')) continue
+    if (path === '/small') {
+      t.equal(after.get(path), state, '/small keeps its bytes and its nlink is 1 again')
+      continue
+    }
+    t.equal(after.get(path), state, `${path} untouched`)
+  }
+  const lostIno = (await s.getattr(ids.lost)).ino
+  t.equal(after.get(`/lost+found/#${lostIno}`), before.get('/a/b/lost'), 'the nameless file is in lost+found with its data')
+  t.ok([...after.keys()].some(p => /^\/lost\+found\/#\d+\/(d|c)$/.test(p)), 'the cycle hangs off lost+found again')
+  t.equal(after.get('/ghost'), undefined)
+  await t.rejects(s.getattr(orphan as ObjectId), { errno: 2 }, 'the orphan is freed')
+  t.throws(() => statSync(blockPath(dir, orphan, 0)), { code: 'ENOENT' }, 'with its block file')
+  t.throws(() => statSync(blockPath(dir, ids.big, 7)), { code: 'ENOENT' }, 'the unnamed block file is gone')
+  t.equal(statSync(blockPath(dir, ids.small, 0)).size, 10, 'the tail past the size is cut')
+  t.same(await s.getxattr(ids.big, 'user.k'), new Uint8Array([1, 2, 3]), 'xattrs of good files stay')
+  const made = await s.create((await s.root()).id, 'new-after-repair', { mode: 0o100644, uid: 0, gid: 0 })
+  t.ok(made.ino > 11, `a new object gets a fresh inode number (${made.ino})`)
+})
+
+t.test('a store in use is refused, and --force leaves what the daemon may hold alone', async t => {
+  const { dir, ids } = await build()
+  const s = await LocalStore.open(configFor(dir))
+  t.teardown(async () => await s.close())
+  // Unlinked while "open": the daemon holding it is this process.
+  await s.remove(ids.b, 'lost', false)
+  writeFileSync(blockPath(dir, ids.big, 5), 'a block being written right now')
+  t.throws(() => fsck(dir, { repair: false, force: false }), { code: 'OBJFS_ERR_CONFIG', message: new RegExp(`in use by process ${process.pid}`) })
+  const r = fsck(dir, { repair: true, force: true })
+  t.same(r.live, [process.pid])
+  t.equal(r.held, 1, 'the open orphan is held, not freed')
+  t.same(r.findings.map(f => [f.kind, f.repaired]), [['orphan-block-file', undefined]], 'the file is reported but left alone')
+  t.ok(statSync(blockPath(dir, ids.big, 5)).isFile())
+  t.equal((await s.getattr(ids.lost)).nlink, 0, 'the orphan still exists')
+})
+
+t.test('what is not a usable store is bad input', async t => {
+  const dir = join(tmp, `s${serial++}`)
+  mkdirSync(dir)
+  writeFileSync(join(dir, 'notes.txt'), 'mine')
+  t.throws(() => fsck(dir, { repair: true, force: false }), { code: 'OBJFS_ERR_CONFIG' }, 'a directory of somebody else\'s files')
+  t.same(readdirSync(dir), ['notes.txt'], 'left as it was')
+  t.throws(() => fsck(join(tmp, 'absent'), { repair: false, force: false }), { code: 'OBJFS_ERR_CONFIG' }, 'nothing there')
+  const { dir: newer } = await build()
+  sql(newer, 'UPDATE meta SET value = \'99\' WHERE key = \'format_version\'')
+  t.throws(() => fsck(newer, { repair: true, force: false }), { code: 'OBJFS_ERR_CONFIG', message: /newer/ }, 'a newer format')
+})
+
+t.test('the command: exit 0 clean, 1 problems found, 2 bad input', async t => {
+  const run = (...args: string[]): { code: number | null, out: string, err: string } => {
+    const r = spawnSync(objfs, ['fsck', ...args], { encoding: 'utf8', timeout: 60_000 })
+    return { code: r.status, out: r.stdout, err: r.stderr }
+  }
+  const { dir, ids } = await build()
+  t.match(run(dir), { code: 0, out: /clean\n$/ })
+  sql(dir, 'UPDATE objects SET nlink = 7 WHERE id = ?', ids.small)
+  const found = run(`local:${dir}`)
+  t.match(found, { code: 1, out: /link-count: .*\/small.*nlink 7, expected 1\n1 problem found; objfs fsck --repair fixes them\n$/ })
+  t.match(run(dir, '--repair'), { code: 1, out: /\[repaired\]\n1 problem found, 1 repaired\n$/ })
+  t.match(run(dir, '--json'), { code: 0, out: /"findings": \[\]/ })
+  const bad = run(join(tmp, 'absent'))
+  t.equal(bad.code, 2)
+  t.match(bad.err, /^objfs: no objfs store at .*\n$/, 'one line on stderr')
+  t.equal(run('s3://bucket/x').code, 2, 'not an embedded store')
+})
