@@ -58,7 +58,7 @@ usage: npm run bench -- [options]     (or: node bench/run.ts [options])
   --subject NAME        target compared against the others in the ratio table (default: objfs)
   --json PATH           write the JSON record here instead of bench/results/<timestamp>.json
   --timeout SECONDS     kill timeout of every step (default: per step, from its size)
-  --workdir DIR         where scratch mountpoints and backing dirs go (default: ${tmpdir()})
+  --workdir DIR         where mountpoints, backing dirs and fixtures go (host disk) (default: ${tmpdir()})
   --file-mib N          size of the sequential file in MiB (overrides --quick)
   --files N             number of files of the metadata workload (overrides --quick)
   --tree-files N        small files in the generated tree (overrides --quick)

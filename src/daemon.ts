@@ -50,7 +50,7 @@ export async function startDaemon (config: Config): Promise<Daemon> {
   const local = await openStore(storeConfig)
   const { blockSize, capabilities } = local
   const root = await local.root()
-  const inline = config.inlineMeta && capabilities.stableIds
+  const inline = (config.inlineMeta && capabilities.stableIds) || capabilities.inlineOnly === true
   if (!inline) await local.close()
 
   const store = new PooledStore({
@@ -60,6 +60,7 @@ export async function startDaemon (config: Config): Promise<Daemon> {
     capabilities,
     inline: inline ? local : undefined,
     inlineIoBytes: config.inlineIo,
+    inlineOnly: capabilities.inlineOnly === true,
   })
   const stats = new OpStats()
   let session: Session | undefined

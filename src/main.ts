@@ -5,7 +5,10 @@ import { fileURLToPath } from 'node:url'
 import yargs from 'yargs'
 import { hideBin } from 'yargs/helpers'
 import * as fsck from './cli/fsck.ts'
+import * as install from './cli/install.ts'
 import * as mount from './cli/mount.ts'
+import * as mountHelper from './cli/mount-helper.ts'
+import * as stats from './cli/stats.ts'
 import * as umount from './cli/umount.ts'
 import type { Config } from './config.ts'
 import { startDaemon } from './daemon.ts'
@@ -48,6 +51,9 @@ export async function cli (argv: string[]): Promise<void> {
     .command(mount)
     .command(umount)
     .command(fsck)
+    .command(stats)
+    .command(install)
+    .command(mountHelper)
     .demandCommand(1, 'name a command: mount or umount')
     .strict()
     .help()

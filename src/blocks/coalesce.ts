@@ -199,7 +199,8 @@ export class Coalescer {
       const errno = d.error
       d.error = 0
       this.#release(file)
-      throw new FsError(errno, 'an earlier write could not be stored')
+      // Logged when the store write failed (#seal): `logged` keeps the dispatcher from saying it twice.
+      throw Object.assign(new FsError(errno, 'an earlier write could not be stored'), { logged: true })
     }
   }
 

@@ -17,8 +17,8 @@ const READ_TIMEOUT_MS = 10_000
 
 interface StatsArgs {
   mountpoint: string
-  json: boolean
-  prometheus: boolean
+  json?: boolean
+  prometheus?: boolean
 }
 
 export const command = 'stats <mountpoint>'
@@ -27,8 +27,9 @@ export const describe = 'show the counters of the daemon serving a mount'
 export function builder (y: Argv): Argv<StatsArgs> {
   return y
     .positional('mountpoint', { describe: 'where the store is mounted', type: 'string', demandOption: true })
-    .option('json', { describe: 'print the counters as JSON', type: 'boolean', default: false })
-    .option('prometheus', { describe: 'print them in the Prometheus text format', type: 'boolean', default: false })
+    // No defaults: yargs counts a defaulted option as given in conflicts().
+    .option('json', { describe: 'print the counters as JSON', type: 'boolean' })
+    .option('prometheus', { describe: 'print them in the Prometheus text format', type: 'boolean' })
     .conflicts('json', 'prometheus') as unknown as Argv<StatsArgs>
 }
 
@@ -75,5 +76,5 @@ export async function readStats (mountpoint: string): Promise<StatsSnapshot> {
 
 export async function handler (argv: ArgumentsCamelCase<StatsArgs>): Promise<void> {
   const s = await readStats(argv.mountpoint)
-  process.stdout.write(argv.json ? `${JSON.stringify(s, null, 2)}\n` : argv.prometheus ? renderPrometheus(s) : formatStats(s))
+  process.stdout.write(argv.json === true ? `${JSON.stringify(s, null, 2)}\n` : argv.prometheus === true ? renderPrometheus(s) : formatStats(s))
 }

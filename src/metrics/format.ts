@@ -28,14 +28,14 @@ const plural = (n: number, one: string, many = `${one}s`): string => `${count(n)
 function opTable (s: StatsSnapshot): string[] {
   const rows = Object.entries(s.ops).sort(([, a], [, b]) => b.calls - a.calls)
   if (rows.length === 0) return ['  (no requests yet)']
-  const head = ['operation', 'calls', 'errors', 'avg ms', 'p50 ms<=', 'p99 ms<=', 'max ms']
+  const head = ['operation', 'calls', 'errors', 'avg ms', 'p50 ms', 'p99 ms', 'max ms']
   const body = rows.map(([op, c]) => [
     op, count(c.calls), count(c.errors), ms(c.calls === 0 ? undefined : c.totalMs / c.calls),
     ms(quantileOf(c.buckets, 0.5, s.latencyBoundsMs)), ms(quantileOf(c.buckets, 0.99, s.latencyBoundsMs)), ms(c.maxMs),
   ])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map(r => r[i].length)))
   const line = (r: string[]): string => '  ' + r.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join('  ')
-  return [line(head), ...body.map(line)]
+  return [line(head), ...body.map(line), '  (p50 and p99 are the upper bounds of the latency buckets they fall in)']
 }
 
 export function formatStats (s: StatsSnapshot): string {

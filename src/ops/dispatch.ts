@@ -69,12 +69,9 @@ export class Dispatcher {
     const ac = new AbortController()
     const req: Req = { unique: h.unique, opcode: h.opcode, nodeid: h.nodeid, uid: h.uid, gid: h.gid, pid: h.pid, signal: ac.signal }
     const started = performance.now()
-    // Counted before this request joins: objfs.stats, itself a request, reports the others.
-    this.#stats.inFlight = this.#inFlight.size
     this.#inFlight.set(h.unique, ac)
     const finish = (errno: number, reply: Reply, err?: unknown): void => {
       this.#inFlight.delete(h.unique)
-      this.#stats.inFlight = this.#inFlight.size
       done()
       const ms = performance.now() - started
       this.#stats.record(spec.name, ms, errno)
@@ -123,8 +120,10 @@ export class Dispatcher {
   }
 
   #logFailure (h: InHeader, op: string, errno: number, err: unknown): void {
-    // Routine answers (no such file, exists, not empty...) are debug; store faults are errors.
-    if (errno === E.EIO || errno === E.ENOSPC) log.warn({ unique: h.unique, op, nodeid: h.nodeid, errno, err: String(err) }, 'request failed')
+    // Routine answers (no such file, exists, not empty...) are debug; store faults are errors,
+    // logged once: by the layer that saw them, or here (an error marked `logged` was, already).
+    const logged = (err as { logged?: unknown } | undefined)?.logged === true
+    if ((errno === E.EIO || errno === E.ENOSPC) && !logged) log.warn({ unique: h.unique, op, nodeid: h.nodeid, errno, err: String(err) }, 'request failed')
     else if (this.#debug) log.debug({ unique: h.unique, op, nodeid: h.nodeid, errno, err: String(err) }, 'request failed')
     if (err instanceof Error && !('errno' in err) && err.name !== 'AbortError') log.error({ op, err }, 'unexpected failure (bug)')
   }

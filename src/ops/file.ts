@@ -2,7 +2,7 @@
 // lseek, copy_file_range. Data goes through the coalescer.
 import { encodeCreateOut, encodeLseekOut, encodeOpenOut, encodeWriteOut } from '../channel/encode.ts'
 import {
-  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FOPEN_KEEP_CACHE, FUSE_WRITE_KILL_SUIDGID,
+  FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, FALLOC_FL_ZERO_RANGE, FOPEN_KEEP_CACHE, FOPEN_NOFLUSH, FUSE_WRITE_KILL_SUIDGID,
   S_IFDIR, S_IFMT, S_IFREG, S_ISGID, S_ISUID, SEEK_DATA, SEEK_HOLE,
 } from '../channel/abi.ts'
 import type { CopyFileRangeIn, CreateIn, FallocateIn, FlushIn, FsyncIn, LseekIn, OpenIn, ReadIn, ReleaseIn, WriteIn } from '../channel/decode.ts'
@@ -12,6 +12,7 @@ import { blockCount, blockOf } from '../blocks/range.ts'
 import { entryFor, type Fs, type Reply, type Req } from './context.ts'
 import { createObject } from './entry.ts'
 import { untilAborted } from '../abortable.ts'
+import { killedBySignal } from './caller.ts'
 import { constants } from 'node:fs'
 
 const { O_TRUNC, O_RDONLY } = constants
@@ -39,7 +40,9 @@ export async function open (fs: Fs, req: Req, { flags }: OpenIn): Promise<Reply>
   if ((inode.attr.mode & S_IFMT) === S_IFDIR) throw new FsError(E.EISDIR)
   // FUSE_ATOMIC_O_TRUNC: the truncation arrives with the open, not as a SETATTR.
   if ((flags & O_TRUNC) !== 0 && (flags & O_ACCMODE) !== O_RDONLY && inode.size !== 0) await truncate(fs, inode, 0)
-  return encodeOpenOut({ fh: addHandle(fs, inode, flags), open_flags: openFlags(fs) })
+  // A read-only handle never holds buffered data: its close needs no FLUSH round trip.
+  const noflush = (flags & O_ACCMODE) === O_RDONLY ? FOPEN_NOFLUSH : 0
+  return encodeOpenOut({ fh: addHandle(fs, inode, flags), open_flags: openFlags(fs) | noflush })
 }
 
 export async function create (fs: Fs, req: Req, { flags, mode, name }: CreateIn): Promise<Reply> {
@@ -71,8 +74,13 @@ async function killSuid (fs: Fs, inode: Inode): Promise<void> {
 }
 
 export async function flush (fs: Fs, req: Req, { fh }: FlushIn): Promise<Reply> {
-  // An interrupted close returns at once; the data is still stored (release waits for it).
-  await fs.coalescer.flush(fs.handles.file(fh).inode, req.signal)
+  const inode = fs.handles.file(fh).inode
+  // An interrupted close returns at once, and so does the close of a process
+  // killed by a signal (caller.ts); the data is still stored: release waits for it.
+  const signal = inode.dirty !== undefined && killedBySignal(req.pid) ? AbortSignal.abort() : req.signal
+  await fs.coalescer.flush(inode, signal)
+  // Whole-object stores (S3) commit what the closing writer wrote.
+  if (!fs.store.capabilities.blockWrites) await fs.store.flush?.(inode.id)
   return new Uint8Array(0)
 }
 
@@ -88,6 +96,7 @@ export async function release (fs: Fs, _req: Req, { fh }: ReleaseIn): Promise<Re
   try {
     // close(2) already saw any error through FLUSH; this stores what came after.
     await fs.coalescer.flush(h.inode)
+    if (!fs.store.capabilities.blockWrites) await fs.store.flush?.(h.inode.id)
   } catch {}
   fs.handles.remove(fh)
   fs.table.unpin(h.inode)

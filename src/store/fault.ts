@@ -154,8 +154,10 @@ export function withFaults (inner: ObjectStore, spec: string): ObjectStore {
   return new Proxy(inner, {
     get (target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown
-      if (typeof value !== 'function' || typeof prop !== 'string' || prop === 'counters' || prop === 'close') return value
+      if (typeof value !== 'function') return value
       const fn = value as (...a: unknown[]) => Promise<unknown>
+      // Methods see the store itself as `this`: its private fields are not the proxy's.
+      if (typeof prop !== 'string' || prop === 'counters' || prop === 'close') return fn.bind(target)
       return async (...args: unknown[]): Promise<unknown> => {
         const fire = firing(source.rules, prop, args)
         if (fire.length === 0) return await fn.apply(target, args)

@@ -63,6 +63,12 @@ async function openNamed (config: StoreConfig): Promise<ObjectStore> {
   const parsed = parseSource(config.url)
   switch (parsed.scheme) {
     case 'local': return await LocalStore.open({ ...config, url: parsed.url })
-    case 's3': throw new ConfigError('the s3 store is not available yet')
+    case 's3': {
+      const { S3Store } = await import('./s3/store.ts')
+      // 1 MiB, the block_size option's default, is too small a part for S3
+      // (5 MiB minimum): S3 mounts default to 8 MiB; another size given is kept.
+      const blockSize = config.blockSize === 1024 * 1024 ? 8 * 1024 * 1024 : config.blockSize
+      return await S3Store.open({ ...config, url: parsed.url, blockSize }, { bucket: parsed.bucket as string, prefix: parsed.prefix ?? '' })
+    }
   }
 }

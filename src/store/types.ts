@@ -122,6 +122,12 @@ export interface StoreCapabilities {
   hardLinks: boolean
   /** Blocks can be written in place at any index (false for whole-object stores). */
   blockWrites: boolean
+  /**
+   * Every call must run in the one instance the daemon opens in its main
+   * thread, none in worker threads (S3: files being written are staged in
+   * that instance, and its I/O is asynchronous network I/O anyway).
+   */
+  inlineOnly?: boolean
 }
 
 /** Counters a store keeps of its own work, summed over the daemon's instances. */
@@ -131,6 +137,8 @@ export interface StoreCounters {
   writeCalls: number
   bytesWritten: number
   metaCalls: number
+  /** What the store did against its backend, store-specific (S3: requests by operation, bytes fetched and uploaded). */
+  backend?: Record<string, number | Record<string, number>>
 }
 
 export interface ObjectStore {
@@ -201,6 +209,15 @@ export interface ObjectStore {
 
   /** Make everything written for `id` durable (fsync semantics). */
   sync (id: ObjectId): Promise<void>
+
+  /**
+   * Optional: a writer closed `id` (FLUSH). Whole-object stores
+   * (blockWrites false) commit what was written here, at once or soon after
+   * (S3: commit_delay, so that a rename right after close moves the file
+   * before its only upload). Rejects with the errno of an earlier commit of
+   * this file that failed.
+   */
+  flush? (id: ObjectId): Promise<void>
 
   getxattr (id: ObjectId, name: string): Promise<Uint8Array>            // ENODATA when absent
   setxattr (id: ObjectId, name: string, value: Uint8Array, flags: number): Promise<void> // XATTR_CREATE/REPLACE -> EEXIST/ENODATA

@@ -31,6 +31,8 @@ export interface PoolOptions {
   inline?: ObjectStore
   /** Block I/O up to this many bytes runs inline (with `inline`). */
   inlineIoBytes?: number
+  /** Every call runs inline and no worker thread starts (capabilities.inlineOnly; needs `inline`). */
+  inlineOnly?: boolean
 }
 
 /** Per-call options: the signal of the FUSE request being served. */
@@ -41,7 +43,8 @@ export interface CallOptions {
 export class PooledStore implements ObjectStore {
   readonly blockSize: number
   readonly capabilities: StoreCapabilities
-  readonly #pool: Piscina
+  /** Absent for inline-only stores. */
+  readonly #pool: Piscina | undefined
   readonly #queue: PQueue
   readonly #counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
   readonly #inline: ObjectStore | undefined
@@ -54,7 +57,7 @@ export class PooledStore implements ObjectStore {
     this.capabilities = opts.capabilities
     this.#inline = opts.inline
     this.#inlineIo = opts.inline === undefined ? -1 : (opts.inlineIoBytes ?? 0)
-    this.#pool = new Piscina({
+    this.#pool = opts.inlineOnly === true && opts.inline !== undefined ? undefined : new Piscina({
       filename: workerFile,
       minThreads: opts.threads,
       maxThreads: opts.threads,
@@ -70,10 +73,13 @@ export class PooledStore implements ObjectStore {
 
   /** Calls waiting for a worker (queued, not running): the pool's queue depth. */
   get queued (): number {
-    return this.#queue.size + this.#pool.queueSize
+    return this.#queue.size + (this.#pool?.queueSize ?? 0)
   }
 
   async #call<T> (method: StoreMethod, args: unknown[], opts?: CallOptions, transfer?: ArrayBuffer[]): Promise<T> {
+    const pool = this.#pool
+    // Inline-only: called before any await, so the store sees calls in the order they were made.
+    if (pool === undefined) return await this.#here<T>(method, args)
     // p-queue races a running task against its signal; the request's
     // signal may only withdraw a call that has not started.
     const signal = opts?.signal
@@ -86,7 +92,7 @@ export class PooledStore implements ObjectStore {
       const result = await this.#queue.add(async () => {
         started = true
         this.calls.worker++
-        return await (this.#pool.run({ method, args }, transfer === undefined ? undefined : { transferList: transfer as never }) as Promise<TaskResult | Uint8Array>)
+        return await (pool.run({ method, args }, transfer === undefined ? undefined : { transferList: transfer as never }) as Promise<TaskResult | Uint8Array>)
       }, { signal: queued?.signal })
       if (result instanceof Uint8Array) return result as T
       if (result === undefined) throw new FsError(E.EINTR)
@@ -152,6 +158,8 @@ export class PooledStore implements ObjectStore {
   dropBlocks (id: ObjectId, first: number, last: number): Promise<void> { return this.#io('dropBlocks', [id, first, last]) }
   seekBlock (id: ObjectId, from: number, limit: number, data: boolean): Promise<number | null> { return this.#meta('seekBlock', [id, from, limit, data]) }
   sync (id: ObjectId): Promise<void> { return this.#io('sync', [id]) }
+  /** Whole-object stores commit on close; they are inline-only, so this never crosses threads. */
+  async flush (id: ObjectId): Promise<void> { await this.#inline?.flush?.(id) }
   getxattr (id: ObjectId, name: string): Promise<Uint8Array> { return this.#meta('getxattr', [id, name]) }
   setxattr (id: ObjectId, name: string, value: Uint8Array, flags: number): Promise<void> { return this.#meta('setxattr', [id, name, value, flags]) }
   listxattr (id: ObjectId): Promise<string[]> { return this.#meta('listxattr', [id]) }
@@ -159,16 +167,20 @@ export class PooledStore implements ObjectStore {
   statfs (): Promise<StoreStatfs> { return this.#meta('statfs', []) }
 
   counters (): StoreCounters {
-    return { ...this.#counters }
+    const backend = this.#inline?.counters().backend
+    return backend === undefined ? { ...this.#counters } : { ...this.#counters, backend }
   }
 
   /** Let queued and running calls finish, close every worker's store instance, then stop the threads. */
   async close (): Promise<void> {
     await this.#queue.onIdle()
-    const arrived = new SharedArrayBuffer(4)
-    const threads = this.#pool.threads.length
-    await Promise.all(Array.from({ length: threads }, async () => await this.#pool.run({ method: 'close', arrived, threads })))
-    await this.#pool.destroy()
+    const pool = this.#pool
+    if (pool !== undefined) {
+      const arrived = new SharedArrayBuffer(4)
+      const threads = pool.threads.length
+      await Promise.all(Array.from({ length: threads }, async () => await pool.run({ method: 'close', arrived, threads })))
+      await pool.destroy()
+    }
     await this.#inline?.close()
   }
 }

@@ -139,7 +139,9 @@ export class FsckModel {
     plan.createDir = { id, parent: this.rootId, name }
     // ino 0 until the repair takes one; nlink as made, the link check settles it.
     this.objects.set(id, { id, ino: 0, mode: S_IFDIR | 0o700, nlink: 2, size: 0 })
-    this.#add({ parent: this.rootId, name, child: id })
+    const entry = { parent: this.rootId, name, child: id }
+    this.#add(entry)
+    plan.addEntries.push(entry)
     this.#adjust(this.rootId, 1, plan)
     return id
   }

@@ -1,0 +1,36 @@
+// Who is asking: whether the process behind a request was killed by a signal.
+//
+// A process killed by a signal (Ctrl-C) closes its files on its way out,
+// and the kernel sends that FLUSH without an INTERRUPT and waits for the
+// answer uninterruptibly: a FLUSH that waits for a slow store keeps the
+// dead process from leaving, for as long as the store takes. Nobody can see
+// what that close returns, and a killed process acknowledged nothing, so
+// the daemon may answer at once; the data is still stored (RELEASE waits).
+// A process that exits normally is left to wait: its exit status may be
+// taken as "written" (head -c ... > file exits, the shell goes on).
+import { readFileSync } from 'node:fs'
+
+/** include/linux/sched.h: getting out, and because of a signal. */
+const PF_EXITING = 0x4
+const PF_SIGNALED = 0x400
+
+/** Fields of /proc/PID/stat (proc(5)), 1-based, counted from `state` (field 3), after the comm in parentheses. */
+const FLAGS = 9
+const EXIT_CODE = 52
+
+/** True when `pid` is exiting because a signal killed it; false when alive, exiting normally, or unknown. */
+export function killedBySignal (pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  let stat: string
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+  } catch {
+    return false
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const flags = Number(fields[FLAGS - 3])
+  const exitCode = Number(fields[EXIT_CODE - 3])
+  if ((flags & PF_EXITING) === 0) return false
+  // PF_SIGNALED marks the thread that took the signal; its siblings carry it in exit_code.
+  return (flags & PF_SIGNALED) !== 0 || (exitCode & 0x7f) !== 0
+}

@@ -1,0 +1,125 @@
+// readdir: one delimited ListObjectsV2 page per call, merged with the files
+// being written here that the server does not have yet.
+//
+// Entries come in S3's order, UTF-8 bytes of the key, where a directory
+// sorts as "name/". The cursor is that sort key of the last entry, so a
+// page resumes with StartAfter and never repeats or skips a name, and no
+// request is made per entry: files get their attributes from the listing
+// (size, Last-Modified), or from what the store already knows of the same
+// version (same ETag and second of Last-Modified); directories from what
+// the store knows, or the mount's defaults.
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3'
+import type { DirEntry, ListPage, ObjectAttr } from '../types.ts'
+import { attrOf } from './attrs.ts'
+import { asFsError } from './client.ts'
+import { compareKeys, inoOf } from './keys.ts'
+import type { Session } from './session.ts'
+
+interface Listed {
+  sortKey: string
+  entry: DirEntry
+}
+
+const sameSecond = (a: number, b: number): boolean => Math.floor(a / 1000) === Math.floor(b / 1000)
+
+function listedFile (s: Session, key: string, size: number, etag: string | undefined, lastModified: number): ObjectAttr {
+  const known = s.meta.stale(key)
+  if (known?.kind === 'file' && etag !== undefined && known.etag === etag && (known.lastModified === 0 || sameSecond(known.lastModified, lastModified))) {
+    s.meta.touch(key)
+    return known.attr
+  }
+  return attrOf(key, inoOf(s.bucket, key), 1, { kind: 'file', size, lastModified, metadata: undefined }, s.opts)
+}
+
+/** A directory's attributes as the store knows them, with this mount's own time changes. */
+export function dirAttr (s: Session, attr: ObjectAttr): ObjectAttr {
+  const t = s.dirTimes.get(attr.id)
+  return t === undefined ? attr : { ...attr, mtime: t.mtime, ctime: t.ctime }
+}
+
+function listedDir (s: Session, dirId: string): ObjectAttr {
+  const known = s.meta.stale(dirId)
+  const attr = known?.kind === 'dir'
+    ? known.attr
+    : attrOf(dirId, inoOf(s.bucket, dirId), 2, { kind: 'dir', size: 0, lastModified: s.openedAtMs, metadata: undefined }, s.opts)
+  return dirAttr(s, attr)
+}
+
+function fromPage (s: Session, dirId: string, page: ListObjectsV2CommandOutput): Listed[] {
+  const out: Listed[] = []
+  for (const c of page.Contents ?? []) {
+    if (c.Key === undefined || c.Key === dirId) continue   // the directory's own marker
+    const name = c.Key.slice(dirId.length)
+    if (!usable(name)) continue
+    out.push({ sortKey: name, entry: { name, attr: listedFile(s, c.Key, c.Size ?? 0, c.ETag, c.LastModified?.getTime() ?? 0) } })
+  }
+  for (const p of page.CommonPrefixes ?? []) {
+    if (p.Prefix === undefined) continue
+    const name = p.Prefix.slice(dirId.length, -1)
+    if (!usable(name)) continue
+    out.push({ sortKey: `${name}/`, entry: { name, attr: listedDir(s, p.Prefix) } })
+  }
+  return out
+}
+
+/** Keys that cannot be names ("a//b", "a/./b", over-long components) are not shown. */
+const usable = (name: string): boolean => name !== '' && name !== '.' && name !== '..' && !name.includes('/') && Buffer.byteLength(name) <= 255
+
+/** Files being written directly in `dirId` that the server may not have yet. */
+function stagedIn (s: Session, dirId: string): Listed[] {
+  const out: Listed[] = []
+  for (const st of s.stagedBelow(dirId)) {
+    const name = st.key.slice(dirId.length)
+    if (name.includes('/')) continue
+    out.push({ sortKey: name, entry: { name, attr: { ...st.attr } } })
+  }
+  return out
+}
+
+export async function listPage (s: Session, dirId: string, after: string | null, limit: number): Promise<ListPage> {
+  // Taken before asking the server: a file committed meanwhile is then in
+  // one of the two, never in neither.
+  const staged = stagedIn(s, dirId)
+  const server: Listed[] = []
+  let truncated = false
+  let token: string | undefined
+  // A page can be all repeats (a directory named by the cursor comes back
+  // with StartAfter inside it): then read on.
+  do {
+    let page: ListObjectsV2CommandOutput
+    try {
+      page = await s.client.send(new ListObjectsV2Command({
+        Bucket: s.bucket,
+        Prefix: dirId,
+        Delimiter: '/',
+        MaxKeys: Math.max(1, Math.min(1000, limit)),
+        StartAfter: token === undefined && after !== null ? dirId + after : undefined,
+        ContinuationToken: token,
+      }))
+    } catch (err) {
+      throw asFsError(err)
+    }
+    for (const e of fromPage(s, dirId, page)) if (after === null || compareKeys(e.sortKey, after) > 0) server.push(e)
+    truncated = page.IsTruncated === true
+    token = page.NextContinuationToken
+  } while (server.length === 0 && truncated && token !== undefined)
+
+  server.sort((a, b) => compareKeys(a.sortKey, b.sortKey))
+  const serverLast = server.length > 0 ? server[server.length - 1].sortKey : undefined
+  const byName = new Map<string, Listed>()
+  for (const e of server) {
+    const other = byName.get(e.entry.name)
+    // A file and a directory of one name: the directory wins (meta.ts).
+    if (other === undefined || e.sortKey.endsWith('/')) byName.set(e.entry.name, e)
+  }
+  for (const e of staged) {
+    if (after !== null && compareKeys(e.sortKey, after) <= 0) continue
+    if (truncated && serverLast !== undefined && compareKeys(e.sortKey, serverLast) > 0) continue
+    if (byName.get(e.entry.name)?.sortKey.endsWith('/') === true) continue
+    byName.set(e.entry.name, e)
+  }
+  const merged = [...byName.values()].sort((a, b) => compareKeys(a.sortKey, b.sortKey))
+  const page = merged.slice(0, limit)
+  const more = truncated || page.length < merged.length
+  return { entries: page.map(e => e.entry), next: more && page.length > 0 ? page[page.length - 1].sortKey : null }
+}

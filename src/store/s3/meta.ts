@@ -1,0 +1,164 @@
+// What the store knows of names on the server: HEAD and LIST answers,
+// kept for metadata_ttl so that a stat storm costs one request per name.
+//
+// A name is a file (an object at the key), a directory (a marker object
+// "key/" or any key below "key/"), or absent. When both a file and a
+// directory answer to one name, the directory wins: hiding it would hide
+// everything below it.
+//
+// Entries past their TTL are not trusted for lookups, but a listing that
+// shows the same ETag and Last-Modified still reuses their attributes:
+// that is how readdirplus answers with real modes and times without a
+// HEAD per entry.
+import { HeadObjectCommand, ListObjectsV2Command, type HeadObjectCommandOutput } from '@aws-sdk/client-s3'
+import { LRUCache } from 'lru-cache'
+import type { ObjectAttr } from '../types.ts'
+import { attrOf, parseXattrs, timeOf, type Metadata } from './attrs.ts'
+import { asFsError, isNotFound } from './client.ts'
+import { inoOf } from './keys.ts'
+import type { Session } from './session.ts'
+
+export interface ObjectInfo {
+  kind: 'file' | 'dir'
+  attr: ObjectAttr
+  /** The version's ETag (files), or the marker's (directories with one). */
+  etag: string | undefined
+  /** Last-Modified in ms; 0 when unknown. */
+  lastModified: number
+  xattrs: Map<string, Uint8Array>
+  /** Directories: a marker object "key/" exists (holds the directory's own attributes). */
+  marker: boolean
+  contentType: string | undefined
+}
+
+interface Cached {
+  info: ObjectInfo | null
+  at: number
+}
+
+const bare = (id: string): string => id.endsWith('/') ? id.slice(0, -1) : id
+
+export class MetaCache {
+  readonly #ttl: number
+  readonly #entries = new LRUCache<string, Cached>({ max: 200_000 })
+
+  constructor (ttlMs: number) {
+    this.#ttl = ttlMs
+  }
+
+  /** A fresh answer for a name (by file key or directory id), or undefined when the server must be asked. */
+  get (id: string): ObjectInfo | null | undefined {
+    const c = this.#entries.get(bare(id))
+    if (c === undefined || Date.now() - c.at >= this.#ttl) return undefined
+    return c.info
+  }
+
+  /** Any answer, however old: for revalidation by ETag. */
+  stale (id: string): ObjectInfo | null | undefined {
+    return this.#entries.get(bare(id))?.info
+  }
+
+  set (id: string, info: ObjectInfo | null): void {
+    this.#entries.set(bare(id), { info, at: Date.now() })
+  }
+
+  /** Refresh the age of a name whose version a listing just confirmed. */
+  touch (id: string): void {
+    const c = this.#entries.get(bare(id))
+    if (c !== undefined) c.at = Date.now()
+  }
+
+  drop (id: string): void {
+    this.#entries.delete(bare(id))
+  }
+
+  /** Everything at or below a directory id (a directory rename or removal). */
+  dropTree (dirId: string): void {
+    this.drop(dirId)
+    for (const k of [...this.#entries.keys()]) if (k.startsWith(dirId)) this.#entries.delete(k)
+  }
+}
+
+export function fileInfo (s: Session, key: string, h: { ContentLength?: number, LastModified?: Date, ETag?: string, Metadata?: Metadata, ContentType?: string }): ObjectInfo {
+  const lastModified = h.LastModified?.getTime() ?? 0
+  const metadata = h.Metadata
+  return {
+    kind: 'file',
+    attr: attrOf(key, inoOf(s.bucket, key), 1, { kind: 'file', size: h.ContentLength ?? 0, lastModified, metadata }, s.opts),
+    etag: h.ETag,
+    lastModified,
+    xattrs: parseXattrs(metadata?.xattr),
+    marker: false,
+    contentType: h.ContentType,
+  }
+}
+
+export function dirInfo (s: Session, dirId: string, nlink: number, marker: HeadObjectCommandOutput | undefined): ObjectInfo {
+  const lastModified = marker?.LastModified?.getTime() ?? s.openedAtMs
+  const ino = dirId === s.root ? 1 : inoOf(s.bucket, dirId)
+  let attr = attrOf(dirId, ino, nlink, { kind: 'dir', size: 0, lastModified, metadata: marker?.Metadata }, s.opts)
+  if (dirId === '' && s.rootOverride !== undefined) attr = { ...attr, ...s.rootOverride }
+  return {
+    kind: 'dir',
+    attr,
+    etag: marker?.ETag,
+    lastModified,
+    xattrs: parseXattrs(marker?.Metadata?.xattr),
+    marker: marker !== undefined,
+    contentType: marker?.ContentType,
+  }
+}
+
+/** HEAD, with 404 as undefined. */
+export async function head (s: Session, key: string): Promise<HeadObjectCommandOutput | undefined> {
+  try {
+    return await s.client.send(new HeadObjectCommand({ Bucket: s.bucket, Key: key }))
+  } catch (err) {
+    if (isNotFound(err)) return undefined
+    throw asFsError(err)
+  }
+}
+
+/** The server's view of a file key; null when there is no object. */
+export async function fetchFile (s: Session, key: string): Promise<ObjectInfo | null> {
+  const h = await head(s, key)
+  const info = h === undefined ? null : fileInfo(s, key, h)
+  if (info !== null || s.meta.get(key)?.kind !== 'dir') s.meta.set(key, info)
+  return info
+}
+
+/**
+ * The server's view of a directory: one delimited LIST of its first 1000
+ * names (existence, and nlink = 2 + subdirectories when they all fit), and
+ * a HEAD of its marker when the listing shows one.
+ */
+export async function fetchDir (s: Session, dirId: string): Promise<ObjectInfo | null> {
+  let page
+  try {
+    page = await s.client.send(new ListObjectsV2Command({ Bucket: s.bucket, Prefix: dirId, Delimiter: '/', MaxKeys: 1000 }))
+  } catch (err) {
+    throw asFsError(err)
+  }
+  const hasMarker = dirId !== '' && (page.Contents ?? []).some(c => c.Key === dirId)
+  const exists = dirId === s.root || (page.Contents ?? []).length > 0 || (page.CommonPrefixes ?? []).length > 0 || s.hasStagedBelow(dirId)
+  if (!exists) {
+    s.meta.set(dirId, null)
+    return null
+  }
+  const marker = hasMarker ? await head(s, dirId) : undefined
+  const subdirs = (page.CommonPrefixes ?? []).filter(p => p.Prefix !== undefined && p.Prefix.length > dirId.length + 1).length
+  // Past one page the count is unknown: nlink 1 is the convention find(1) knows.
+  const info = dirInfo(s, dirId, page.IsTruncated === true ? 1 : 2 + subdirs, marker)
+  s.meta.set(dirId, info)
+  return info
+}
+
+/** The name `key` (no trailing slash) as file, directory or nothing: file HEAD and directory LIST at once. */
+export async function fetchName (s: Session, key: string): Promise<ObjectInfo | null> {
+  const [file, dir] = await Promise.all([head(s, key), fetchDir(s, `${key}/`)])
+  const info = dir ?? (file === undefined ? null : fileInfo(s, key, file))
+  s.meta.set(key, info)
+  return info
+}
+
+export const lastModifiedTime = (ms: number): ObjectAttr['mtime'] => timeOf(ms)

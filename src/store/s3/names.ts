@@ -1,0 +1,169 @@
+// Names: lookup, getattr, create and remove, over the server's keys and
+// the files being written here.
+import { DeleteObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3'
+import { FsError, errno as E } from '../../errors.ts'
+import { logger } from '../../log.ts'
+import type { CreateSpec, ObjectAttr, RemoveResult, Timespec } from '../types.ts'
+import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, metadataOf } from './attrs.ts'
+import { asFsError, isNotFound } from './client.ts'
+import { childKey, inoOf, isDirId, parentOf } from './keys.ts'
+import { dirAttr } from './list.ts'
+import { fetchDir, fetchFile, fetchName, type ObjectInfo } from './meta.ts'
+import type { Session } from './session.ts'
+import { Staged } from './staging.ts'
+import { schedule, stagedAttr } from './files.ts'
+import { DIR_CONTENT_TYPE, putObject } from './write.ts'
+
+const log = logger('s3')
+
+export const now = (): Timespec => {
+  const ms = Date.now()
+  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 }
+}
+
+/** What `key` (no trailing slash) names now: a staged file, or the server's answer (cached for metadata_ttl). */
+export async function resolveName (s: Session, key: string): Promise<ObjectInfo | null> {
+  const st = s.staged.get(key)
+  if (st !== undefined && !st.removed) {
+    return { kind: 'file', attr: stagedAttr(st), etag: undefined, lastModified: 0, xattrs: st.xattrs, marker: false, contentType: st.contentType }
+  }
+  const known = s.meta.get(key)
+  return known !== undefined ? known : await fetchName(s, key)
+}
+
+/** The directory `dirId`, or ENOENT. */
+export async function resolveDir (s: Session, dirId: string): Promise<ObjectInfo> {
+  const known = s.meta.get(dirId)
+  const info = known !== undefined && (known === null || known.kind === 'dir') ? known : await fetchDir(s, dirId)
+  if (info === null || info.kind !== 'dir') throw new FsError(E.ENOENT)
+  return info
+}
+
+/** The attributes the caller sees: directories carry this mount's time changes. */
+export const visible = (s: Session, info: ObjectInfo): ObjectAttr => info.kind === 'dir' ? dirAttr(s, info.attr) : { ...info.attr }
+
+export async function lookup (s: Session, parent: string, name: string): Promise<ObjectAttr | null> {
+  if (!isDirId(parent)) return null
+  const info = await resolveName(s, childKey(parent, name))
+  return info === null ? null : visible(s, info)
+}
+
+export async function getattr (s: Session, id: string): Promise<ObjectAttr> {
+  if (isDirId(id)) return visible(s, await resolveDir(s, id))
+  const st = s.staged.get(id)
+  if (st !== undefined && !st.removed) return stagedAttr(st)
+  const known = s.meta.get(id)
+  const info = known !== undefined && known?.kind !== 'dir' ? known : await fetchFile(s, id)
+  if (info === null || info.kind !== 'file') throw new FsError(E.ENOENT)
+  return { ...info.attr }
+}
+
+const creatable = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK])
+
+export async function create (s: Session, parent: string, name: string, spec: CreateSpec): Promise<ObjectAttr> {
+  const key = childKey(parent, name)
+  const type = spec.mode & S_IFMT
+  if (!creatable.has(type)) throw new FsError(E.EINVAL, `cannot create an object of mode 0o${spec.mode.toString(8)}`)
+  if (type === S_IFLNK && (spec.target === undefined || spec.target === '')) throw new FsError(E.ENOENT, 'a symlink needs a target')
+  if (parent !== s.root) await resolveDir(s, parent)
+  if (await resolveName(s, key) !== null) throw new FsError(E.EEXIST)
+  const t = now()
+  const dir = type === S_IFDIR
+  const id = dir ? `${key}/` : key
+  const target = type === S_IFLNK ? Buffer.from(spec.target as string) : undefined
+  const attr: ObjectAttr = {
+    id: id as ObjectAttr['id'],
+    ino: inoOf(s.bucket, id),
+    mode: spec.mode,
+    nlink: dir ? 2 : 1,
+    uid: spec.uid,
+    gid: spec.gid,
+    size: target?.byteLength ?? 0,
+    rdev: type === S_IFCHR || type === S_IFBLK ? spec.rdev ?? 0 : 0,
+    atime: t,
+    mtime: t,
+    ctime: t,
+  }
+  if (type === S_IFREG) {
+    // Staged, not uploaded: the first commit is the file's only upload.
+    const st = new Staged(key, attr, s.stagingPath(), null, false)
+    s.staged.set(key, st)
+    schedule(s, st)
+  } else {
+    const body = target ?? new Uint8Array(0)
+    const etag = await putObject(s, id, body, metadataOf(attr, new Map()), dir ? DIR_CONTENT_TYPE : undefined)
+    s.meta.set(key, { kind: dir ? 'dir' : 'file', attr, etag, lastModified: 0, xattrs: new Map(), marker: dir, contentType: dir ? DIR_CONTENT_TYPE : undefined })
+  }
+  changed(s, parent, t, dir)
+  return { ...attr }
+}
+
+/** A child of `dirId` came or went: its times move, and its nlink must be counted again if it was a directory. */
+export function changed (s: Session, dirId: string, t: Timespec, subdir: boolean): void {
+  s.touchDir(dirId, t)
+  if (subdir) s.meta.drop(dirId)
+}
+
+/** True when `dirId` has nothing below it but its marker (staged files count). */
+export async function isEmptyDir (s: Session, dirId: string): Promise<boolean> {
+  if (s.hasStagedBelow(dirId)) return false
+  try {
+    const page = await s.client.send(new ListObjectsV2Command({ Bucket: s.bucket, Prefix: dirId, MaxKeys: 2 }))
+    return (page.Contents ?? []).every(c => c.Key === dirId)
+  } catch (err) {
+    throw asFsError(err)
+  }
+}
+
+export async function deleteKey (s: Session, key: string): Promise<void> {
+  try {
+    await s.client.send(new DeleteObjectCommand({ Bucket: s.bucket, Key: key }))
+  } catch (err) {
+    if (!isNotFound(err)) throw asFsError(err)
+  }
+}
+
+export async function remove (s: Session, parent: string, name: string, dir: boolean): Promise<RemoveResult> {
+  const key = childKey(parent, name)
+  const info = await resolveName(s, key)
+  if (info === null) throw new FsError(E.ENOENT)
+  const t = now()
+  if (info.kind === 'dir') {
+    if (!dir) throw new FsError(E.EISDIR)
+    const id = `${key}/`
+    if (!await isEmptyDir(s, id)) throw new FsError(E.ENOTEMPTY)
+    if (info.marker) await deleteKey(s, id)
+    s.meta.dropTree(id)
+    s.meta.set(id, null)
+    s.dirTimes.delete(id)
+    changed(s, parent, t, true)
+    return { id: id as ObjectAttr['id'], nlink: 0 }
+  }
+  if (dir) throw new FsError(E.ENOTDIR)
+  await removeFile(s, key)
+  changed(s, parent, t, false)
+  return { id: key as ObjectAttr['id'], nlink: 0 }
+}
+
+/** Unlink a file: a staged one is dropped (open handles keep writing into nothing), a committed one deleted. */
+export async function removeFile (s: Session, key: string): Promise<void> {
+  const st = s.staged.get(key)
+  let onServer = true
+  if (st !== undefined) {
+    s.staged.delete(key)
+    st.removed = true
+    await st.exclusive(async () => { await st.discard() })
+    // A commit that was already running has put it on the server.
+    onServer = st.onServer || st.retired
+  }
+  if (onServer) await deleteKey(s, key)
+  s.meta.set(key, null)
+}
+
+/** Hard links need a second name for one object; S3 has one key per object. */
+export function refuseLink (): never {
+  log.warn('link(2) refused: S3 objects have exactly one name, so hard links are not supported (EPERM)')
+  throw new FsError(E.EPERM, 'hard links are not supported on S3')
+}
+
+export const parentDir = parentOf

@@ -1,0 +1,141 @@
+// The state one S3 store keeps, shared by every instance opened on the same
+// bucket, prefix and endpoint in this process: the client, what is known
+// of names, files being written (staged), directory times, the read cache.
+//
+// Files being written live in exactly one place, or a second instance
+// would upload a stale copy over the first one's: instances are handles
+// on one session, counted, and the last close commits everything.
+import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import type { S3Client } from '@aws-sdk/client-s3'
+import PQueue from 'p-queue'
+import { logger } from '../../log.ts'
+import type { StoreCounters, Timespec } from '../types.ts'
+import { makeClient, newBackendCounters, type BackendCounters } from './client.ts'
+import { MetaCache } from './meta.ts'
+import type { S3Options } from './options.ts'
+import { Reader } from './read.ts'
+import type { Staged } from './staging.ts'
+
+const log = logger('s3')
+
+export interface DirTimes {
+  mtime: Timespec
+  ctime: Timespec
+}
+
+export class Session {
+  readonly key: string
+  readonly client: S3Client
+  readonly bucket: string
+  /** The mount root's id: "" or "prefix/". */
+  readonly root: string
+  readonly blockSize: number
+  readonly opts: S3Options
+  readonly openedAtMs = Date.now()
+  readonly meta: MetaCache
+  readonly reader: Reader
+  readonly backend: BackendCounters = newBackendCounters()
+  readonly counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
+  /** Files being written, by current key. Renames re-key them. */
+  readonly staged = new Map<string, Staged>()
+  /**
+   * Directory times changed by this mount (children added or removed,
+   * utimes on a directory without a marker). Not written back per change:
+   * that would cost a PUT per create; see README "S3".
+   */
+  readonly dirTimes = new Map<string, DirTimes>()
+  /** Uploads (commits) in flight at most, and part transfers within them. */
+  readonly commits = new PQueue({ concurrency: 8 })
+  readonly parts = new PQueue({ concurrency: 4 })
+  /** This process's staging directory, removed at close. */
+  readonly stagingDir: string
+  /** Mode and owner of a bucket root, which has no marker to keep them: this mount only. */
+  rootOverride: { mode: number, uid: number, gid: number } | undefined
+  refs = 0
+  #nextStage = 0
+
+  constructor (key: string, bucket: string, root: string, blockSize: number, opts: S3Options) {
+    this.key = key
+    this.bucket = bucket
+    this.root = root
+    this.blockSize = blockSize
+    this.opts = opts
+    this.client = makeClient(opts, this.backend)
+    this.meta = new MetaCache(opts.metadataTtlMs)
+    this.reader = new Reader(this)
+    this.stagingDir = join(opts.cacheDir, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`)
+    mkdirSync(this.stagingDir, { recursive: true, mode: 0o700 })
+    cleanAbandoned(opts.cacheDir)
+  }
+
+  /** A fresh staging file path (created on first write). */
+  stagingPath (): string {
+    return join(this.stagingDir, `${this.#nextStage++}.stage`)
+  }
+
+  /** Staged files below a directory id (they make it exist and non-empty). */
+  stagedBelow (dirId: string): Staged[] {
+    const out: Staged[] = []
+    for (const [k, st] of this.staged) if (k.startsWith(dirId) && !st.removed) out.push(st)
+    return out
+  }
+
+  hasStagedBelow (dirId: string): boolean {
+    for (const [k, st] of this.staged) if (k.startsWith(dirId) && !st.removed) return true
+    return false
+  }
+
+  touchDir (dirId: string, now: Timespec): void {
+    this.dirTimes.set(dirId, { mtime: now, ctime: now })
+  }
+
+  dispose (): void {
+    this.client.destroy()
+    try {
+      rmSync(this.stagingDir, { recursive: true, force: true })
+    } catch (err) {
+      log.warn({ dir: this.stagingDir, err: String(err) }, 'staging directory not removed')
+    }
+  }
+}
+
+/** Staging directories of daemons that died (their pid is gone): their data never reached S3 and never will. */
+function cleanAbandoned (cacheDir: string): void {
+  let names: string[]
+  try {
+    names = readdirSync(cacheDir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const pid = Number(name.split('-')[0])
+    if (!Number.isInteger(pid) || pid === process.pid) continue
+    try {
+      process.kill(pid, 0)
+      continue
+    } catch {}
+    log.warn({ dir: join(cacheDir, name) }, 'removing the staging directory of a daemon that is gone')
+    rmSync(join(cacheDir, name), { recursive: true, force: true })
+  }
+}
+
+const sessions = new Map<string, Session>()
+
+export function acquire (key: string, make: () => Session): Session {
+  let s = sessions.get(key)
+  if (s === undefined) {
+    s = make()
+    sessions.set(key, s)
+  }
+  s.refs++
+  return s
+}
+
+/** Drop one reference; true when it was the last (the caller commits and disposes). */
+export function release (s: Session): boolean {
+  s.refs--
+  if (s.refs > 0) return false
+  if (sessions.get(s.key) === s) sessions.delete(s.key)
+  return true
+}

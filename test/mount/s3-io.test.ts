@@ -1,0 +1,77 @@
+// An S3 bucket through the mount: files written here are ordinary objects
+// for other S3 tools, objects put by them are files here; directories,
+// renames, attributes, and reads that fetch only what they need.
+import { createHash, randomBytes } from 'node:crypto'
+import { PutObjectCommand } from '@aws-sdk/client-s3'
+import t, { type Test } from 'tap'
+import { client, deletePrefix, listKeys, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
+import { dropCaches, mountObjfs, mountTier, q, sh, shOk } from './harness.ts'
+
+t.setTimeout(600_000)
+
+const env = mountTier(t) ? await s3Tier(t) : undefined
+if (env !== undefined) {
+  const c = client(env)
+  const bucket = await testBucket(c)
+  t.teardown(() => { c.destroy() })
+  const aws = `aws --endpoint-url ${q(env.endpoint)} s3`
+
+  const mountS3 = async (t: Test, prefix: string): Promise<Awaited<ReturnType<typeof mountObjfs>>> => {
+    t.teardown(async () => { await deletePrefix(c, bucket, `${prefix}/`) })
+    return await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`] })
+  }
+
+  t.test('files written here are objects; objects put elsewhere are files', async t => {
+    const prefix = uniquePrefix('io')
+    const m = await mountS3(t, prefix)
+    const M = q(m.mountpoint)
+    const url = `s3://${bucket}/${prefix}`
+
+    await shOk(`printf 'hello from objfs\\n' > ${M}/hello.txt && sync ${M}/hello.txt`)
+    t.equal(await shOk(`${aws} cp ${q(`${url}/hello.txt`)} -`), 'hello from objfs\n', 'aws s3 cp reads what the mount wrote (after fsync)')
+
+    await shOk(`printf 'no fsync\\n' > ${M}/later.txt`)
+    const seen = await shOk(`for i in $(seq 1 50); do ${aws} cp ${q(`${url}/later.txt`)} - 2>/dev/null && exit 0; sleep 0.2; done; exit 1`)
+    t.equal(seen, 'no fsync\n', 'a closed file is uploaded shortly after close (commit_delay)')
+
+    const data = randomBytes(3 * 1024 * 1024 + 17)
+    await c.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/from-s3/deep/data.bin`, Body: data }))
+    t.equal(await shOk(`sha256sum < ${M}/from-s3/deep/data.bin`), `${createHash('sha256').update(data).digest('hex')}  -\n`, 'an object put with the SDK reads back in the mount')
+    t.equal(await shOk(`ls ${M}/from-s3`), 'deep\n', 'its prefixes are directories')
+
+    await shOk(`mkdir -p ${M}/a/b/c && echo x > ${M}/a/b/c/f && mkdir ${M}/empty`)
+    await shOk(`mv ${M}/a/b ${M}/a/z && mv ${M}/hello.txt ${M}/a/hi.txt`)
+    t.equal(await shOk(`cd ${M} && find a empty | sort`), 'a\na/hi.txt\na/z\na/z/c\na/z/c/f\nempty\n', 'mkdir, file and directory renames, readdir')
+    t.equal(await shOk(`cat ${M}/a/z/c/f ${M}/a/hi.txt`), 'x\nhello from objfs\n', 'contents moved along')
+    const rmdir = await sh(`rmdir ${M}/a 2>&1`)
+    t.match(rmdir.stdout, /not empty/i, 'rmdir of a non-empty directory fails')
+    const link = await sh(`ln ${M}/a/hi.txt ${M}/a/hard 2>&1`)
+    t.match(link.stdout, /not permitted/i, 'hard links answer EPERM')
+
+    await shOk(`sync ${M}/a/z/c/f; chmod 640 ${M}/a/z/c/f && touch -d '2001-02-03 04:05:06.5' ${M}/a/z/c/f && chmod 700 ${M}/empty`)
+    const attrs = `stat -c '%n %a %s %Y %y' ${M}/a/z/c/f ${M}/empty ${M}/later.txt`
+    const before = await shOk(attrs)
+    await m.remount()
+    await dropCaches()
+    t.equal(await shOk(attrs), before, 'modes, sizes and times survive a remount')
+    t.same((await listKeys(c, bucket, `${prefix}/`)).sort(), [
+      'a/', 'a/hi.txt', 'a/z/', 'a/z/c/', 'a/z/c/f', 'empty/', 'from-s3/deep/data.bin', 'later.txt',
+    ].map(k => `${prefix}/${k}`), 'the bucket holds plain keys and directory markers')
+  })
+
+  t.test('head of a large object fetches a small range', async t => {
+    const prefix = uniquePrefix('head')
+    const big = randomBytes(64 * 1024 * 1024)
+    await c.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/big.bin`, Body: big }))
+    const m = await mountS3(t, prefix)
+    const M = q(m.mountpoint)
+    await shOk(`stat ${M}/big.bin >/dev/null`)
+    const before = (await m.stats()).store.backend
+    t.equal(await shOk(`head -c 100 ${M}/big.bin | sha256sum`), `${createHash('sha256').update(big.subarray(0, 100)).digest('hex')}  -\n`, 'head -c 100')
+    const after = (await m.stats()).store.backend
+    const fetched = after.bytesFetched - before.bytesFetched
+    t.ok(fetched > 0 && fetched <= 1024 * 1024, `fetched ${fetched} bytes of a 64 MiB object`)
+    t.ok((after.byOperation.GetObject ?? 0) - (before.byOperation.GetObject ?? 0) <= 2, 'in one or two GETs')
+    t.equal(await shOk(`sha256sum < ${M}/big.bin`), `${createHash('sha256').update(big).digest('hex')}  -\n`, 'a whole read is right')
+  })
+}

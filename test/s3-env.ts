@@ -1,0 +1,131 @@
+// The S3 tier's environment: a real S3 engine, Ceph RGW from
+// scripts/ceph-up.sh, found running or started once for the test run.
+//
+// Order: S3_ENDPOINT (with AWS_* keys) if it answers; else the cluster
+// ceph-up.sh keeps in $OBJFS_CEPH_DIR (/tmp/objfs-ceph) if it answers;
+// else start that cluster (under a lock, so test files running in
+// parallel start it once; it is left running for the next run:
+// scripts/ceph-down.sh stops it). Without Ceph installed the tier is
+// skipped with a message, except under CI=true, where it fails.
+import { spawnSync } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import {
+  CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandOutput,
+} from '@aws-sdk/client-s3'
+import type { Test } from 'tap'
+
+export interface S3Env {
+  endpoint: string
+  region: string
+}
+
+const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const cephDir = process.env.OBJFS_CEPH_DIR ?? '/tmp/objfs-ceph'
+
+const isCI = (): boolean => {
+  const v = process.env.CI
+  return v !== undefined && v !== '' && v !== '0' && v !== 'false'
+}
+
+async function answers (endpoint: string): Promise<boolean> {
+  try {
+    await fetch(endpoint, { signal: AbortSignal.timeout(3000) })
+    return true
+  } catch {
+    return false
+  }
+}
+
+function readEnvFile (): Record<string, string> | undefined {
+  const file = join(cephDir, 'env')
+  if (!existsSync(file)) return undefined
+  const out: Record<string, string> = {}
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim())
+    if (m !== null) out[m[1]] = m[2]
+  }
+  return out
+}
+
+/** Credentials go to the environment: the SDK's chain and every daemon a test spawns read them there. */
+function adopt (vars: Record<string, string>): S3Env {
+  for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']) if (vars[k] !== undefined) process.env[k] = vars[k]
+  process.env.S3_ENDPOINT = vars.S3_ENDPOINT
+  process.env.AWS_REGION ??= 'us-east-1'
+  return { endpoint: vars.S3_ENDPOINT, region: process.env.AWS_REGION }
+}
+
+let found: Promise<S3Env | string> | undefined
+
+async function find (): Promise<S3Env | string> {
+  const given = process.env.S3_ENDPOINT
+  if (given !== undefined && given !== '' && await answers(given)) return adopt({ ...process.env as Record<string, string> })
+  let vars = readEnvFile()
+  if (vars?.S3_ENDPOINT !== undefined && await answers(vars.S3_ENDPOINT)) return adopt(vars)
+  const missing = ['ceph-mon', 'ceph-osd', 'radosgw', 'flock'].filter(c => spawnSync('sh', ['-c', `command -v ${c}`]).status !== 0)
+  if (missing.length > 0) return `no S3 engine: ${missing.join(', ')} not installed (scripts/setup-deps.sh installs Ceph), and S3_ENDPOINT is not set`
+  const r = spawnSync('flock', [`${cephDir}.lock`, join(repoRoot, 'scripts/ceph-up.sh'), cephDir], {
+    env: { ...process.env, NO_MGR: '1' }, timeout: 240_000, encoding: 'utf8',
+  })
+  vars = readEnvFile()
+  if (r.status !== 0 || vars?.S3_ENDPOINT === undefined) return `starting Ceph failed (status ${r.status}): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`
+  return adopt(vars)
+}
+
+/**
+ * Call at the top of each S3 test file. The environment when the tier can
+ * run; otherwise undefined, with the file skipped (or, in CI, failed).
+ */
+export async function s3Tier (t: Test): Promise<S3Env | undefined> {
+  found ??= find()
+  const env = await found
+  if (typeof env !== 'string') return env
+  if (isCI()) t.fail(`${env}; CI must run the S3 tier, not skip it`)
+  else void t.test('S3 tests', { skip: env }, () => {})
+  return undefined
+}
+
+export function client (env: S3Env): S3Client {
+  return new S3Client({
+    endpoint: env.endpoint,
+    region: env.region,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  })
+}
+
+/** The tests' bucket, created when missing. */
+export async function testBucket (c: S3Client, name = 'objfs-test'): Promise<string> {
+  try {
+    await c.send(new CreateBucketCommand({ Bucket: name }))
+  } catch (err) {
+    const n = (err as { name?: string }).name
+    if (n !== 'BucketAlreadyOwnedByYou' && n !== 'BucketAlreadyExists') throw err
+  }
+  return name
+}
+
+/** A prefix no other test (or run) uses. */
+export const uniquePrefix = (what: string): string => `${what}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
+
+export async function listKeys (c: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = []
+  let token: string | undefined
+  do {
+    const page: ListObjectsV2CommandOutput = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
+    for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key)
+    token = page.IsTruncated === true ? page.NextContinuationToken : undefined
+  } while (token !== undefined)
+  return keys
+}
+
+/** Delete every key below a prefix. */
+export async function deletePrefix (c: S3Client, bucket: string, prefix: string): Promise<void> {
+  const keys = await listKeys(c, bucket, prefix)
+  for (let i = 0; i < keys.length; i += 32) {
+    await Promise.all(keys.slice(i, i + 32).map(async Key => await c.send(new DeleteObjectCommand({ Bucket: bucket, Key }))))
+  }
+}
