@@ -26,6 +26,10 @@ deps=(
   pkg-config:pkg-config
   gcc:gcc
   make:make
+  # The systemd unit's tests: systemd-analyze verify, and strace to check
+  # the daemon's system calls against the unit's SystemCallFilter.
+  systemd:systemd-analyze
+  strace:strace
 )
 # npm is needed once, to fetch the project's own Node 24 (the npm package
 # "node"); the distribution's node is used for nothing else.

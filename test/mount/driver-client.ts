@@ -32,7 +32,9 @@ export class Driver {
     this.#child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', driverFile], {
       stdio: ['pipe', 'pipe', 'inherit'],
       detached: true,
-      env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
+      // Without tap's NODE_OPTIONS: its process-tracking hooks install signal
+      // handlers, and a driver must die of SIGINT like any plain program.
+      env: { ...process.env, NODE_OPTIONS: undefined, UV_THREADPOOL_SIZE: '16' },
     })
     this.#child.stdout?.setEncoding('utf8').on('data', (s: string) => this.#receive(s))
     let ended: (how: string) => void = () => {}

@@ -5,6 +5,7 @@
 // system call the daemon makes passes the unit's SystemCallFilter.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { findMount, isMounted } from '../../src/channel/unmount.ts'
@@ -35,8 +36,24 @@ async function until (what: string, ok: () => boolean, ms = 60_000): Promise<voi
   }
 }
 
-const within = async <T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> =>
-  await Promise.race([p, new Promise<'timeout'>(resolve => setTimeout(resolve, ms, 'timeout'))])
+async function within<T> (p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'timeout'>(resolve => { timer = setTimeout(resolve, ms, 'timeout') })
+  try {
+    return await Promise.race([p, late])
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** A port nobody listens on right now. */
+async function freePort (): Promise<number> {
+  const s = createServer()
+  await new Promise<void>(resolve => s.listen(0, '127.0.0.1', () => resolve()))
+  const port = (s.address() as { port: number }).port
+  await new Promise(resolve => s.close(resolve))
+  return port
+}
 
 interface Place { base: string, mnt: string, store: string, notified: string, env: NodeJS.ProcessEnv }
 
@@ -117,8 +134,9 @@ if (mountTier(t)) {
       t.ok(allowed.has('mount') && allowed.has('read'), `the filter allows ${allowed.size} calls`)
       const p = place(t)
       const summary = join(p.base, 'strace.txt')
+      const port = await freePort()
       // -f: threads and children (mount(8), umount(8), systemd-notify) too.
-      const svc = start(t, 'strace', ['-f', '-qq', '-c', '-o', summary, objfsBin, ...execStart(p).slice(0, -1), 'metrics_port=0'.replace('0', String(19000 + (process.pid % 1000)))], p.env)
+      const svc = start(t, 'strace', ['-f', '-qq', '-c', '-o', summary, objfsBin, ...execStart(p).slice(0, -1), `metrics_port=${port}`], p.env)
       await until('the mount under strace', () => notifications(p).length > 0 || svc.child.exitCode !== null, 120_000)
       t.ok(isMounted(p.mnt), 'mounted under strace', { stderr: svc.stderr() })
       await shOk(`
@@ -128,7 +146,7 @@ if (mountTier(t)) {
         ls -laR > /dev/null && stat -f . > /dev/null && rm -r d l h
         ${q(objfsBin)} stats . > /dev/null
       `, { timeoutMs: 120_000 })
-      const metrics = await fetch(`http://127.0.0.1:${19000 + (process.pid % 1000)}/metrics`)
+      const metrics = await fetch(`http://127.0.0.1:${port}/metrics`)
       t.equal(metrics.status, 200, 'the metrics endpoint answered')
       const [daemon] = daemonPids(p.mnt).filter(pid => !readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('strace'))
       process.kill(daemon, 'SIGTERM')
@@ -139,6 +157,7 @@ if (mountTier(t)) {
         .filter(f => f.length >= 5 && /^\d/.test(f[0]) && f[f.length - 1] !== 'total')
         .map(f => f[f.length - 1])
       t.ok(traced.length > 30, `${traced.length} distinct system calls traced`)
+      t.ok(traced.includes('mount') && traced.includes('umount2'), 'mount(8) and umount(8), run by the daemon, were traced too')
       t.same(traced.filter(s => !allowed.has(s)), [], 'none outside the filter')
     })
   }
@@ -152,7 +171,7 @@ function allowedSyscalls (): Set<string> {
   let current: string[] | undefined
   for (const line of spawnSync('systemd-analyze', ['syscall-filter'], { encoding: 'utf8' }).stdout.split('\n')) {
     if (line.startsWith('@')) groups.set(line.trim(), current = [])
-    else if (current !== undefined && /^\s+[@a-z_0-9]+$/.test(line)) current.push(line.trim())
+    else if (current !== undefined && /^\s+@?[a-z_0-9-]+$/.test(line)) current.push(line.trim())
   }
   const out = new Set<string>()
   const add = (name: string): void => {
