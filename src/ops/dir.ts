@@ -4,7 +4,7 @@
 // more; the readdir offset (cookie) of the k-th record is k + 1, where
 // records 0 and 1 are "." and "..".
 import { DirentWriter, encodeOpenOut, type EntryOut } from '../channel/encode.ts'
-import { DT_DIR, S_IFDIR, S_IFMT, modeToDirentType } from '../channel/abi.ts'
+import { DT_DIR, DT_UNKNOWN, S_IFDIR, S_IFMT, modeToDirentType } from '../channel/abi.ts'
 import type { OpenIn, ReadIn, ReleaseIn } from '../channel/decode.ts'
 import { FsError, errno as E } from '../errors.ts'
 import type { DirHandle } from '../inode/handles.ts'
@@ -48,9 +48,16 @@ async function fill (fs: Fs, { fh, offset, size }: ReadIn, plus: boolean): Promi
     await ensure(fs, h, k - 2)
     const e = h.entries[k - 2]
     if (e === undefined) break
-    const type = modeToDirentType(e.attr.mode)
+    const type = e.partial?.typeKnown === false ? DT_UNKNOWN : modeToDirentType(e.attr.mode)
     if (!plus) {
       if (!w.add(e.attr.ino, k + 1, type, e.name)) break
+      continue
+    }
+    if (e.partial !== undefined) {
+      // Attributes the store only guessed never reach the kernel: nodeid 0
+      // is "no entry", and a later lookup asks the store properly.
+      const bare: EntryOut = { nodeid: 0, generation: 0, entry_valid: 0, entry_valid_nsec: 0, attr_valid: 0, attr_valid_nsec: 0, attr: fuseAttr(fs, e.attr) }
+      if (!w.addPlus(bare, k + 1, type, e.name)) break
       continue
     }
     const entry = entryFor(fs, e.attr)

@@ -49,6 +49,14 @@ export interface ObjectAttr {
 export interface DirEntry {
   name: string
   attr: ObjectAttr
+  /**
+   * Set when the listing did not show the object's own attributes (an S3
+   * object whose metadata this mount has not read): `attr` is a guess.
+   * readdirplus must not give it to the kernel (nodeid 0, so the kernel
+   * looks the name up when it needs attributes), and readdir reports
+   * DT_UNKNOWN unless `typeKnown`.
+   */
+  partial?: { typeKnown: boolean }
 }
 
 export interface ListPage {

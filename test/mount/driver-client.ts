@@ -29,12 +29,13 @@ export class Driver {
 
   /** Start a driver; the test's teardown kills it. */
   constructor (t: Test) {
-    this.#child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', driverFile], {
+    // Through sh and `env -u`: tap adds its process-tracking hooks to the
+    // NODE_OPTIONS of every node child it sees spawned, and with their signal
+    // handlers a driver would not die of SIGINT the way a plain program does.
+    this.#child = spawn('/bin/sh', ['-c', 'exec env -u NODE_OPTIONS "$0" --disable-warning=ExperimentalWarning "$1"', process.execPath, driverFile], {
       stdio: ['pipe', 'pipe', 'inherit'],
       detached: true,
-      // Without tap's NODE_OPTIONS: its process-tracking hooks install signal
-      // handlers, and a driver must die of SIGINT like any plain program.
-      env: { ...process.env, NODE_OPTIONS: undefined, UV_THREADPOOL_SIZE: '16' },
+      env: { ...process.env, UV_THREADPOOL_SIZE: '16' },
     })
     this.#child.stdout?.setEncoding('utf8').on('data', (s: string) => this.#receive(s))
     let ended: (how: string) => void = () => {}

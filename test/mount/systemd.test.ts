@@ -1,8 +1,9 @@
 // What systemd/objfs@.service relies on, exercised without systemd (it is
-// not PID 1 on test machines): its ExecStart command line reports readiness
-// through systemd-notify only once the mount is live, SIGTERM stores and
-// unmounts with status 0, a restart over a stale mount works, and every
-// system call the daemon makes passes the unit's SystemCallFilter.
+// not PID 1 on test machines): its ExecStart command line, confined to the
+// unit's capabilities, reports readiness through systemd-notify only once
+// the mount is live, SIGTERM stores and unmounts with status 0, a restart
+// over a stale mount works, and every system call the daemon makes passes
+// the unit's SystemCallFilter.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -84,13 +85,27 @@ const notifications = (p: Place): string[] => existsSync(p.notified) ? readFileS
 /** The unit's ExecStart with OBJFS_OPTIONS empty, as systemd would run it. */
 const execStart = (p: Place): string[] => ['mount', `local:${p.store}`, p.mnt, '--foreground', '-o', '']
 
+/**
+ * The unit's CapabilityBoundingSet= and NoNewPrivileges=, applied with
+ * setpriv(1) (util-linux), which execs: the pid stays the daemon's.
+ */
+function confined (args: string[]): [string, string[]] {
+  const unit = readFileSync(join(repoRoot, 'systemd/objfs@.service'), 'utf8')
+  const caps = (/^CapabilityBoundingSet=(.+)$/m.exec(unit)?.[1] ?? '').trim().split(/\s+/).map(c => `+${c.toLowerCase().replace(/^cap_/, '')}`)
+  const nnp = /^NoNewPrivileges=yes$/m.test(unit) ? ['--no-new-privs'] : []
+  return ['setpriv', ['--bounding-set', ['-all', ...caps].join(','), '--inh-caps', '-all', ...nnp, objfsBin, ...args]]
+}
+
 if (mountTier(t)) {
   t.test('ready only once live; SIGTERM stores, unmounts and exits 0', async t => {
     const p = place(t)
-    const svc = start(t, objfsBin, execStart(p), p.env)
+    const svc = start(t, ...confined(execStart(p)), p.env)
     await until('the readiness notification', () => notifications(p).length > 0 || svc.child.exitCode !== null)
     t.same(notifications(p), [`live --ready --pid=${svc.child.pid} --status=serving local:${p.store} on ${p.mnt}`],
       'one notification, sent when the mount was already live, naming the main pid', { stderr: svc.stderr() })
+    const status = readFileSync(`/proc/${svc.child.pid}/status`, 'utf8')
+    t.match(status, /^CapBnd:\s+0000000000200000$/m, 'the daemon runs with CAP_SYS_ADMIN alone, as the unit allows')
+    t.match(status, /^NoNewPrivs:\s+1$/m)
     await shOk(`seq 1 100000 > ${q(p.mnt)}/numbers`)
     process.kill(svc.child.pid as number, 'SIGTERM')
     t.same(await within(svc.exited, 60_000), { code: 0, signal: null }, 'the daemon exits 0', { stderr: svc.stderr() })
@@ -108,13 +123,13 @@ if (mountTier(t)) {
 
   t.test('a restart after SIGKILL (Restart=on-failure) mounts over the stale mount', async t => {
     const p = place(t)
-    const first = start(t, objfsBin, execStart(p), p.env)
+    const first = start(t, ...confined(execStart(p)), p.env)
     await until('the first notification', () => notifications(p).length === 1 || first.child.exitCode !== null)
     await shOk(`echo survives > ${q(p.mnt)}/f`)
     process.kill(first.child.pid as number, 'SIGKILL')
     await within(first.exited, 10_000)
     t.ok(isMounted(p.mnt), 'the killed daemon left a stale mount')
-    const second = start(t, objfsBin, execStart(p), p.env)
+    const second = start(t, ...confined(execStart(p)), p.env)
     await until('the second notification', () => notifications(p).length === 2 || second.child.exitCode !== null)
     t.match(notifications(p)[1], /^live --ready /, 'the restarted daemon is ready', { stderr: second.stderr() })
     t.equal(findMount(p.mnt)?.fstype, 'fuse.objfs')

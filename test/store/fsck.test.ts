@@ -44,7 +44,10 @@ async function snapshot (s: ObjectStore): Promise<Map<string, string>> {
 
 interface Built { dir: string, ids: Record<string, ObjectId> }
 
-/** A small tree with data, holes, hard links, a symlink and xattrs. */
+/**
+ * A small tree with data, holes, hard links, a symlink and xattrs. Blocks of
+ * up to a quarter block live in their row (data.ts inlineMax), the rest in files.
+ */
 async function build (): Promise<Built> {
   const dir = join(tmp, `s${serial++}`)
   const s = await LocalStore.open(configFor(dir))
@@ -54,7 +57,7 @@ async function build (): Promise<Built> {
   const b = await mkdir(s, a.id, 'b')
   ids.a = a.id
   ids.b = b.id
-  for (const [name, parent, blocks, size] of [['big', a.id, [0, 1, 3], 3 * BS + 100], ['small', root.id, [0], 10], ['lost', b.id, [0, 1], BS + 5], ['linked', b.id, [0], 700]] as const) {
+  for (const [name, parent, blocks, size] of [['big', a.id, [0, 1, 3], 3 * BS + 2000], ['small', root.id, [0], 10], ['lost', b.id, [0, 1], BS + 5], ['linked', b.id, [0], 700]] as const) {
     const f = await file(s, parent, name)
     ids[name] = f.id
     await s.writeBlocks(f.id, blocks.map(index => ({ index, data: pattern(Math.min(BS, size - index * BS), index + name.length) })), size, LONG_AGO)
@@ -78,13 +81,19 @@ function sql (dir: string, text: string, ...args: Array<string | number>): void 
 }
 
 const blockPath = (dir: string, id: string, idx: number): string => join(dir, 'blocks', id.slice(0, 2), `${id}.${idx}`)
+/** A block file made by hand, its fan-out directory too. */
+function blockFile (dir: string, id: string, idx: number, content: string): void {
+  mkdirSync(join(dir, 'blocks', id.slice(0, 2)), { recursive: true })
+  writeFileSync(blockPath(dir, id, idx), content)
+}
 const kinds = (r: ReturnType<typeof fsck>): FindingKind[] => [...new Set(r.findings.map(f => f.kind))].sort()
 
 t.test('a clean store is clean', async t => {
   const { dir } = await build()
   const r = fsck(dir, { repair: false, force: false })
   t.same(r.findings, [])
-  t.match(r, { objects: 10, entries: 10, blocks: 7, blockFiles: 7, blockSize: BS })
+  // Files: big's 3 blocks and lost's first; small, linked and lost's 5-byte tail are in rows.
+  t.match(r, { objects: 10, entries: 10, blocks: 7, blockFiles: 4, blockSize: BS })
 })
 
 t.test('every kind of damage is found, and repaired without touching good data', async t => {
@@ -100,18 +109,20 @@ t.test('every kind of damage is found, and repaired without touching good data',
   sql(dir, `INSERT INTO objects (id, ino, mode, nlink, uid, gid, size, rdev, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns)
     VALUES (?, 900, 33188, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0)`, orphan)
   sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 0, 0)', orphan)
-  mkdirSync(join(dir, 'blocks', orphan.slice(0, 2)), { recursive: true })
-  writeFileSync(blockPath(dir, orphan, 0), 'gone!')
+  blockFile(dir, orphan, 0, 'gone!')
   // 'lost' loses its name but keeps its data.
   sql(dir, 'DELETE FROM entries WHERE child = ?', ids.lost)
   sql(dir, 'UPDATE objects SET nlink = 5 WHERE id = ?', ids.small)
   sql(dir, 'UPDATE objects SET nlink = 9 WHERE id = ?', ids.a)
   // A block file nobody names, and a row whose file is gone, and one past the size.
-  writeFileSync(blockPath(dir, ids.big, 7), 'stale')
+  blockFile(dir, ids.big, 7, 'stale')
   sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 2, 0)', ids.big)
   sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 9, 0)', ids.linked)
-  writeFileSync(blockPath(dir, ids.linked, 9), 'past the end')
-  appendFileSync(blockPath(dir, ids.small, 0), 'tail past the size')
+  blockFile(dir, ids.linked, 9, 'past the end')
+  appendFileSync(blockPath(dir, ids.big, 3), 'tail past the size')
+  sql(dir, 'UPDATE blocks SET data = CAST(data || x\'414243\' AS BLOB) WHERE id = ?', ids.small)
+  // A file left behind by a block that moved into its row.
+  blockFile(dir, ids.small, 0, 'stale')
   sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 0, 0)', ids.c)
   writeFileSync(join(dir, 'blocks', 'README'), 'not ours')
   sql(dir, 'INSERT INTO xattrs (id, name, value) VALUES (?, \'user.x\', x\'00\')', ghost)
@@ -154,7 +165,11 @@ t.test('every kind of damage is found, and repaired without touching good data',
   await t.rejects(s.getattr(orphan as ObjectId), { errno: 2 } as never, 'the orphan is freed')
   t.throws(() => statSync(blockPath(dir, orphan, 0)), { code: 'ENOENT' }, 'with its block file')
   t.throws(() => statSync(blockPath(dir, ids.big, 7)), { code: 'ENOENT' }, 'the unnamed block file is gone')
-  t.equal(statSync(blockPath(dir, ids.small, 0)).size, 10, 'the tail past the size is cut')
+  t.equal(statSync(blockPath(dir, ids.big, 3)).size, 2000, 'the tail past the size is cut from a file')
+  const db = new DatabaseSync(join(dir, 'objfs.db'), { readOnly: true })
+  t.same(db.prepare('SELECT length(data) AS n FROM blocks WHERE id = ?').get(ids.small), { n: 10 }, 'and from a row')
+  db.close()
+  t.throws(() => statSync(blockPath(dir, ids.small, 0)), { code: 'ENOENT' }, 'the stale file of a block kept in its row is gone')
   t.same(await s.getxattr(ids.big, 'user.k'), new Uint8Array([1, 2, 3]), 'xattrs of good files stay')
   const made = await s.create((await s.root()).id, 'new-after-repair', { mode: 0o100644, uid: 0, gid: 0 })
   t.ok(made.ino > 11, `a new object gets a fresh inode number (${made.ino})`)
@@ -166,7 +181,7 @@ t.test('a store in use is refused, and --force leaves what the daemon may hold a
   t.teardown(async () => await s.close())
   // Unlinked while "open": the daemon holding it is this process.
   await s.remove(ids.b, 'lost', false)
-  writeFileSync(blockPath(dir, ids.big, 5), 'a block being written right now')
+  blockFile(dir, ids.big, 5, 'a block being written right now')
   t.throws(() => fsck(dir, { repair: false, force: false }), { code: 'OBJFS_ERR_CONFIG', message: new RegExp(`in use by process ${process.pid}`) })
   const r = fsck(dir, { repair: true, force: true })
   t.same(r.live, [process.pid])

@@ -1,7 +1,7 @@
 // LocalStore: the conformance suite, then what only the embedded store promises
 // (its directory, its files, its database).
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -48,7 +48,7 @@ function tree (dir: string): string[] {
 }
 
 const blockFiles = (dir: string): string[] =>
-  tree(join(dir, 'blocks')).filter(p => statSync(join(dir, 'blocks', p)).isFile())
+  existsSync(join(dir, 'blocks')) ? tree(join(dir, 'blocks')).filter(p => statSync(join(dir, 'blocks', p)).isFile()) : []
 
 t.test('root directory', async t => {
   const s = await LocalStore.open(configFor(freshDir()))
@@ -60,7 +60,7 @@ t.test('creates a private directory and private files', async t => {
   const dir = join(freshDir(), 'nested', 'store')
   const s = await LocalStore.open(configFor(dir))
   const f = await file(s, (await s.root()).id, 'f')
-  await s.writeBlocks(f.id, [{ index: 0, data: pattern(10, 1) }], 10, LONG_AGO)
+  await s.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 1) }], BS, LONG_AGO)
   await s.close()
   t.equal(statSync(dir).mode & 0o777, 0o700, 'store directory is 0700')
   t.equal(statSync(join(dir, '..')).mode & 0o777, 0o700, 'created parents are 0700')
@@ -104,11 +104,11 @@ t.test('refuses a newer format', async t => {
   const dir = freshDir()
   await (await LocalStore.open(configFor(dir))).close()
   const db = new DatabaseSync(join(dir, 'objfs.db'))
-  db.exec("UPDATE meta SET value = '2' WHERE key = 'format_version'")
+  db.exec("UPDATE meta SET value = '3' WHERE key = 'format_version'")
   db.close()
   await t.rejects(LocalStore.open(configFor(dir)), {
     code: 'OBJFS_ERR_CONFIG',
-    message: 'store format 2 is newer than this objfs supports (1); upgrade objfs',
+    message: 'store format 3 is newer than this objfs supports (2); upgrade objfs',
   })
 })
 
@@ -124,12 +124,55 @@ t.test('block files are named by uuid and index only', async t => {
   const dir = freshDir()
   const s = await LocalStore.open(configFor(dir))
   const f = await file(s, (await s.root()).id, 'secret-name')
-  await s.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 1) }, { index: 1, data: pattern(5, 2) }], BS + 5, LONG_AGO)
+  await s.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 1) }, { index: 1, data: pattern(BS / 2, 2) }], BS + BS / 2, LONG_AGO)
   await s.rename((await s.root()).id, 'secret-name', (await s.root()).id, 'other', 0)
   await s.close()
   const prefix = f.id.slice(0, 2)
   t.same(blockFiles(dir), [join(prefix, `${f.id}.0`), join(prefix, `${f.id}.1`)], '<blocks>/<2 hex>/<uuid>.<index>, unchanged by rename')
-  t.equal(statSync(join(dir, 'blocks', prefix, `${f.id}.1`)).size, 5, 'a short block is a short file')
+  t.equal(statSync(join(dir, 'blocks', prefix, `${f.id}.1`)).size, BS / 2, 'a short block is a short file')
+})
+
+t.test('small blocks live in their row, and move between row and file', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const f = await file(s, (await s.root()).id, 'small')
+  await s.writeBlocks(f.id, [{ index: 0, data: pattern(100, 1) }], 100, LONG_AGO)
+  t.same(blockFiles(dir), [], 'a 100-byte block makes no file')
+  t.same(await s.readBlock(f.id, 0, 10, 20), pattern(100, 1).subarray(10, 30), 'and reads back by range')
+  t.same(await s.readBlock(f.id, 0, 90, 50), pattern(100, 1).subarray(90), 'short at its end')
+  await s.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 2) }], BS, LONG_AGO)
+  t.equal(blockFiles(dir).length, 1, 'rewritten full, it moves to a file')
+  t.same(await s.readBlock(f.id, 0, 0, BS), pattern(BS, 2), 'with the new content')
+  await s.writeBlocks(f.id, [{ index: 0, data: pattern(50, 3) }], BS, LONG_AGO)
+  t.same(blockFiles(dir), [], 'rewritten small, back in the row and the file is gone')
+  t.same(await s.readBlock(f.id, 0, 0, 50), pattern(50, 3), 'with the newest content')
+  await s.setattr(f.id, { size: 20 })
+  t.same(await s.readBlock(f.id, 0, 0, 50), pattern(50, 3).subarray(0, 20), 'truncation cuts the row too')
+  await s.setattr(f.id, { size: 50 })
+  const back = await s.readBlock(f.id, 0, 0, 50)
+  t.same(back?.subarray(0, 20), pattern(50, 3).subarray(0, 20), 'extending keeps the kept bytes')
+  t.ok(back === null || back.subarray(20).every(b => b === 0), 'and reads zeros past them')
+  await s.close()
+})
+
+t.test('a format 1 store is upgraded in place', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const f = await file(s, (await s.root()).id, 'kept')
+  await s.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 4) }], BS, LONG_AGO)
+  await s.close()
+  const db = new DatabaseSync(join(dir, 'objfs.db'))
+  // What format 1 looked like: no data column.
+  db.exec("ALTER TABLE blocks DROP COLUMN data; UPDATE meta SET value = '1' WHERE key = 'format_version'")
+  db.close()
+  const again = await LocalStore.open(configFor(dir))
+  t.same(await again.readBlock(f.id, 0, 0, BS), pattern(BS, 4), 'the old block is read')
+  await again.writeBlocks(f.id, [{ index: 1, data: pattern(10, 5) }], BS + 10, LONG_AGO)
+  t.same(await again.readBlock(f.id, 1, 0, 10), pattern(10, 5), 'and a small block written after the upgrade')
+  await again.close()
+  const check = new DatabaseSync(join(dir, 'objfs.db'))
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '2', 'recorded as format 2')
+  check.close()
 })
 
 t.test('truncate to 1.5 blocks leaves exactly 2 block files', async t => {
@@ -150,7 +193,7 @@ t.test('orphans', async t => {
   const a = await LocalStore.open(configFor(dir))
   const root = await a.root()
   const f = await file(a, root.id, 'f')
-  await a.writeBlocks(f.id, [{ index: 0, data: pattern(10, 1) }], 10, LONG_AGO)
+  await a.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 1) }], BS, LONG_AGO)
   await a.remove(root.id, 'f', false)
   const b = await LocalStore.open(configFor(dir, { create: false }))
   t.equal((await b.getattr(f.id)).nlink, 0, 'not reclaimed while another instance is open')
@@ -183,7 +226,7 @@ t.test('read-only rejects every change with EROFS', async t => {
   const w = await LocalStore.open(configFor(dir))
   const root = await w.root()
   const f = await file(w, root.id, 'f')
-  await w.writeBlocks(f.id, [{ index: 0, data: pattern(10, 1) }], 10, LONG_AGO)
+  await w.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 1) }], BS, LONG_AGO)
   await w.setxattr(f.id, 'user.x', pattern(1, 1), 0)
   await w.close()
   const r = await LocalStore.open(configFor(dir, { readOnly: true, create: false }))

@@ -16,6 +16,13 @@ function checkRegular (row: ObjectRow): void {
   if (!isReg(row.mode)) throw new FsError(E.EINVAL, 'not a regular file')
 }
 
+/**
+ * Blocks up to this many bytes are kept in their metadata row instead of a
+ * file: 64 KiB, or a quarter block in stores of small blocks, where most
+ * blocks are full and a file per block is the point.
+ */
+export const inlineMax = (blockSize: number): number => Math.min(64 * 1024, Math.floor(blockSize / 4))
+
 export function writeBlocks (ctx: Ctx, id: string, blocks: BlockWrite[], minSize: number, mtime: Timespec): ObjectAttr {
   const { db, st, files, blockSize } = ctx
   checkCount(minSize, 'minSize')
@@ -24,15 +31,28 @@ export function writeBlocks (ctx: Ctx, id: string, blocks: BlockWrite[], minSize
     if (b.data.byteLength > blockSize) throw new FsError(E.EINVAL, `block ${b.index} holds ${b.data.byteLength} bytes, more than the block size ${blockSize}`)
   }
   checkRegular(getRow(st, id))
-  for (const b of blocks) files.write(id, b.index, b.data)
+  // Small blocks live in their row: a host file costs an inode, a directory
+  // entry and an open/close per access, most of the price of a small file.
+  const small = inlineMax(blockSize)
+  for (const b of blocks) if (b.data.byteLength > small) files.write(id, b.index, b.data)
+  let stale: number[] = []
   try {
-    return transaction(db, () => {
+    const attr = transaction(db, () => {
       getRow(st, id)
-      for (const b of blocks) st.insertBlock.run(id, b.index)
+      stale = []
+      for (const b of blocks) {
+        const inline = b.data.byteLength <= small
+        if (inline && (st.blockInFile.get(id, b.index) as { infile: number } | undefined)?.infile === 1) stale.push(b.index)
+        // node:sqlite binds a copy; the view may be on a SharedArrayBuffer.
+        st.insertBlock.run(id, b.index, inline ? Uint8Array.from(b.data) : null)
+      }
       const t = now()
       st.growSize.run(minSize, mtime.sec, mtime.nsec, t.sec, t.nsec, id)
       return toAttr(getRow(st, id))
     })
+    // The block moved into its row: its old file is garbage now.
+    files.remove(id, stale)
+    return attr
   } catch (err) {
     // Reclaimed while we wrote: the files belong to nobody.
     if (err instanceof FsError && err.errno === E.ENOENT) files.remove(id, blocks.map(b => b.index))
@@ -45,11 +65,13 @@ export function readBlock (ctx: Ctx, id: string, index: number, offset: number, 
   checkCount(offset, 'offset')
   checkCount(length, 'length')
   if (offset + length > ctx.blockSize) throw new FsError(E.EINVAL, `range ${offset}+${length} exceeds the block size ${ctx.blockSize}`)
-  if (ctx.st.hasBlock.get(id, index) === undefined) {
+  const row = ctx.st.blockRange.get(offset, length, id, index) as { inline: number, part: Uint8Array | null } | undefined
+  if (row === undefined) {
     // Only a hole costs the second query that tells a hole from a vanished object.
     if (findRow(ctx.st, id) === undefined) throw new FsError(E.ENOENT)
     return null
   }
+  if (row.inline === 1) return row.part === null ? new Uint8Array(0) : new Uint8Array(row.part)
   return ctx.files.read(id, index, offset, length)
 }
 
@@ -100,7 +122,9 @@ function shrink (ctx: Ctx, id: string, size: number): number[] {
   const tail = size % blockSize
   const last = Math.floor(size / blockSize)
   if (tail !== 0 && st.hasBlock.get(id, last) !== undefined) {
-    files.truncate(id, last, tail)
+    const inFile = (st.blockInFile.get(id, last) as { infile: number }).infile === 1
+    if (inFile) files.truncate(id, last, tail)
+    else st.cutInline.run(tail, id, last)
     st.markDirty.run(id, last)
   }
   return gone

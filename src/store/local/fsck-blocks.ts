@@ -57,14 +57,16 @@ export function checkBlocks (db: DatabaseSync, m: FsckModel, layout: Layout, blo
   const files = scanFiles(layout, found)
   const fileCount = files.size
   const reclaimed = new Set(plan.reclaim)
-  const rows = db.prepare('SELECT id, idx FROM blocks ORDER BY id, idx').all() as Array<{ id: string, idx: number }>
+  // Format 2 keeps small blocks in their row (data.ts inlineMax); format 1 had no column for it.
+  const hasData = (db.prepare('PRAGMA table_info(blocks)').all() as Array<{ name: string }>).some(c => c.name === 'data')
+  const rows = db.prepare(`SELECT id, idx, ${hasData ? 'length(data)' : 'NULL'} AS inline FROM blocks ORDER BY id, idx`).all() as Array<{ id: string, idx: number, inline: number | null }>
   // With a daemon running, its files are left for the next fsck: it may be writing them.
   const remove = (file: BlockFile | undefined): void => { if (file !== undefined && !live) plan.removeFiles.push(file.path) }
   const drop = (id: string, idx: number, file: BlockFile | undefined): void => {
     plan.deleteBlockRows.push({ id, idx })
     remove(file)
   }
-  for (const { id, idx } of rows) {
+  for (const { id, idx, inline } of rows) {
     const key = `${id}.${idx}`
     const file = files.get(key)
     files.delete(key)
@@ -81,6 +83,8 @@ export function checkBlocks (db: DatabaseSync, m: FsckModel, layout: Layout, blo
     } else if (idx * blockSize >= o.size) {
       found.push({ kind: 'block-past-size', detail: `block ${idx} of ${m.describe(id)} lies past its size ${o.size}` })
       drop(id, idx, file)
+    } else if (inline !== null) {
+      checkInline(m, id, idx, inline, o.size - idx * blockSize, file, plan, found, live)
     } else if (file === undefined) {
       found.push({ kind: 'missing-block-file', detail: `block ${idx} of ${m.describe(id)}: its file is missing (the block reads as zeros)`, notRepaired: live ? IN_USE : undefined })
       if (!live) plan.deleteBlockRows.push({ id, idx })
@@ -97,6 +101,21 @@ export function checkBlocks (db: DatabaseSync, m: FsckModel, layout: Layout, blo
     if (!live) plan.removeFiles.push(file.path)
   }
   return { rows: rows.length, files: fileCount }
+}
+
+/**
+ * A block kept in its row: its length must fit the size, and a file of the
+ * same block is the leftover of a crash between moving the block into its
+ * row and deleting the file (data.ts writeBlocks).
+ */
+function checkInline (m: FsckModel, id: string, idx: number, length: number, room: number, file: BlockFile | undefined, plan: Plan, found: Finding[], live: boolean): void {
+  if (length > room) {
+    found.push({ kind: 'block-tail-past-size', detail: `block ${idx} of ${m.describe(id)} holds ${length} bytes in its row, ${room} at most belong to the file` })
+    plan.cutInline.push({ id, idx, length: room })
+  }
+  if (file === undefined) return
+  found.push({ kind: 'orphan-block-file', detail: `${file.path} (${file.size} bytes): block ${idx} of ${m.describe(id)} is kept in its row`, notRepaired: live ? IN_USE : undefined })
+  if (!live) plan.removeFiles.push(file.path)
 }
 
 /** xattrs of objects that do not exist. */

@@ -14,7 +14,7 @@ export type FindingKind =
   | 'orphan-block-row'     // a block row of an object that does not exist
   | 'block-not-file'       // a block row of something other than a regular file
   | 'block-past-size'      // a block wholly past the file's size
-  | 'block-tail-past-size' // the last block's file holds bytes past the size
+  | 'block-tail-past-size' // the last block (file or row) holds bytes past the size
   | 'missing-block-file'   // a block row whose file is gone (reads as zeros)
   | 'orphan-block-file'    // a block file no row names
   | 'stray-file'           // a file in the blocks directory that objfs did not name
@@ -58,12 +58,14 @@ export interface Plan {
   /** Block files to delete once the rows are gone. */
   removeFiles: string[]
   truncateFiles: Array<{ path: string, length: number }>
+  /** Blocks kept in their row that hold bytes past the size. */
+  cutInline: Array<{ id: string, idx: number, length: number }>
   nextIno: number | undefined
 }
 
 export const emptyPlan = (): Plan => ({
   deleteEntries: [], addEntries: [], createDir: undefined, reclaim: [], held: [], setNlink: new Map(),
-  deleteBlockRows: [], deleteXattrsOf: [], removeFiles: [], truncateFiles: [], nextIno: undefined,
+  deleteBlockRows: [], deleteXattrsOf: [], removeFiles: [], truncateFiles: [], cutInline: [], nextIno: undefined,
 })
 
 const push = <K, V>(m: Map<K, V[]>, k: K, v: V): void => {

@@ -5,7 +5,7 @@ import { ConfigError } from '../../errors.ts'
 import { S_IFDIR, now } from './rows.ts'
 
 /** The on-disk format this code writes and understands. */
-export const FORMAT_VERSION = 1
+export const FORMAT_VERSION = 2
 const MAGIC = 'objfs'
 
 // WITHOUT ROWID: every table is looked up by its primary key, so the key is
@@ -47,10 +47,13 @@ CREATE INDEX entries_child ON entries (child);
 -- dirty: written since the last sync() of the object by ANY instance; kept
 -- here rather than per instance because the pool sends an fsync to whichever
 -- worker is free, not to the one that wrote.
+-- data: the content of a small block, kept in the row (format 2); NULL:
+-- the content is in the block file.
 CREATE TABLE blocks (
   id    TEXT NOT NULL REFERENCES objects (id),
   idx   INTEGER NOT NULL,
   dirty INTEGER NOT NULL DEFAULT 1,
+  data  BLOB,
   PRIMARY KEY (id, idx)
 ) WITHOUT ROWID;
 -- close() syncs every dirty block: find them without scanning all blocks.
@@ -122,6 +125,29 @@ export function initialise (db: DatabaseSync, path: string, blockSize: number): 
         atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target)
         VALUES (?, 1, ?, 2, 0, 0, 0, 0, ?, ?, ?, ?, ?, ?, NULL)`)
         .run(rootId, S_IFDIR | 0o755, t.sec, t.nsec, t.sec, t.nsec, t.sec, t.nsec)
+    }
+    db.exec('COMMIT')
+  } catch (err) {
+    if (db.isTransaction) db.exec('ROLLBACK')
+    throw err
+  }
+}
+
+/**
+ * Bring an older format up to this one, in one transaction: format 1 kept
+ * every block in a file; format 2 may keep a small block in its row.
+ */
+export function migrate (db: DatabaseSync, path: string, readOnly: boolean): void {
+  const row = db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string } | undefined
+  const version = Number(row?.value)
+  if (version !== 1) return
+  if (readOnly) throw new ConfigError(`${path}: store format 1 must be upgraded by one read-write mount first`)
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    const again = db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }
+    if (again.value === '1') {
+      db.exec('ALTER TABLE blocks ADD COLUMN data BLOB')
+      db.prepare("UPDATE meta SET value = '2' WHERE key = 'format_version'").run()
     }
     db.exec('COMMIT')
   } catch (err) {

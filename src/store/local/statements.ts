@@ -37,8 +37,12 @@ const sql = {
 
   // blocks
   hasBlock: 'SELECT 1 AS x FROM blocks WHERE id = ? AND idx = ?',
-  insertBlock: `INSERT INTO blocks (id, idx, dirty) VALUES (?, ?, 1)
-    ON CONFLICT (id, idx) DO UPDATE SET dirty = 1`,
+  // inline: 1 when the block's content is in the row; part: the byte range asked for (substr is 1-based).
+  blockRange: 'SELECT data IS NOT NULL AS inline, substr(data, ? + 1, ?) AS part FROM blocks WHERE id = ? AND idx = ?',
+  blockInFile: 'SELECT data IS NULL AS infile FROM blocks WHERE id = ? AND idx = ?',
+  insertBlock: `INSERT INTO blocks (id, idx, dirty, data) VALUES (?, ?, 1, ?)
+    ON CONFLICT (id, idx) DO UPDATE SET dirty = 1, data = excluded.data`,
+  cutInline: 'UPDATE blocks SET data = substr(data, 1, ?) WHERE id = ? AND idx = ? AND data IS NOT NULL',
   markDirty: 'UPDATE blocks SET dirty = 1 WHERE id = ? AND idx = ?',
   // Claimed before the fsync: a write committed after the claim marks its
   // block dirty again and the next sync takes it.

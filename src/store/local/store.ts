@@ -17,7 +17,7 @@ import { Layout, inspect } from './layout.ts'
 import * as ns from './namespace.ts'
 import { rename } from './rename.ts'
 import { NAME_MAX, S_IFLNK, S_IFMT, isDir, toAttr, type ObjectRow } from './rows.ts'
-import { configure, initialise, readMeta } from './schema.ts'
+import { configure, initialise, migrate, readMeta } from './schema.ts'
 import { prepare } from './statements.ts'
 import * as xattr from './xattr.ts'
 
@@ -84,6 +84,7 @@ export class LocalStore implements ObjectStore {
         initialise(db, layout.dir, config.blockSize)
       }
       const meta = readMeta(db, layout.dir)
+      migrate(db, layout.dir, config.readOnly)
       const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout), blockSize: meta.blockSize }
       const store = new LocalStore(ctx, layout, meta.rootId, config.readOnly)
       if (!config.readOnly) store.#startup()

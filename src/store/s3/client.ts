@@ -53,6 +53,12 @@ export function makeClient (o: S3Options, counters: BackendCounters): S3Client {
   return client
 }
 
+/** ETags in one spelling: Ceph answers CopyObject with an unquoted one, everything else quotes. */
+export function quoteEtag (etag: string | undefined): string | undefined {
+  if (etag === undefined || etag === '' || etag === '""') return undefined
+  return etag.startsWith('"') ? etag : `"${etag}"`
+}
+
 interface SdkError {
   name?: string
   code?: string

@@ -11,7 +11,7 @@
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3'
 import type { DirEntry, ListPage, ObjectAttr } from '../types.ts'
 import { attrOf } from './attrs.ts'
-import { asFsError } from './client.ts'
+import { asFsError, quoteEtag } from './client.ts'
 import { compareKeys, inoOf } from './keys.ts'
 import type { Session } from './session.ts'
 
@@ -22,13 +22,17 @@ interface Listed {
 
 const sameSecond = (a: number, b: number): boolean => Math.floor(a / 1000) === Math.floor(b / 1000)
 
-function listedFile (s: Session, key: string, size: number, etag: string | undefined, lastModified: number): ObjectAttr {
+/** Symlink targets are shorter than PATH_MAX and special files empty: a bigger object is a regular file. */
+const PATH_MAX = 4096
+
+function listedFile (s: Session, key: string, name: string, size: number, etag: string | undefined, lastModified: number): DirEntry {
   const known = s.meta.stale(key)
-  if (known?.kind === 'file' && etag !== undefined && known.etag === etag && (known.lastModified === 0 || sameSecond(known.lastModified, lastModified))) {
+  if (known?.kind === 'file' && etag !== undefined && known.etag === quoteEtag(etag) && (known.lastModified === 0 || sameSecond(known.lastModified, lastModified))) {
     s.meta.touch(key)
-    return known.attr
+    return { name, attr: known.attr }
   }
-  return attrOf(key, inoOf(s.bucket, key), 1, { kind: 'file', size, lastModified, metadata: undefined }, s.opts)
+  const attr = attrOf(key, inoOf(s.bucket, key), 1, { kind: 'file', size, lastModified, metadata: undefined }, s.opts)
+  return { name, attr, partial: { typeKnown: size >= PATH_MAX } }
 }
 
 /** A directory's attributes as the store knows them, with this mount's own time changes. */
@@ -37,12 +41,11 @@ export function dirAttr (s: Session, attr: ObjectAttr): ObjectAttr {
   return t === undefined ? attr : { ...attr, mtime: t.mtime, ctime: t.ctime }
 }
 
-function listedDir (s: Session, dirId: string): ObjectAttr {
+function listedDir (s: Session, dirId: string, name: string): DirEntry {
   const known = s.meta.stale(dirId)
-  const attr = known?.kind === 'dir'
-    ? known.attr
-    : attrOf(dirId, inoOf(s.bucket, dirId), 2, { kind: 'dir', size: 0, lastModified: s.openedAtMs, metadata: undefined }, s.opts)
-  return dirAttr(s, attr)
+  if (known?.kind === 'dir') return { name, attr: dirAttr(s, known.attr) }
+  const attr = attrOf(dirId, inoOf(s.bucket, dirId), 2, { kind: 'dir', size: 0, lastModified: s.openedAtMs, metadata: undefined }, s.opts)
+  return { name, attr: dirAttr(s, attr), partial: { typeKnown: true } }
 }
 
 function fromPage (s: Session, dirId: string, page: ListObjectsV2CommandOutput): Listed[] {
@@ -51,13 +54,13 @@ function fromPage (s: Session, dirId: string, page: ListObjectsV2CommandOutput):
     if (c.Key === undefined || c.Key === dirId) continue   // the directory's own marker
     const name = c.Key.slice(dirId.length)
     if (!usable(name)) continue
-    out.push({ sortKey: name, entry: { name, attr: listedFile(s, c.Key, c.Size ?? 0, c.ETag, c.LastModified?.getTime() ?? 0) } })
+    out.push({ sortKey: name, entry: listedFile(s, c.Key, name, c.Size ?? 0, c.ETag, c.LastModified?.getTime() ?? 0) })
   }
   for (const p of page.CommonPrefixes ?? []) {
     if (p.Prefix === undefined) continue
     const name = p.Prefix.slice(dirId.length, -1)
     if (!usable(name)) continue
-    out.push({ sortKey: `${name}/`, entry: { name, attr: listedDir(s, p.Prefix) } })
+    out.push({ sortKey: `${name}/`, entry: listedDir(s, p.Prefix, name) })
   }
   return out
 }

@@ -14,7 +14,7 @@ import { HeadObjectCommand, ListObjectsV2Command, type HeadObjectCommandOutput }
 import { LRUCache } from 'lru-cache'
 import type { ObjectAttr } from '../types.ts'
 import { attrOf, parseXattrs, timeOf, type Metadata } from './attrs.ts'
-import { asFsError, isNotFound } from './client.ts'
+import { asFsError, isNotFound, quoteEtag } from './client.ts'
 import { inoOf } from './keys.ts'
 import type { Session } from './session.ts'
 
@@ -85,7 +85,7 @@ export function fileInfo (s: Session, key: string, h: { ContentLength?: number, 
   return {
     kind: 'file',
     attr: attrOf(key, inoOf(s.bucket, key), 1, { kind: 'file', size: h.ContentLength ?? 0, lastModified, metadata }, s.opts),
-    etag: h.ETag,
+    etag: quoteEtag(h.ETag),
     lastModified,
     xattrs: parseXattrs(metadata?.xattr),
     marker: false,
@@ -101,7 +101,7 @@ export function dirInfo (s: Session, dirId: string, nlink: number, marker: HeadO
   return {
     kind: 'dir',
     attr,
-    etag: marker?.ETag,
+    etag: quoteEtag(marker?.ETag),
     lastModified,
     xattrs: parseXattrs(marker?.Metadata?.xattr),
     marker: marker !== undefined,

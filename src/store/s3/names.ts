@@ -84,15 +84,17 @@ export async function create (s: Session, parent: string, name: string, spec: Cr
     mtime: t,
     ctime: t,
   }
-  if (type === S_IFREG) {
-    // Staged, not uploaded: the first commit is the file's only upload.
+  if (dir) {
+    const etag = await putObject(s, id, new Uint8Array(0), metadataOf(attr, new Map()), DIR_CONTENT_TYPE)
+    s.meta.set(key, { kind: 'dir', attr, etag, lastModified: 0, xattrs: new Map(), marker: true, contentType: DIR_CONTENT_TYPE })
+  } else {
+    // Staged, not uploaded: the first commit is the object's only upload,
+    // so the chmod, utimes and rename that tools do right after creating
+    // a file (or a symlink: its target is its content) cost nothing.
     const st = new Staged(key, attr, s.stagingPath(), null, false)
+    if (target !== undefined) await st.writeBlocks([{ index: 0, data: target }], s.blockSize)
     s.staged.set(key, st)
     schedule(s, st)
-  } else {
-    const body = target ?? new Uint8Array(0)
-    const etag = await putObject(s, id, body, metadataOf(attr, new Map()), dir ? DIR_CONTENT_TYPE : undefined)
-    s.meta.set(key, { kind: dir ? 'dir' : 'file', attr, etag, lastModified: 0, xattrs: new Map(), marker: dir, contentType: dir ? DIR_CONTENT_TYPE : undefined })
   }
   changed(s, parent, t, dir)
   return { ...attr }

@@ -15,7 +15,7 @@ import {
 import { open } from 'node:fs/promises'
 import { logger } from '../../log.ts'
 import { metadataOf, type Metadata } from './attrs.ts'
-import { asFsError } from './client.ts'
+import { asFsError, quoteEtag } from './client.ts'
 import { copySource } from './keys.ts'
 import { head, type ObjectInfo } from './meta.ts'
 import type { Session } from './session.ts'
@@ -105,7 +105,7 @@ export async function putObject (s: Session, key: string, body: Uint8Array, meta
   try {
     const res = await s.client.send(new PutObjectCommand({ Bucket: s.bucket, Key: key, Body: body, ContentLength: body.byteLength, Metadata: metadata, ContentType: contentType }))
     s.backend.bytesUploaded += body.byteLength
-    return res.ETag
+    return quoteEtag(res.ETag)
   } catch (err) {
     throw asFsError(err)
   }
@@ -138,8 +138,7 @@ async function multipart (s: Session, st: Staged, p: number, metadata: Metadata)
     const done = await s.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }))
     uploadId = undefined
     // Ceph RGW answers CompleteMultipartUpload with an empty ETag; HEAD has the real one.
-    if (done.ETag !== undefined && done.ETag !== '' && done.ETag !== '""') return done.ETag
-    return (await head(s, Key))?.ETag
+    return quoteEtag(done.ETag) ?? quoteEtag((await head(s, Key))?.ETag)
   } catch (err) {
     throw asFsError(err)
   } finally {
@@ -166,7 +165,7 @@ export async function copyObject (s: Session, from: string, etag: string | undef
       const r = await s.client.send(new CopyObjectCommand({
         Bucket, Key: to, CopySource, CopySourceIfMatch: etag, MetadataDirective: metadata === undefined ? 'COPY' : 'REPLACE', Metadata: metadata, ContentType: metadata === undefined ? undefined : contentType,
       }))
-      return r.CopyObjectResult?.ETag
+      return quoteEtag(r.CopyObjectResult?.ETag)
     }
   } catch (err) {
     throw asFsError(err)
@@ -186,8 +185,7 @@ export async function copyObject (s: Session, from: string, etag: string | undef
     })))
     const done = await s.client.send(new CompleteMultipartUploadCommand({ Bucket, Key: to, UploadId, MultipartUpload: { Parts: parts } }))
     uploadId = undefined
-    if (done.ETag !== undefined && done.ETag !== '' && done.ETag !== '""') return done.ETag
-    return (await head(s, to))?.ETag
+    return quoteEtag(done.ETag) ?? quoteEtag((await head(s, to))?.ETag)
   } catch (err) {
     throw asFsError(err)
   } finally {
