@@ -81,7 +81,7 @@ function memory (e: Exposition, s: StatsSnapshot): void {
   e.sample('objfs_write_buffer_reads_total', s.cache.writeBufferMisses, { result: 'miss' })
   e.family('objfs_negative_entries_total', 'counter', 'LOOKUPs answered with a negative entry the kernel caches for negative_timeout.')
   e.sample('objfs_negative_entries_total', s.cache.negativeEntries)
-  e.family('objfs_inodes', 'gauge', 'Inodes the kernel holds references to.').sample('objfs_inodes', s.inodes)
+  e.family('objfs_inodes', 'gauge', 'Inodes in the daemon\'s table: referenced by the kernel, open, or holding buffered data.').sample('objfs_inodes', s.inodes)
   e.family('objfs_open_handles', 'gauge', 'Open file and directory handles.').sample('objfs_open_handles', s.handles)
 }
 
