@@ -48,7 +48,9 @@ async function prepareMountpoint (mp: string): Promise<void> {
       statSync(mp)
       throw new ConfigError(`${mp} is already mounted`)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') throw err
+      // ENOTCONN: the daemon died; ECONNABORTED: its connection was aborted (fusectl).
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ENOTCONN' && code !== 'ECONNABORTED') throw err
       await forceUnmount(mp)
     }
   }
