@@ -15,7 +15,12 @@ export class FsError extends Error {
   readonly errno: number
   readonly code: ObjfsErrorCode
   constructor (errno: number, message?: string, code: ObjfsErrorCode = 'OBJFS_ERR_FS') {
+    // ENOENT, EEXIST and friends are answers, not accidents, and some come
+    // with every lookup: capturing a stack for each showed in CPU profiles.
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     super(message ?? errnoName(errno))
+    Error.stackTraceLimit = limit
     this.errno = errno
     this.code = code
     this.name = 'FsError'

@@ -221,7 +221,9 @@ export class Coalescer {
 
   #newBlock (file: Buffered, d: DirtyFile, index: number, base: Uint8Array | null, length: number): DirtyBlock {
     const data = this.#spare.pop() ?? new Uint8Array(new SharedArrayBuffer(this.blockSize))
-    if (base !== null) data.set(base.subarray(0, Math.min(base.byteLength, this.blockSize)))
+    // Only the stored content up to the size: past it the file reads zeros, and
+    // the invariant "nothing past `length`" lets #recycle clear just [0, length).
+    if (base !== null) data.set(base.subarray(0, Math.min(base.byteLength, length)))
     const block: DirtyBlock = { index, data, length }
     // Not in #order until written: the budget must not seal a block its writer has not filled yet.
     d.blocks.set(index, block)
@@ -271,7 +273,9 @@ export class Coalescer {
    */
   #recycle (b: DirtyBlock): void {
     if (this.#spare.length >= this.limit / this.blockSize) return
-    b.data.fill(0)
+    // A small file's block holds a few KiB of a 1 MiB buffer: clearing it all
+    // cost more than the rest of writing it (CPU profile of parallel rsync).
+    b.data.fill(0, 0, b.length)
     this.#spare.push(b.data)
   }
 
