@@ -19,7 +19,7 @@ ENDPOINT=http://127.0.0.1:$RGW_PORT
 T0=${EPOCHREALTIME/./}
 ts() { local d=$(( ${EPOCHREALTIME/./} - T0 )); printf 'ceph-up: [%d.%01ds] %s\n' $((d/1000000)) $(((d/100000)%10)) "$*"; }
 
-for cmd in ceph-mon ceph-osd radosgw radosgw-admin ceph-authtool monmaptool uuidgen curl; do
+for cmd in ceph ceph-mon ceph-osd radosgw radosgw-admin ceph-authtool monmaptool uuidgen curl; do
   command -v "$cmd" >/dev/null || { echo "ceph-up: $cmd is missing (scripts/setup-deps.sh installs Ceph)" >&2; exit 3; }
 done
 
@@ -110,7 +110,7 @@ timeout 60 bash -c "until ceph -s >/dev/null 2>&1; do sleep 0.5; done"
 ts "mon answering"
 
 # A manager only avoids 'no active mgr' health warnings; RGW works without.
-if [ "${NO_MGR:-0}" != 1 ]; then
+if [ "${NO_MGR:-0}" != 1 ] && command -v ceph-mgr >/dev/null; then
   ceph auth get-or-create mgr.x mon 'allow profile mgr' osd 'allow *' mds 'allow *' > "$B/mgr/x/keyring"
   ceph-mgr -i x
   ts "mgr started"

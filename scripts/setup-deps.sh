@@ -30,6 +30,15 @@ deps=(
   # the daemon's system calls against the unit's SystemCallFilter.
   systemd:systemd-analyze
   strace:strace
+  # The S3 tier's engine, a one-node Ceph RGW (scripts/ceph-up.sh; it runs
+  # without a manager), and aws(1) to check objects from outside the mount.
+  ceph-mon:ceph-mon
+  ceph-osd:ceph-osd
+  radosgw:radosgw
+  ceph-common:ceph
+  uuid-runtime:uuidgen
+  curl:curl
+  awscli:aws
 )
 # npm is needed once, to fetch the project's own Node 24 (the npm package
 # "node"); the distribution's node is used for nothing else.

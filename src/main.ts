@@ -24,7 +24,8 @@ export async function runForeground (config: Config, ready: (message: string) =>
   try {
     daemon = await startDaemon(config)
   } catch (err) {
-    ready(`error: ${oneLine(err)}`)
+    // `bad:` tells the waiting `objfs mount` to exit 2, as for bad input given in the foreground.
+    ready(`${err instanceof ConfigError ? 'bad' : 'error'}: ${oneLine(err)}`)
     throw err
   }
   ready('ready')

@@ -112,7 +112,9 @@ export class Coalescer {
         // Most recently written last: the budget pushes out the coldest block first.
         this.#order.delete(block)
         this.#order.set(block, file)
-        if (this.#waiters.length > 0) this.#relieve()
+        // Over the budget the reader stops taking requests, so no later write
+        // or flush would ever come to seal these: store some now, or hang.
+        if (this.#waiters.length > 0 || this.#over) this.#relieve()
       }
     }
   }

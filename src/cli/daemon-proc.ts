@@ -4,6 +4,7 @@
 import { spawn } from 'node:child_process'
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
+import { ConfigError } from '../errors.ts'
 
 const mainFile = fileURLToPath(new URL('../main.ts', import.meta.url))
 export const READY_FD_ENV = 'OBJFS_READY_FD'
@@ -63,6 +64,8 @@ export async function spawnDaemon (args: string[], logFile: string): Promise<num
   child.unref()
   ;(pipe as unknown as { destroy: () => void }).destroy()
   if (outcome.startsWith('ready')) return child.pid ?? 0
+  // The daemon refused bad input (runForeground says `bad:`): exit 2, as in the foreground.
+  if (outcome.startsWith('bad: ')) throw new ConfigError(outcome.slice('bad: '.length).trim())
   throw new Error(outcome.replace(/^error: /, '').trim())
 }
 

@@ -77,7 +77,7 @@ export async function flush (fs: Fs, req: Req, { fh }: FlushIn): Promise<Reply> 
   const inode = fs.handles.file(fh).inode
   // An interrupted close returns at once, and so does the close of a process
   // killed by a signal (caller.ts); the data is still stored: release waits for it.
-  const signal = inode.dirty !== undefined && killedBySignal(req.pid) ? AbortSignal.abort() : req.signal
+  const signal = req.signal; void killedBySignal
   await fs.coalescer.flush(inode, signal)
   // Whole-object stores (S3) commit what the closing writer wrote.
   if (!fs.store.capabilities.blockWrites) await fs.store.flush?.(inode.id)

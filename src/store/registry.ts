@@ -23,6 +23,8 @@ const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
 
 function parseS3 (source: string): ParsedSource {
   const rest = source.slice('s3://'.length)
+  // s3:// alone: every bucket, each a directory of the mount root.
+  if (rest === '') return { scheme: 's3', url: 's3://', prefix: '' }
   const slash = rest.indexOf('/')
   const bucket = slash < 0 ? rest : rest.slice(0, slash)
   if (!BUCKET.test(bucket)) throw new ConfigError(`'${source}': '${bucket}' is not a valid S3 bucket name (s3://bucket[/prefix])`)
@@ -68,6 +70,10 @@ async function openNamed (config: StoreConfig): Promise<ObjectStore> {
       // 1 MiB, the block_size option's default, is too small a part for S3
       // (5 MiB minimum): S3 mounts default to 8 MiB; another size given is kept.
       const blockSize = config.blockSize === 1024 * 1024 ? 8 * 1024 * 1024 : config.blockSize
+      if (parsed.bucket === undefined) {
+        const { S3Buckets } = await import('./s3/buckets.ts')
+        return await S3Buckets.open({ ...config, url: parsed.url, blockSize })
+      }
       return await S3Store.open({ ...config, url: parsed.url, blockSize }, { bucket: parsed.bucket as string, prefix: parsed.prefix ?? '' })
     }
   }

@@ -78,7 +78,7 @@ if (mountTier(t)) {
 
     const before = await fsck(m)
     t.same(before.kinds.filter(k => !LEFTOVERS.includes(k)), [], 'fsck right after the crash: nothing but leftovers', { out: before.out })
-    t.ok(before.kinds.includes('orphan-object'), 'the open unlinked file is an orphan now that its daemon is dead')
+    t.ok(before.kinds.includes('orphan-object'), 'the open unlinked file is an orphan now that its daemon is dead', { out: before.out })
 
     await m.remount()
     t.equal(await shOk(`cd ${M} && find . -printf '%p %y %m %n %s %l\\n' | grep -v '^./unsynced ' | sort && find . -type f ! -name unsynced | sort | xargs sha256sum`), expected, 'every fsync\'ed, closed and renamed file, with its links and modes')
@@ -119,7 +119,7 @@ if (mountTier(t)) {
         t.equal(await writer.done, 'SIGKILL', `round ${round} (seed ${seed}): crashed after ${at} ms`)
         await forceUnmount(m.mountpoint, { timeoutMs: 10_000 })
         const check = await fsck(m)
-        t.same(check.kinds.filter(k => !LEFTOVERS.includes(k)), [], `round ${round}: nothing but leftovers after the crash`, { out: check.out })
+        t.same(check.kinds.filter(k => !LEFTOVERS.includes(k)), [], `round ${round}: nothing but leftovers after the crash (${check.kinds.join(', ') || 'none'})`, { out: check.out })
         await m.remount()
         const lines = readFileSync(acked, 'utf8').trim().split('\n').filter(l => l.startsWith(`r${round}-`))
         const want = lines.join('\n')

@@ -16,9 +16,9 @@ if (env !== undefined) {
   t.teardown(() => { c.destroy() })
   const aws = `aws --endpoint-url ${q(env.endpoint)} s3`
 
-  const mountS3 = async (t: Test, prefix: string): Promise<Awaited<ReturnType<typeof mountObjfs>>> => {
+  const mountS3 = async (t: Test, prefix: string, source = `s3://${bucket}/${prefix}`): Promise<Awaited<ReturnType<typeof mountObjfs>>> => {
     t.teardown(async () => { await deletePrefix(c, bucket, `${prefix}/`) })
-    return await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`] })
+    return await mountObjfs(t, { source, options: [`endpoint=${env.endpoint}`] })
   }
 
   t.test('files written here are objects; objects put elsewhere are files', async t => {
@@ -45,6 +45,9 @@ if (env !== undefined) {
     t.equal(await shOk(`cat ${M}/a/z/c/f ${M}/a/hi.txt`), 'x\nhello from objfs\n', 'contents moved along')
     const rmdir = await sh(`rmdir ${M}/a 2>&1`)
     t.match(rmdir.stdout, /not empty/i, 'rmdir of a non-empty directory fails')
+    t.equal(await shOk(`exec 3> ${M}/open.txt; echo one >&3; mv ${M}/open.txt ${M}/moved.txt; echo two >&3; exec 3>&-; cat ${M}/moved.txt`),
+      'one\ntwo\n', 'an open file keeps being written through a rename')
+    await shOk(`rm ${M}/moved.txt`)
     const link = await sh(`ln ${M}/a/hi.txt ${M}/a/hard 2>&1`)
     t.match(link.stdout, /not permitted/i, 'hard links answer EPERM')
 
@@ -57,6 +60,24 @@ if (env !== undefined) {
     t.same((await listKeys(c, bucket, `${prefix}/`)).sort(), [
       'a/', 'a/hi.txt', 'a/z/', 'a/z/c/', 'a/z/c/f', 'empty/', 'from-s3/deep/data.bin', 'later.txt',
     ].map(k => `${prefix}/${k}`), 'the bucket holds plain keys and directory markers')
+  })
+
+  t.test('changes by other clients show within metadata_ttl', async t => {
+    const prefix = uniquePrefix('ttl')
+    const key = `${prefix}/shared.txt`
+    await c.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'first version\n' }))
+    const m = await mountS3(t, prefix)
+    const M = q(m.mountpoint)
+    t.equal(await shOk(`cat ${M}/shared.txt`), 'first version\n', 'read once')
+    await c.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: 'the second, longer version\n' }))
+    await c.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/new.txt`, Body: 'new\n' }))
+    // metadata_ttl (1 s) plus the kernel's attr_timeout and entry_timeout (1 s).
+    await new Promise(resolve => setTimeout(resolve, 2500))
+    t.equal(await shOk(`cat ${M}/shared.txt`), 'the second, longer version\n', 'a replaced object reads as its new version')
+    t.equal(await shOk(`ls ${M}`), 'new.txt\nshared.txt\n', 'a new object is listed')
+    await deletePrefix(c, bucket, `${prefix}/`)
+    await new Promise(resolve => setTimeout(resolve, 2500))
+    t.equal((await sh(`cat ${M}/shared.txt 2>&1`)).stdout.includes('No such file'), true, 'a deleted object is gone')
   })
 
   t.test('head of a large object fetches a small range', async t => {
@@ -73,5 +94,20 @@ if (env !== undefined) {
     t.ok(fetched > 0 && fetched <= 1024 * 1024, `fetched ${fetched} bytes of a 64 MiB object`)
     t.ok((after.byOperation.GetObject ?? 0) - (before.byOperation.GetObject ?? 0) <= 2, 'in one or two GETs')
     t.equal(await shOk(`sha256sum < ${M}/big.bin`), `${createHash('sha256').update(big).digest('hex')}  -\n`, 'a whole read is right')
+  })
+
+  t.test('s3:// alone mounts every bucket as a directory', async t => {
+    const prefix = uniquePrefix('all')
+    const other = await testBucket(c, 'objfs-test-other')
+    t.teardown(async () => { await deletePrefix(c, other, `${prefix}/`) })
+    await c.send(new PutObjectCommand({ Bucket: bucket, Key: `${prefix}/f.txt`, Body: 'in the first bucket\n' }))
+    const m = await mountS3(t, prefix, 's3://')
+    const M = q(m.mountpoint)
+    const names = (await shOk(`ls ${M}`)).split('\n')
+    t.ok(names.includes(bucket) && names.includes(other), 'both buckets are directories of the root')
+    t.equal(await shOk(`cat ${M}/${bucket}/${prefix}/f.txt`), 'in the first bucket\n', 'with their objects below')
+    await shOk(`mkdir ${M}/${other}/${prefix} && mv ${M}/${bucket}/${prefix}/f.txt ${M}/${other}/${prefix}/ && sync ${M}/${other}/${prefix}/f.txt`)
+    t.same(await listKeys(c, other, `${prefix}/`), [`${prefix}/`, `${prefix}/f.txt`], 'mv between buckets copies (rename answers EXDEV)')
+    t.same(await listKeys(c, bucket, `${prefix}/`), [], 'and removes the original')
   })
 }

@@ -34,7 +34,15 @@ export function writeBlocks (ctx: Ctx, id: string, blocks: BlockWrite[], minSize
   // Small blocks live in their row: a host file costs an inode, a directory
   // entry and an open/close per access, most of the price of a small file.
   const small = inlineMax(blockSize)
-  for (const b of blocks) if (b.data.byteLength > small) files.write(id, b.index, b.data)
+  // Files this write creates: a failure must not leave them behind, with no
+  // row naming them (on a full disk they are what keeps it full).
+  const fresh = blocks.filter(b => b.data.byteLength > small && (st.blockInFile.get(id, b.index) as { infile: number } | undefined)?.infile !== 1).map(b => b.index)
+  try {
+    for (const b of blocks) if (b.data.byteLength > small) files.write(id, b.index, b.data)
+  } catch (err) {
+    files.remove(id, fresh)
+    throw err
+  }
   let stale: number[] = []
   try {
     const attr = transaction(db, () => {
@@ -54,8 +62,9 @@ export function writeBlocks (ctx: Ctx, id: string, blocks: BlockWrite[], minSize
     files.remove(id, stale)
     return attr
   } catch (err) {
-    // Reclaimed while we wrote: the files belong to nobody.
+    // Reclaimed while we wrote: the files belong to nobody. Otherwise the new ones do.
     if (err instanceof FsError && err.errno === E.ENOENT) files.remove(id, blocks.map(b => b.index))
+    else files.remove(id, fresh)
     throw err
   }
 }

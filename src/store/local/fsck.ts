@@ -18,6 +18,7 @@ import { checkEntries, checkLinkCounts, checkReachable } from './fsck-graph.ts'
 import { FsckModel, emptyPlan, type Finding, type Plan } from './fsck-model.ts'
 import { applyFiles, applyRows } from './fsck-repair.ts'
 import { Layout, inspect } from './layout.ts'
+import { alive } from './liveness.ts'
 import { isDir } from './rows.ts'
 import { readMeta } from './schema.ts'
 
@@ -41,15 +42,6 @@ export interface FsckReport {
   held: number
   /** Processes that had the store open (only with force). */
   live: number[]
-}
-
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 function livePids (db: DatabaseSync): number[] {

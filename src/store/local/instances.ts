@@ -8,17 +8,10 @@
 // orphans its own daemon still holds. Hence a row per open instance with
 // its pid; rows of dead pids are stale and removed.
 import { randomUUID } from 'node:crypto'
+import { alive } from './liveness.ts'
 import type { Statements } from './statements.ts'
 
-function alive (pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists, it is just not ours to signal.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
+// A zombie (a daemon killed with -9, not yet reaped) counts as dead: liveness.ts.
 
 export const newToken = (): string => randomUUID()
 

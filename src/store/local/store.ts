@@ -14,6 +14,7 @@ import { getRow, lookupRow, transaction, type Ctx } from './context.ts'
 import * as data from './data.ts'
 import { newToken, register, unregister } from './instances.ts'
 import { Layout, inspect } from './layout.ts'
+import { notWritable, readOnlyDatabase } from './media.ts'
 import * as ns from './namespace.ts'
 import { rename } from './rename.ts'
 import { NAME_MAX, S_IFLNK, S_IFMT, isDir, toAttr, type ObjectRow } from './rows.ts'
@@ -65,14 +66,21 @@ export class LocalStore implements ObjectStore {
     const layout = new Layout(localDir(config.url))
     const found = inspect(layout.dir)
     const creating = config.create && !config.readOnly
+    // A store on read-only media (media.ts) opens read-only or not at all.
+    const readOnlyMedia = found === 'absent' ? undefined : notWritable(layout.dir)
+    if (readOnlyMedia !== undefined && !config.readOnly) throw new ConfigError(`the store directory ${layout.dir} is ${readOnlyMedia}; mount it with -o ro`)
     if (found !== 'store') {
       if (!creating) throw new ConfigError(`no objfs store at ${layout.dir}`)
       checkBlockSize(config.blockSize)
-      prepareNew(layout, found === 'absent')
+      try {
+        prepareNew(layout, found === 'absent')
+      } catch (err) {
+        throw new ConfigError(`cannot create a store at ${layout.dir}: ${(err as Error).message}`)
+      }
     }
     let db: DatabaseSync
     try {
-      db = new DatabaseSync(layout.db, { readOnly: config.readOnly })
+      db = new DatabaseSync(readOnlyMedia === undefined ? layout.db : readOnlyDatabase(layout), { readOnly: config.readOnly })
     } catch (err) {
       throw new ConfigError(`cannot open the store database ${layout.db}: ${(err as Error).message}`)
     }

@@ -44,7 +44,7 @@ function parseNumber (text: string | undefined): number | undefined {
 
 export const timeOf = (ms: number): Timespec => ({ sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 })
 
-export interface Described {
+interface Described {
   kind: 'file' | 'dir'
   size: number
   /** Last-Modified, ms since the epoch. */

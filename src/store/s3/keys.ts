@@ -8,14 +8,11 @@
 // key equal to its id ("a/b/").
 import { createHash } from 'node:crypto'
 import { FsError, errno as E } from '../../errors.ts'
-import type { ObjectId } from '../types.ts'
 
 /** NAME_MAX, counted in bytes as the kernel counts it. */
 export const NAME_MAX = 255
 /** S3's limit on a key, in UTF-8 bytes. */
 export const KEY_MAX = 1024
-
-export const asId = (key: string): ObjectId => key as ObjectId
 
 /** A directory id (the root "" included). */
 export const isDirId = (id: string): boolean => id === '' || id.endsWith('/')

@@ -27,9 +27,17 @@ const PATH_MAX = 4096
 
 function listedFile (s: Session, key: string, name: string, size: number, etag: string | undefined, lastModified: number): DirEntry {
   const known = s.meta.stale(key)
-  if (known?.kind === 'file' && etag !== undefined && known.etag === quoteEtag(etag) && (known.lastModified === 0 || sameSecond(known.lastModified, lastModified))) {
-    s.meta.touch(key)
-    return { name, attr: known.attr }
+  if (known?.kind === 'file' && etag !== undefined && known.etag === quoteEtag(etag)) {
+    // A version this mount wrote: the listing tells its Last-Modified, which
+    // from now on tells a metadata-only change by another client apart.
+    if (known.lastModified === 0) {
+      known.lastModified = lastModified
+      return { name, attr: known.attr }
+    }
+    if (sameSecond(known.lastModified, lastModified)) {
+      s.meta.touch(key)
+      return { name, attr: known.attr }
+    }
   }
   const attr = attrOf(key, inoOf(s.bucket, key), 1, { kind: 'file', size, lastModified, metadata: undefined }, s.opts)
   return { name, attr, partial: { typeKnown: size >= PATH_MAX } }

@@ -10,12 +10,18 @@
 // shows the same ETag and Last-Modified still reuses their attributes:
 // that is how readdirplus answers with real modes and times without a
 // HEAD per entry.
+//
+// A directory that fits one LIST page also keeps the names it holds (kept
+// current by this mount's own changes), so that looking up a name that is
+// not there, which every create does first, costs no request: a LIST costs
+// ~50 ms on Ceph RGW against ~3 ms for a HEAD, and S3 bills it 12.5 times
+// a GET.
 import { HeadObjectCommand, ListObjectsV2Command, type HeadObjectCommandOutput } from '@aws-sdk/client-s3'
 import { LRUCache } from 'lru-cache'
 import type { ObjectAttr } from '../types.ts'
-import { attrOf, parseXattrs, timeOf, type Metadata } from './attrs.ts'
+import { attrOf, parseXattrs, type Metadata } from './attrs.ts'
 import { asFsError, isNotFound, quoteEtag } from './client.ts'
-import { inoOf } from './keys.ts'
+import { inoOf, parentOf } from './keys.ts'
 import type { Session } from './session.ts'
 
 export interface ObjectInfo {
@@ -36,11 +42,18 @@ interface Cached {
   at: number
 }
 
+/** The names in a directory, from one complete LIST page. */
+export interface Children {
+  names: Map<string, 'file' | 'dir'>
+  at: number
+}
+
 const bare = (id: string): string => id.endsWith('/') ? id.slice(0, -1) : id
 
 export class MetaCache {
   readonly #ttl: number
   readonly #entries = new LRUCache<string, Cached>({ max: 200_000 })
+  readonly #children = new LRUCache<string, Children>({ max: 20_000 })
 
   constructor (ttlMs: number) {
     this.#ttl = ttlMs
@@ -76,6 +89,25 @@ export class MetaCache {
   dropTree (dirId: string): void {
     this.drop(dirId)
     for (const k of [...this.#entries.keys()]) if (k.startsWith(dirId)) this.#entries.delete(k)
+    for (const k of [...this.#children.keys()]) if (k.startsWith(dirId)) this.#children.delete(k)
+  }
+
+  /** The names of a directory, when known and fresh. */
+  children (dirId: string): Children | undefined {
+    const c = this.#children.get(dirId)
+    return c === undefined || Date.now() - c.at >= this.#ttl ? undefined : c
+  }
+
+  setChildren (dirId: string, names: Map<string, 'file' | 'dir'>): void {
+    this.#children.set(dirId, { names, at: Date.now() })
+  }
+
+  /** This mount added (kind) or removed (undefined) a name: known listings follow. */
+  child (dirId: string, name: string, kind: 'file' | 'dir' | undefined): void {
+    const c = this.#children.get(dirId)
+    if (c === undefined) return
+    if (kind === undefined) c.names.delete(name)
+    else c.names.set(name, kind)
   }
 }
 
@@ -147,18 +179,51 @@ export async function fetchDir (s: Session, dirId: string): Promise<ObjectInfo |
   }
   const marker = hasMarker ? await head(s, dirId) : undefined
   const subdirs = (page.CommonPrefixes ?? []).filter(p => p.Prefix !== undefined && p.Prefix.length > dirId.length + 1).length
+  if (page.IsTruncated !== true) {
+    const names = new Map<string, 'file' | 'dir'>()
+    for (const c of page.Contents ?? []) if (c.Key !== undefined && c.Key !== dirId) names.set(c.Key.slice(dirId.length), 'file')
+    for (const p of page.CommonPrefixes ?? []) if (p.Prefix !== undefined) names.set(p.Prefix.slice(dirId.length, -1), 'dir')
+    s.meta.setChildren(dirId, names)
+  }
   // Past one page the count is unknown: nlink 1 is the convention find(1) knows.
   const info = dirInfo(s, dirId, page.IsTruncated === true ? 1 : 2 + subdirs, marker)
   s.meta.set(dirId, info)
   return info
 }
 
-/** The name `key` (no trailing slash) as file, directory or nothing: file HEAD and directory LIST at once. */
+/**
+ * The name `key` (no trailing slash) as file, directory or nothing. The
+ * parent's names answer when they are known (listed within metadata_ttl,
+ * or listed now, once for the many lookups that follow); past one page
+ * of names, a HEAD of the key and a LIST of "key/" at once.
+ */
 export async function fetchName (s: Session, key: string): Promise<ObjectInfo | null> {
+  const parent = parentOf(key)
+  let children = s.meta.children(parent)
+  if (children === undefined && s.meta.get(parent) === undefined) {
+    await fetchDir(s, parent)
+    children = s.meta.children(parent)
+  }
+  if (children !== undefined) {
+    const kind = children.names.get(key.slice(parent.length))
+    if (kind === undefined) {
+      s.meta.set(key, null)
+      return null
+    }
+    if (kind === 'dir') {
+      const dir = await fetchDir(s, `${key}/`)
+      if (dir !== null) return dir
+    }
+    const file = await fetchFile(s, key)
+    if (file !== null) return file
+    // Changed since the listing: ask for both.
+  }
+  return await fetchBoth(s, key)
+}
+
+async function fetchBoth (s: Session, key: string): Promise<ObjectInfo | null> {
   const [file, dir] = await Promise.all([head(s, key), fetchDir(s, `${key}/`)])
   const info = dir ?? (file === undefined ? null : fileInfo(s, key, file))
   s.meta.set(key, info)
   return info
 }
-
-export const lastModifiedTime = (ms: number): ObjectAttr['mtime'] => timeOf(ms)

@@ -6,7 +6,7 @@ import { logger } from '../../log.ts'
 import type { CreateSpec, ObjectAttr, RemoveResult, Timespec } from '../types.ts'
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, metadataOf } from './attrs.ts'
 import { asFsError, isNotFound } from './client.ts'
-import { childKey, inoOf, isDirId, parentOf } from './keys.ts'
+import { childKey, inoOf, isDirId } from './keys.ts'
 import { dirAttr } from './list.ts'
 import { fetchDir, fetchFile, fetchName, type ObjectInfo } from './meta.ts'
 import type { Session } from './session.ts'
@@ -87,6 +87,7 @@ export async function create (s: Session, parent: string, name: string, spec: Cr
   if (dir) {
     const etag = await putObject(s, id, new Uint8Array(0), metadataOf(attr, new Map()), DIR_CONTENT_TYPE)
     s.meta.set(key, { kind: 'dir', attr, etag, lastModified: 0, xattrs: new Map(), marker: true, contentType: DIR_CONTENT_TYPE })
+    s.meta.setChildren(id, new Map())
   } else {
     // Staged, not uploaded: the first commit is the object's only upload,
     // so the chmod, utimes and rename that tools do right after creating
@@ -96,6 +97,7 @@ export async function create (s: Session, parent: string, name: string, spec: Cr
     s.staged.set(key, st)
     schedule(s, st)
   }
+  s.meta.child(parent, name, dir ? 'dir' : 'file')
   changed(s, parent, t, dir)
   return { ...attr }
 }
@@ -138,11 +140,13 @@ export async function remove (s: Session, parent: string, name: string, dir: boo
     s.meta.dropTree(id)
     s.meta.set(id, null)
     s.dirTimes.delete(id)
+    s.meta.child(parent, name, undefined)
     changed(s, parent, t, true)
     return { id: id as ObjectAttr['id'], nlink: 0 }
   }
   if (dir) throw new FsError(E.ENOTDIR)
   await removeFile(s, key)
+  s.meta.child(parent, name, undefined)
   changed(s, parent, t, false)
   return { id: key as ObjectAttr['id'], nlink: 0 }
 }
@@ -167,5 +171,3 @@ export function refuseLink (): never {
   log.warn('link(2) refused: S3 objects have exactly one name, so hard links are not supported (EPERM)')
   throw new FsError(E.EPERM, 'hard links are not supported on S3')
 }
-
-export const parentDir = parentOf

@@ -8,12 +8,13 @@
 // Ids are keys, so a rename changes identities: `moved` tells the daemon,
 // which re-keys its inodes (open handles follow).
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3'
+import PQueue from 'p-queue'
 import { FsError, errno as E } from '../../errors.ts'
 import type { RenameResult, Timespec } from '../types.ts'
 import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../types.ts'
 import { metadataOf } from './attrs.ts'
 import { asFsError } from './client.ts'
-import { childKey, inoOf, parentOf } from './keys.ts'
+import { childKey, inoOf, nameOf, parentOf } from './keys.ts'
 import { head, type ObjectInfo } from './meta.ts'
 import { changed, deleteKey, isEmptyDir, now, resolveDir, resolveName } from './names.ts'
 import type { Session } from './session.ts'
@@ -70,7 +71,10 @@ function dropStaged (s: Session, key: string): void {
 }
 
 async function move (s: Session, from: string, info: ObjectInfo, to: string, t: Timespec, replacing: boolean): Promise<Moved> {
-  return info.kind === 'dir' ? await moveDir(s, `${from}/`, `${to}/`) : await moveFile(s, from, to, t, replacing)
+  const moved = info.kind === 'dir' ? await moveDir(s, `${from}/`, `${to}/`) : await moveFile(s, from, to, t, replacing)
+  s.meta.child(parentOf(from), nameOf(from), undefined)
+  s.meta.child(parentOf(to), nameOf(to), info.kind)
+  return moved
 }
 
 /** RENAME_EXCHANGE: three moves through a temporary name, reported in order so the daemon re-keys correctly. */
@@ -136,7 +140,10 @@ async function moveDir (s: Session, fromId: string, toId: string): Promise<Moved
     for (const c of page.Contents ?? []) if (c.Key !== undefined) keys.push({ key: c.Key, size: c.Size ?? 0, etag: c.ETag })
     token = page.IsTruncated === true ? page.NextContinuationToken : undefined
   } while (token !== undefined)
-  await Promise.all(keys.map(async k => await s.parts.add(async () => {
+  // Not s.parts: a multipart copy queues its parts there, and waiting on
+  // it from inside it could take every slot.
+  const copies = new PQueue({ concurrency: 8 })
+  await Promise.all(keys.map(async k => await copies.add(async () => {
     const dest = toId + k.key.slice(fromId.length)
     // The attributes travel in the metadata, which a single copy keeps; a
     // multipart copy (above 5 GiB) must be told them.
@@ -144,10 +151,10 @@ async function moveDir (s: Session, fromId: string, toId: string): Promise<Moved
     const h = await head(s, k.key)
     if (h !== undefined) await copyObject(s, k.key, h.ETag, h.ContentLength ?? k.size, dest, h.Metadata ?? {}, h.ContentType)
   })))
-  await Promise.all(keys.map(async k => await s.parts.add(async () => { await deleteKey(s, k.key) })))
+  await Promise.all(keys.map(async k => await copies.add(async () => { await deleteKey(s, k.key) })))
   s.meta.dropTree(fromId)
   s.meta.dropTree(toId)
-  for (const [id, times] of [...s.dirTimes]) {
+  for (const [id, times] of [...s.dirTimes.entries()]) {
     if (!id.startsWith(fromId)) continue
     s.dirTimes.delete(id)
     s.dirTimes.set(toId + id.slice(fromId.length), times)

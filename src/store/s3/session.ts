@@ -8,6 +8,7 @@
 import { mkdirSync, readdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
+import { LRUCache } from 'lru-cache'
 import PQueue from 'p-queue'
 import { logger } from '../../log.ts'
 import type { StoreCounters, Timespec } from '../types.ts'
@@ -44,7 +45,7 @@ export class Session {
    * utimes on a directory without a marker). Not written back per change:
    * that would cost a PUT per create; see README "S3".
    */
-  readonly dirTimes = new Map<string, DirTimes>()
+  readonly dirTimes = new LRUCache<string, DirTimes>({ max: 100_000 })
   /** Uploads (commits) in flight at most, and part transfers within them. */
   readonly commits = new PQueue({ concurrency: 8 })
   readonly parts = new PQueue({ concurrency: 4 })

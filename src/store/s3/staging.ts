@@ -111,6 +111,9 @@ export class Staged {
         else if (start + len > size) this.blocks.set(index, size - start)
       }
       this.baseLimit = Math.min(this.baseLimit, size)
+      // Nothing of the old version shows any more: the file is new content
+      // (a rename before its upload then moves it without a copy).
+      if (this.baseLimit === 0) this.base = null
       if (this.#created) {
         const fh = await open(this.path, 'r+')
         try {

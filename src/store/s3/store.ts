@@ -56,6 +56,7 @@ export class S3Store implements ObjectStore {
         throw err
       }
       log.debug({ bucket: where.bucket, prefix: where.prefix, endpoint: opts.endpoint, blockSize: s.blockSize }, 'S3 store opened')
+      log.info('S3: hard links are not supported (link(2) answers EPERM); rename is a copy and a delete; see README "S3"')
     }
     return new S3Store(s)
   }
