@@ -8,7 +8,13 @@
 // the daemon may answer at once; the data is still stored (RELEASE waits).
 // A process that exits normally is left to wait: its exit status may be
 // taken as "written" (head -c ... > file exits, the shell goes on).
-import { readFileSync } from 'node:fs'
+//
+// Never read the caller's /proc files on the main thread, nor make a FLUSH
+// wait for them: reading /proc/PID/stat blocks while PID is in execve, and
+// execve closes the files it does not pass on, which sends the very FLUSH
+// being served. A synchronous read here deadlocked the daemon
+// (test/mount/model.test.ts: a child process running fallocate(1)).
+import { readFile } from 'node:fs/promises'
 
 /** include/linux/sched.h: getting out, and because of a signal. */
 const PF_EXITING = 0x4
@@ -18,12 +24,16 @@ const PF_SIGNALED = 0x400
 const FLAGS = 9
 const EXIT_CODE = 52
 
+/** A flush faster than this never asks: a killed writer waiting this long is what the check is for. */
+const CHECK_AFTER_MS = 200
+
 /** True when `pid` is exiting because a signal killed it; false when alive, exiting normally, or unknown. */
-export function killedBySignal (pid: number): boolean {
+export async function killedBySignal (pid: number): Promise<boolean> {
   if (!Number.isInteger(pid) || pid <= 0) return false
   let stat: string
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
+    // On the thread pool: it may block (see above), the supervisor must not.
+    stat = await readFile(`/proc/${pid}/stat`, 'latin1')
   } catch {
     return false
   }
@@ -33,4 +43,26 @@ export function killedBySignal (pid: number): boolean {
   if ((flags & PF_EXITING) === 0) return false
   // PF_SIGNALED marks the thread that took the signal; its siblings carry it in exit_code.
   return (flags & PF_SIGNALED) !== 0 || (exitCode & 0x7f) !== 0
+}
+
+/**
+ * A signal that aborts with `request`'s, and also once the wait has lasted
+ * CHECK_AFTER_MS and `pid` turns out to be dying of a signal. Call `done`
+ * when the wait is over.
+ */
+export function untilCallerKilled (pid: number, request: AbortSignal): { signal: AbortSignal, done: () => void } {
+  const ac = new AbortController()
+  const forward = (): void => ac.abort()
+  if (request.aborted) ac.abort()
+  else request.addEventListener('abort', forward, { once: true })
+  const timer = setTimeout(() => {
+    killedBySignal(pid).then(killed => { if (killed) ac.abort() }, () => {})
+  }, CHECK_AFTER_MS)
+  return {
+    signal: ac.signal,
+    done: () => {
+      clearTimeout(timer)
+      request.removeEventListener('abort', forward)
+    },
+  }
 }

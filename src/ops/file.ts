@@ -12,7 +12,7 @@ import { blockCount, blockOf } from '../blocks/range.ts'
 import { entryFor, type Fs, type Reply, type Req } from './context.ts'
 import { createObject } from './entry.ts'
 import { untilAborted } from '../abortable.ts'
-import { killedBySignal } from './caller.ts'
+import { untilCallerKilled } from './caller.ts'
 import { constants } from 'node:fs'
 
 const { O_TRUNC, O_RDONLY } = constants
@@ -77,8 +77,16 @@ export async function flush (fs: Fs, req: Req, { fh }: FlushIn): Promise<Reply> 
   const inode = fs.handles.file(fh).inode
   // An interrupted close returns at once, and so does the close of a process
   // killed by a signal (caller.ts); the data is still stored: release waits for it.
-  const signal = req.signal; void killedBySignal
-  await fs.coalescer.flush(inode, signal)
+  if (inode.dirty === undefined) {
+    await fs.coalescer.flush(inode, req.signal)
+  } else {
+    const wait = untilCallerKilled(req.pid, req.signal)
+    try {
+      await fs.coalescer.flush(inode, wait.signal)
+    } finally {
+      wait.done()
+    }
+  }
   // Whole-object stores (S3) commit what the closing writer wrote.
   if (!fs.store.capabilities.blockWrites) await fs.store.flush?.(inode.id)
   return new Uint8Array(0)

@@ -11,9 +11,9 @@ import type { Test } from 'tap'
 import { Driver } from './driver-client.ts'
 import { dropCaches, mountObjfs, mountTier, objfsBin, q, run, shOk, tempDir, type Mount } from './harness.ts'
 
-const DELAY_MS = 10_000
+const DELAY_MS = 6000
 /** "Promptly": well inside the store's delay. */
-const PROMPT_MS = 3000
+const PROMPT_MS = 2000
 const MiB = 1024 * 1024
 
 const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
