@@ -11,6 +11,8 @@ export const SNAPSHOT_VERSION = 1
 
 // A type, not an interface: it must fit Fs.stats's Record<string, unknown>.
 export type StatsSnapshot = OpStatsSnapshot & {
+  /** FUSE requests being served (the dispatcher's count). */
+  inFlight: number
   version: number
   pid: number
   source: string

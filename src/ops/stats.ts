@@ -15,14 +15,12 @@ export interface OpCounter {
 export type OpStatsSnapshot = {
   ops: Record<string, OpCounter>
   errors: Record<string, number>
-  inFlight: number
   latencyBoundsMs: readonly number[]
 }
 
 export class OpStats {
   readonly #ops = new Map<string, OpCounter>()
   readonly #errnos = new Map<string, number>()
-  inFlight = 0
 
   record (op: string, ms: number, errno: number): void {
     let c = this.#ops.get(op)
@@ -42,6 +40,6 @@ export class OpStats {
   }
 
   snapshot (): OpStatsSnapshot {
-    return { ops: Object.fromEntries(this.#ops), errors: Object.fromEntries(this.#errnos), inFlight: this.inFlight, latencyBoundsMs: LATENCY_BOUNDS_MS }
+    return { ops: Object.fromEntries(this.#ops), errors: Object.fromEntries(this.#errnos), latencyBoundsMs: LATENCY_BOUNDS_MS }
   }
 }
