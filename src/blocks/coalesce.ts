@@ -285,8 +285,11 @@ export class Coalescer {
   #release (file: Buffered): void {
     const d = file.dirty
     if (d === undefined || d.blocks.size > 0 || d.sealed.size > 0 || d.error !== 0) return
-    const base = d.attr ?? file.attr
-    file.attr = { ...base, size: d.storedSize }
+    // A store write changes size and times only; modes changed by a SETATTR
+    // while the data was buffered are newer than the write's answer.
+    file.attr = d.attr === undefined
+      ? { ...file.attr, size: d.storedSize }
+      : { ...file.attr, size: d.storedSize, mtime: d.attr.mtime, ctime: d.attr.ctime }
     file.dirty = undefined
     this.#files.delete(file)
     this.#hooks.settled(file)

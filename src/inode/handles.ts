@@ -15,6 +15,8 @@ export interface DirHandle {
   inode: Inode
   /** The listing read so far, in store order; entry i has readdir offset i + 3 ("." and ".." take 1 and 2). */
   entries: DirEntry[]
+  /** The table epoch at which each page was read, by the index of its first entry. */
+  pages: Array<{ first: number, readAt: number }>
   /** Store cursor for the next page; null when the listing is complete. */
   cursor: string | null
   complete: boolean

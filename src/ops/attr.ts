@@ -17,8 +17,9 @@ export function attrReply (fs: Fs, inode: Inode, attr: ObjectAttr): Uint8Array {
 
 export async function getattr (fs: Fs, req: Req, _body: GetattrIn): Promise<Reply> {
   const inode = fs.table.get(req.nodeid)
+  const readAt = fs.table.epoch
   const attr = await fs.store.getattr(inode.id, { signal: req.signal })
-  fs.table.updateAttr(inode, attr)
+  fs.table.updateAttr(inode, attr, readAt)
   return attrReply(fs, inode, inode.attr)
 }
 
@@ -76,8 +77,9 @@ const X_OK = 1
  */
 export async function access (fs: Fs, req: Req, { mask }: AccessIn): Promise<Reply> {
   const inode = fs.table.get(req.nodeid)
+  const readAt = fs.table.epoch
   const a = await fs.store.getattr(inode.id)
-  fs.table.updateAttr(inode, a)
+  fs.table.updateAttr(inode, a, readAt)
   if (mask === 0) return new Uint8Array(0)
   if (fs.config.readOnly && (mask & W_OK) !== 0) throw new FsError(E.EROFS)
   if (req.uid === 0) {

@@ -78,14 +78,14 @@ export function fuseAttr (fs: Fs, a: ObjectAttr, inode?: Inode): Attr {
 }
 
 /** An entry for `attr`; counts one kernel reference (the caller must send it). */
-export function entryFor (fs: Fs, attr: ObjectAttr): EntryOut {
-  const inode = fs.table.ref(attr)
+export function entryFor (fs: Fs, attr: ObjectAttr, readAt?: number): EntryOut {
+  const inode = fs.table.ref(attr, readAt)
   const [ev, evn] = splitSeconds(fs.config.entryTimeout)
   const [av, avn] = splitSeconds(fs.config.attrTimeout)
   return { nodeid: inode.nodeid, generation: 0, entry_valid: ev, entry_valid_nsec: evn, attr_valid: av, attr_valid_nsec: avn, attr: fuseAttr(fs, inode.attr, inode) }
 }
 
-export const entryReply = (fs: Fs, attr: ObjectAttr): Uint8Array => encodeEntryOut(entryFor(fs, attr))
+export const entryReply = (fs: Fs, attr: ObjectAttr, readAt?: number): Uint8Array => encodeEntryOut(entryFor(fs, attr, readAt))
 
 /** A cached negative entry: nodeid 0 with a timeout tells the kernel "absent" for that long. */
 export function negativeEntry (fs: Fs): EntryOut {

@@ -16,20 +16,28 @@ export function opendir (fs: Fs, req: Req, _body: OpenIn): Reply {
   const inode = fs.table.get(req.nodeid)
   if ((inode.attr.mode & S_IFMT) !== S_IFDIR) throw new FsError(E.ENOTDIR)
   fs.table.pin(inode)
-  const fh = fs.handles.add({ kind: 'dir', inode, entries: [], cursor: null, complete: false, loading: undefined })
+  const fh = fs.handles.add({ kind: 'dir', inode, entries: [], pages: [], cursor: null, complete: false, loading: undefined })
   return encodeOpenOut({ fh, open_flags: 0 })
 }
 
 /** Load pages until entry `index` is present or the listing is complete. */
 async function ensure (fs: Fs, h: DirHandle, index: number): Promise<void> {
   while (!h.complete && h.entries.length <= index) {
+    const readAt = fs.table.epoch
     h.loading ??= fs.store.list(h.inode.id, h.cursor, PAGE).then(page => {
+      h.pages.push({ first: h.entries.length, readAt })
       h.entries.push(...page.entries)
       h.cursor = page.next
       h.complete = page.next === null
     }).finally(() => { h.loading = undefined })
     await h.loading
   }
+}
+
+/** When the listing page holding entry `index` was read. */
+function readAtOf (h: DirHandle, index: number): number {
+  for (let i = h.pages.length - 1; i >= 0; i--) if (h.pages[i].first <= index) return h.pages[i].readAt
+  return 0
 }
 
 async function fill (fs: Fs, { fh, offset, size }: ReadIn, plus: boolean): Promise<Reply> {
@@ -60,7 +68,7 @@ async function fill (fs: Fs, { fh, offset, size }: ReadIn, plus: boolean): Promi
       if (!w.addPlus(bare, k + 1, type, e.name)) break
       continue
     }
-    const entry = entryFor(fs, e.attr)
+    const entry = entryFor(fs, e.attr, readAtOf(h, k - 2))
     if (!w.addPlus(entry, k + 1, type, e.name)) {
       fs.table.unref(fs.table.get(entry.nodeid))   // never reached the kernel
       break

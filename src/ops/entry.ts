@@ -11,6 +11,7 @@ const S_ISGID = 0o2000
 
 export async function lookup (fs: Fs, req: Req, { name }: NameIn): Promise<Reply> {
   const parent = fs.table.get(req.nodeid)
+  const readAt = fs.table.epoch
   const attr = await fs.store.lookup(parent.id, name, { signal: req.signal })
   if (attr === null) {
     // ENOENT on lookup is routine (every create starts with one), so it is
@@ -21,7 +22,7 @@ export async function lookup (fs: Fs, req: Req, { name }: NameIn): Promise<Reply
     }
     throw new FsError(E.ENOENT)
   }
-  return entryReply(fs, attr)
+  return entryReply(fs, attr, readAt)
 }
 
 export function forget (fs: Fs, req: Req, { nlookup }: ForgetIn): Reply {
@@ -72,7 +73,7 @@ export async function link (fs: Fs, req: Req, { oldnodeid, newname }: LinkIn): P
 function lostName (fs: Fs, r: RemoveResult): void {
   const inode = fs.table.byId(r.id)
   if (inode !== undefined) {
-    inode.attr = { ...inode.attr, nlink: r.nlink }
+    fs.table.updateAttr(inode, { ...inode.attr, nlink: r.nlink })
     if (r.nlink === 0) inode.unlinked = true
   } else if (r.nlink === 0) {
     void reclaim(fs, r.id)
