@@ -35,6 +35,15 @@ export interface Config {
   mountFlags: string[]
   /** Store-specific key=value options (endpoint, region, profile...). */
   storeOptions: Record<string, string>
+  /** Serve through a keeper process that restarts a crashed serving process (src/keeper). */
+  keeper: boolean
+  /** Where the write journal and keeper state live; default /run/objfs/<mountpoint>. */
+  stateDir: string | undefined
+  /**
+   * Under a keeper, journal acknowledged writes until they are stored, so
+   * that a restarted serving process replays what a crash left buffered.
+   */
+  journal: boolean
 }
 
 export const MiB = 1024 * 1024
@@ -63,6 +72,9 @@ export const defaults = (): Config => ({
   metricsPort: undefined,
   mountFlags: [],
   storeOptions: {},
+  keeper: true,
+  stateDir: undefined,
+  journal: true,
 })
 
 /** "4M", "4MiB", "512k", "1G", "4096" -> bytes. */
@@ -90,7 +102,7 @@ function parseCount (text: string, what: string, min: number, max: number): numb
 const ignored = new Set(['defaults', 'auto', 'noauto', 'nofail', '_netdev', 'user', 'nouser', 'users', 'owner', 'group', 'rw', 'async', 'suid', 'dev', 'exec', 'atime', 'diratime', 'nodiratime', 'relatime', 'loud', 'silent'])
 // Generic VFS flags we pass on to mount(8).
 const passed = new Set(['nosuid', 'nodev', 'noexec', 'noatime', 'strictatime', 'lazytime', 'sync', 'dirsync'])
-const storeKeys = new Set(['endpoint', 'region', 'profile', 'uid', 'gid', 'umask', 'file_mode', 'dir_mode', 'metadata_ttl', 'cache_dir', 'commit_delay'])
+const storeKeys = new Set(['endpoint', 'region', 'profile', 'uid', 'gid', 'umask', 'file_mode', 'dir_mode', 'metadata_ttl', 'cache_dir', 'commit_delay', 'part_size', 'stream_threshold', 'upload_buffer'])
 
 type Setter = (c: Config, value: string | undefined, name: string) => void
 const flag = (f: (c: Config) => void): Setter => (c, v, name) => {
@@ -131,6 +143,11 @@ const setters: Record<string, Setter> = {
     c.logLevel = v
   }),
   log_file: valued((c, v) => { c.logFile = v }),
+  keeper: flag(c => { c.keeper = true }),
+  no_keeper: flag(c => { c.keeper = false }),
+  state_dir: valued((c, v) => { c.stateDir = v }),
+  journal: flag(c => { c.journal = true }),
+  no_journal: flag(c => { c.journal = false }),
   fsname: valued((c, v) => { c.fsname = v }),
   metrics_port: valued((c, v, n) => { c.metricsPort = parseCount(v, n, 1, 65535) }),
   // Set by mount(8) helpers for fuse types; the type is always fuse.objfs.

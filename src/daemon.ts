@@ -4,18 +4,27 @@
 // unmount; each phase idempotent.
 import {
   FUSE_ASYNC_READ, FUSE_ATOMIC_O_TRUNC, FUSE_AUTO_INVAL_DATA, FUSE_BIG_WRITES, FUSE_CACHE_SYMLINKS, FUSE_DO_READDIRPLUS,
-  FUSE_HANDLE_KILLPRIV_V2, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, FUSE_READDIRPLUS_AUTO, FUSE_WRITEBACK_CACHE,
+  FUSE_HANDLE_KILLPRIV_V2, FUSE_HAS_RESEND_FLAGS2, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, FUSE_READDIRPLUS_AUTO, FUSE_WRITEBACK_CACHE,
 } from './channel/abi.ts'
-import { mountFuse, setReadahead } from './channel/mount.ts'
-import { Session } from './channel/session.ts'
+import { mountFuse, mountRequestOf, setReadahead } from './channel/mount.ts'
+import { DETACHED, Session, type Negotiation, type SessionOptions } from './channel/session.ts'
+import { Notifier } from './channel/notify.ts'
 import { forceUnmount } from './channel/unmount.ts'
+import { existsSync, readdirSync, renameSync } from 'node:fs'
+import { join } from 'node:path'
 import { Coalescer } from './blocks/coalesce.ts'
+import { Journal } from './blocks/journal.ts'
+import { replayJournal } from './blocks/journal-replay.ts'
 import type { Config } from './config.ts'
 import { Handles } from './inode/handles.ts'
 import { InodeTable } from './inode/table.ts'
 import { logger } from './log.ts'
 import { closeMetrics, serveMetrics } from './metrics/server.ts'
 import { daemonSnapshot } from './metrics/snapshot.ts'
+import { NO_RESEND_ENV } from './keeper/protocol.ts'
+import { stateDirOf } from './keeper/state.ts'
+import { UniqueSpan } from './keeper/unanswered.ts'
+import { Adopter } from './ops/adopt.ts'
 import type { Fs } from './ops/context.ts'
 import { Dispatcher } from './ops/dispatch.ts'
 import { reclaim } from './ops/entry.ts'
@@ -30,26 +39,67 @@ const log = logger('daemon')
 const MAX_WRITE = 1024 * 1024
 
 export interface Daemon {
-  /** Resolves with the exit status once the filesystem is unmounted and everything is stored. */
-  done: Promise<number>
+  /**
+   * Resolves once the filesystem is unmounted (or, after handover(), once
+   * this process let go of the connection) and everything is stored.
+   */
+  done: Promise<{ status: number, detached: boolean }>
   /** Flush and unmount (SIGINT, SIGTERM, objfs umount). */
   shutdown: () => Promise<void>
+  /** Let go of the connection for the next serving process (graceful upgrade): drain, store, stop. */
+  handover: () => void
+  /** What INIT settled, for the keeper to hand to the next process. */
+  negotiation: Negotiation
+  /**
+   * On a kernel that cannot resend (before 7.40): the uniques of the
+   * requests this process read and has not answered, as a range, so that
+   * after a crash the keeper can answer them with an error instead of
+   * leaving their callers blocked. Undefined where the kernel resends.
+   */
+  unanswered: (() => { low: number, high: number }) | undefined
+}
+
+/** A connection held by the keeper (src/keeper): mounted already, and initialised unless this is its first process. */
+export interface Takeover {
+  fd: number
+  /** Serving processes before this one on the connection. */
+  generation: number
+  /** INIT as the first process settled it; undefined for the first process, which answers INIT. */
+  negotiation?: Negotiation
 }
 
 export function storeConfigOf (config: Config): StoreConfig {
   return { url: parseSource(config.source).url, blockSize: config.blockSize, readOnly: config.readOnly, create: !config.readOnly, options: config.storeOptions }
 }
 
-/** Mount and serve; resolves once the mount is live (INIT answered). */
-export async function startDaemon (config: Config): Promise<Daemon> {
+/**
+ * Mount and serve, or serve a connection the keeper holds; resolves once
+ * the mount is live (INIT answered, or the connection taken over).
+ */
+export async function startDaemon (config: Config, takeover?: Takeover): Promise<Daemon> {
   checkOpTable()
   const startedAt = Date.now()
-  const storeConfig = storeConfigOf(config)
+  const resumed = takeover?.negotiation !== undefined
+  const storeConfig: StoreConfig = { ...storeConfigOf(config), keepOrphans: resumed }
   // Open once here: creates the store on first mount, and refuses a bad one
   // before anything is mounted. Workers open their own instances.
   const local = await openStore(storeConfig)
   const { blockSize, capabilities } = local
   const root = await local.root()
+  // Under a keeper: what a killed serving process acknowledged but had not
+  // stored is in the journal; it goes into the store before anything is served.
+  const journalDir = join(stateDirOf(config), 'journal')
+  const journaled = takeover !== undefined && config.journal && capabilities.stableIds && !config.readOnly
+  // A journal found by the first process of a connection is from a keeper
+  // that died too: the store may have changed since (mounted elsewhere),
+  // so replaying could write old data over new. It is set aside, not replayed.
+  if (journaled && !resumed) setAside(journalDir)
+  if (journaled) {
+    const r = await replayJournal(journalDir, local)
+    if (r.segments > 0) log.info({ segments: r.segments, records: r.records, bytes: r.bytes, skipped: r.skipped, repaired: r.repaired }, 'replayed the write journal')
+    if (r.torn !== undefined) log.warn(r.torn, 'the last journal record was cut short by the crash (never acknowledged)')
+  }
+  const journal = journaled ? new Journal(journalDir) : undefined
   const inline = (config.inlineMeta && capabilities.stableIds) || capabilities.inlineOnly === true
   if (!inline) await local.close()
 
@@ -65,15 +115,15 @@ export async function startDaemon (config: Config): Promise<Daemon> {
   const stats = new OpStats()
   let session: Session | undefined
   let inFlight = (): number => 0
-  const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } })
+  const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } }, { inoNodeids: capabilities.inoNodeids, resumed, generation: takeover?.generation })
   const coalescer = new Coalescer(store, blockSize, config.dirtyLimit, {
     settled: inode => table.settle(inode as never),
     pressure: over => session?.setPaused(over),
-  })
+  }, { journal })
   const fs: Fs = {
     store,
     table,
-    handles: new Handles(),
+    handles: new Handles(takeover?.generation ?? 0),
     coalescer,
     config,
     negotiated: { writebackCache: false, readdirplus: false },
@@ -85,40 +135,47 @@ export async function startDaemon (config: Config): Promise<Daemon> {
   // Before mounting: a port in use fails the mount with nothing mounted.
   const metrics = config.metricsPort === undefined ? undefined : await serveMetrics(config.metricsPort, snapshot)
 
-  const fd = await mountFuse({
-    source: config.fsname ?? config.source,
-    mountpoint: config.mountpoint,
-    subtype: 'objfs',
-    allowOther: config.allowOther,
-    defaultPermissions: config.defaultPermissions,
-    readOnly: config.readOnly,
-    flags: config.mountFlags,
-  })
-  session = new Session(fd, {
-    maxWrite: MAX_WRITE,
-    slots: config.slots,
-    wantFlags: FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS |
-      FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA | FUSE_HANDLE_KILLPRIV_V2 | FUSE_CACHE_SYMLINKS |
-      (config.writebackCache ? FUSE_WRITEBACK_CACHE : 0),
-    wantFlags2: 0,
-    maxReadahead: config.maxReadahead,
-    maxBackground: Math.max(16, config.slots),
-  })
-  let negotiated
-  try {
-    negotiated = await session.init()
-  } catch (err) {
-    await forceUnmount(config.mountpoint).catch(() => {})
-    throw err
+  const fd = takeover?.fd ?? await mountFuse(mountRequestOf(config))
+  session = new Session(fd, sessionOptionsOf(config))
+  let negotiated: Negotiation
+  if (takeover?.negotiation !== undefined) {
+    negotiated = takeover.negotiation
+    const resend = session.resume(negotiated)
+    log.info({ generation: takeover.generation, resend }, resend
+      ? 'took over the connection; the kernel resends what the previous process left unanswered'
+      : 'took over the connection; this kernel cannot resend what the previous process left unanswered')
+  } else {
+    try {
+      negotiated = await session.init()
+    } catch (err) {
+      // The keeper unmounts a connection it holds itself.
+      if (takeover === undefined) await forceUnmount(config.mountpoint).catch(() => {})
+      throw err
+    }
   }
   fs.negotiated = {
     writebackCache: (negotiated.flags & FUSE_WRITEBACK_CACHE) !== 0,
     readdirplus: (negotiated.flags & FUSE_DO_READDIRPLUS) !== 0,
   }
-  if (!setReadahead(config.mountpoint, config.maxReadahead)) log.warn({ bytes: config.maxReadahead }, 'could not set the read-ahead window')
+  // Test-only, like OBJFS_FAULTS: behave as on a kernel before Linux 6.9, which cannot resend.
+  if (process.env[NO_RESEND_ENV] === '1') negotiated = { ...negotiated, flags2: negotiated.flags2 & ~FUSE_HAS_RESEND_FLAGS2 }
+  if (!resumed && !setReadahead(config.mountpoint, config.maxReadahead)) log.warn({ bytes: config.maxReadahead }, 'could not set the read-ahead window')
   const live = session
+  // Objects changed by other clients: the kernel's copies go, by notifications from a thread of their own (channel/notify.ts).
+  const notifier = inline && local.onStale !== undefined ? new Notifier(fd) : undefined
+  if (notifier !== undefined) local.onStale?.(e => { notifier.stale(table.byId(e.id)?.nodeid, table.byId(e.parent)?.nodeid, e.name, e.gone) }, 1000 * Math.max(config.entryTimeout, config.attrTimeout))
   const dispatcher = new Dispatcher(fs, parts => live.send(parts), stats)
   inFlight = () => dispatcher.inFlight
+  const adopter = resumed && table.inoNodeids ? new Adopter(fs) : undefined
+  const dispatch = (bytes: Uint8Array, release: () => void): void => {
+    if (adopter === undefined || !adopter.needs(bytes)) {
+      dispatcher.handle(bytes, release)
+      return
+    }
+    adopter.resolve(bytes).then(() => dispatcher.handle(bytes, release), () => dispatcher.handle(bytes, release))
+  }
+  const held = takeover !== undefined && (negotiated.flags2 & FUSE_HAS_RESEND_FLAGS2) === 0 ? new UniqueSpan() : undefined
+  const handle = held === undefined ? dispatch : (bytes: Uint8Array, release: () => void): void => dispatch(bytes, held.hold(bytes, release))
   log.info({ source: config.source, mountpoint: config.mountpoint, blockSize, workers: config.workers, metricsPort: config.metricsPort }, 'mounted')
 
   let unmounting: Promise<void> | undefined
@@ -132,17 +189,41 @@ export async function startDaemon (config: Config): Promise<Daemon> {
     await unmounting
   }
 
-  const done = (async (): Promise<number> => {
-    const errno = await live.serve((bytes, release) => dispatcher.handle(bytes, release), () => dispatcher.inFlight === 0 && store.queued === 0)
-    log.info({ errno }, 'connection closed; storing buffered data')
-    // Requests in flight still answer into a closed device (ignored), and
-    // their data lands in the store before the pool closes.
+  const done = (async (): Promise<{ status: number, detached: boolean }> => {
+    const errno = await live.serve(handle, () => dispatcher.inFlight === 0 && store.queued === 0)
+    const detached = errno === DETACHED
+    log.info({ errno }, detached ? 'handing the connection over; storing buffered data' : 'connection closed; storing buffered data')
+    // Requests in flight still answer (into a closed device after an
+    // unmount, ignored), and their data lands in the store before the pool closes.
     while (dispatcher.inFlight > 0) await new Promise(resolve => setTimeout(resolve, 10))
     await coalescer.drain()
+    journal?.close()
     await store.close()
     closeMetrics(metrics)
-    log.info('stopped')
-    return 0
+    if (adopter !== undefined) log.info({ nodeids: adopter.nodeids, handles: adopter.handles }, 'taken over from the previous process')
+    log.info(detached ? 'handed over' : 'stopped')
+    return { status: 0, detached }
   })()
-  return { done, shutdown }
+  return { done, shutdown, handover: () => live.detach(), negotiation: negotiated, unanswered: held === undefined ? undefined : () => held.span() }
+}
+
+function sessionOptionsOf (config: Config): SessionOptions {
+  return {
+    maxWrite: MAX_WRITE,
+    slots: config.slots,
+    wantFlags: FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS |
+      FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA | FUSE_HANDLE_KILLPRIV_V2 | FUSE_CACHE_SYMLINKS |
+      (config.writebackCache ? FUSE_WRITEBACK_CACHE : 0),
+    // Only to learn whether the kernel can resend after a takeover.
+    wantFlags2: FUSE_HAS_RESEND_FLAGS2,
+    maxReadahead: config.maxReadahead,
+    maxBackground: Math.max(16, config.slots),
+  }
+}
+
+function setAside (dir: string): void {
+  if (!existsSync(dir) || readdirSync(dir).length === 0) return
+  const aside = `${dir}.abandoned-${Date.now()}`
+  renameSync(dir, aside)
+  log.warn({ dir: aside }, 'a write journal left by a daemon that died with its keeper was set aside, not replayed (its writes were acknowledged but may not be stored)')
 }

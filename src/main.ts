@@ -9,17 +9,29 @@ import * as install from './cli/install.ts'
 import * as mount from './cli/mount.ts'
 import * as mountHelper from './cli/mount-helper.ts'
 import * as stats from './cli/stats.ts'
+import * as serve from './cli/serve.ts'
 import * as umount from './cli/umount.ts'
+import * as upgrade from './cli/upgrade.ts'
 import type { Config } from './config.ts'
-import { startDaemon } from './daemon.ts'
 import { ConfigError, FsError } from './errors.ts'
+import { runKeeper } from './keeper/keeper.ts'
 import { logger, setLogLevel } from './log.ts'
 
 const log = logger('main')
 
-/** Serve a mount in this process until it is unmounted; exits the process. */
+/**
+ * Serve a mount until it is unmounted: through a keeper and its serving
+ * processes (the default), or in this one process (no_keeper).
+ */
 export async function runForeground (config: Config, ready: (message: string) => void): Promise<void> {
   setLogLevel(config.logLevel)
+  if (config.keeper) {
+    process.exitCode = await runKeeper(config, { ready })
+    setTimeout(() => process.exit(), 100).unref()
+    return
+  }
+  // Imported here: the keeper, which runs this function too, must stay small.
+  const { startDaemon } = await import('./daemon.ts')
   let daemon
   try {
     daemon = await startDaemon(config)
@@ -38,7 +50,7 @@ export async function runForeground (config: Config, ready: (message: string) =>
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
-  process.exitCode = await daemon.done
+  process.exitCode = (await daemon.done).status
   // pino writes asynchronously; let it drain before the process ends.
   setTimeout(() => process.exit(), 100).unref()
 }
@@ -51,6 +63,8 @@ export async function cli (argv: string[]): Promise<void> {
     .usage('$0 <command> [options]\n\nMount object storage as a POSIX filesystem.')
     .command(mount)
     .command(umount)
+    .command(upgrade)
+    .command(serve)
     .command(fsck)
     .command(stats)
     .command(install)

@@ -8,9 +8,15 @@
 // in-flight blocks on what the store holds, so written data is visible at
 // once. State changes happen in synchronous stretches only; after every
 // await the state is looked up again.
+//
+// With a journal (journal.ts), every write is recorded before it is
+// buffered, and each dirty block pins the journal segments holding its
+// writes until the store has it, so a crash of the process loses nothing
+// acknowledged and the journal on disk stays about two segments long.
 import { spans, type Span } from './range.ts'
 import { untilAborted } from '../abortable.ts'
 import { FsError, toErrno } from '../errors.ts'
+import type { Journal } from './journal.ts'
 import { logger } from '../log.ts'
 import type { ObjectAttr, ObjectId, ObjectStore, Timespec } from '../store/types.ts'
 
@@ -22,6 +28,8 @@ export interface DirtyBlock {
   data: Uint8Array
   /** Content length from the start of the block. */
   length: number
+  /** Journal segments holding writes to this block, each pinned once until it is stored. */
+  segments?: number[]
 }
 
 export interface DirtyFile {
@@ -55,6 +63,11 @@ export interface CoalescerHooks {
   pressure: (over: boolean) => void
 }
 
+export interface CoalescerOptions {
+  /** Record writes for replay after a crash (stores with stable ids); none: no cost. */
+  journal?: Journal
+}
+
 type BlockIO = Pick<ObjectStore, 'writeBlocks'> & {
   /** The pool withdraws a queued call whose request `signal` aborts. */
   readBlock: (id: ObjectId, index: number, offset: number, length: number, opts?: { signal?: AbortSignal }) => Promise<Uint8Array | null>
@@ -84,39 +97,89 @@ export class Coalescer {
   readonly #epochs = new WeakMap<Buffered, number>()
   #waiters: Array<() => void> = []
   #over = false
+  readonly #journal: Journal | undefined
+  /** The journal segment of the latest write recorded (0: none yet). */
+  #segment = 0
 
-  constructor (io: BlockIO, blockSize: number, limit: number, hooks: CoalescerHooks) {
+  constructor (io: BlockIO, blockSize: number, limit: number, hooks: CoalescerHooks, opts: CoalescerOptions = {}) {
     this.#io = io
     this.blockSize = blockSize
     // Room for at least two blocks, or a writer could wait for room forever.
     this.limit = Math.max(limit, 2 * blockSize)
     this.#hooks = hooks
+    this.#journal = opts.journal
   }
 
   /** Buffer `data` at `offset`. Resolves once the bytes are in memory and visible to readers. */
   async write (file: Buffered, offset: number, data: Uint8Array): Promise<void> {
-    for (const s of spans(offset, data.byteLength, this.blockSize)) {
-      let block = await this.#writable(file, s)
-      // Resuming after the await takes a tick, in which the budget may have
-      // sealed the block: take it only if it is still open.
-      while (file.dirty?.blocks.get(s.index) !== block) block = await this.#writable(file, s)
-      // From here to the end of the iteration nothing awaits: the block stays open.
-      const d = file.dirty as DirtyFile
-      block.data.set(data.subarray(s.pos, s.pos + s.length), s.offset)
-      block.length = Math.max(block.length, s.offset + s.length)
-      d.size = Math.max(d.size, s.index * this.blockSize + s.offset + s.length)
-      d.mtime = now()
-      if (s.offset + s.length === this.blockSize) {
-        this.#seal(file, [block])
-      } else {
-        // Most recently written last: the budget pushes out the coldest block first.
-        this.#order.delete(block)
-        this.#order.set(block, file)
-        // Over the budget the reader stops taking requests, so no later write
-        // or flush would ever come to seal these: store some now, or hang.
-        if (this.#waiters.length > 0 || this.#over) this.#relieve()
+    // Recorded before the first await: the request's buffer is only lent
+    // until the reply, and a record must exist before any block holds its bytes.
+    const seg = this.#journal === undefined || data.byteLength === 0 ? 0 : this.#record(this.#journal, file, offset, data)
+    try {
+      for (const s of spans(offset, data.byteLength, this.blockSize)) {
+        let block = await this.#writable(file, s)
+        // Resuming after the await takes a tick, in which the budget may have
+        // sealed the block: take it only if it is still open.
+        while (file.dirty?.blocks.get(s.index) !== block) block = await this.#writable(file, s)
+        // From here to the end of the iteration nothing awaits: the block stays open.
+        const d = file.dirty as DirtyFile
+        block.data.set(data.subarray(s.pos, s.pos + s.length), s.offset)
+        block.length = Math.max(block.length, s.offset + s.length)
+        if (seg !== 0) this.#pin(block, seg)
+        d.size = Math.max(d.size, s.index * this.blockSize + s.offset + s.length)
+        d.mtime = now()
+        if (s.offset + s.length === this.blockSize) {
+          this.#seal(file, [block])
+        } else {
+          // Most recently written last: the budget pushes out the coldest block first.
+          this.#order.delete(block)
+          this.#order.set(block, file)
+          // Over the budget the reader stops taking requests, so no later write
+          // or flush would ever come to seal these: store some now, or hang.
+          if (this.#waiters.length > 0 || this.#over) this.#relieve()
+        }
+      }
+    } finally {
+      // The blocks hold the segment now (or the write failed and nothing needs it).
+      if (seg !== 0) this.#journal?.unpin(seg)
+    }
+  }
+
+  /**
+   * A truncate or extend the store has applied (SETATTR, O_TRUNC,
+   * fallocate): journaled so that replaying an older write cuts it again.
+   */
+  journalSize (id: ObjectId, size: number): void {
+    this.#journal?.appendSize(id, size)
+  }
+
+  /** A range the store now reads as zeros (punch hole, zero range). */
+  journalZero (id: ObjectId, offset: number, length: number): void {
+    this.#journal?.appendZero(id, offset, length)
+  }
+
+  /** Journal a write; returns its segment, pinned for the write's duration. */
+  #record (journal: Journal, file: Buffered, offset: number, data: Uint8Array): number {
+    const seg = journal.appendWrite(file.id, offset, data)
+    if (seg !== this.#segment) {
+      this.#segment = seg
+      // A new segment began. Open blocks still holding writes from two
+      // segments back go to the store now, or a block rewritten in place
+      // forever (a database page) would keep every segment on disk.
+      for (const [block, f] of this.#order) {
+        if (block.segments?.some(n => n < seg - 1) === true) this.#seal(f, [block])
       }
     }
+    return seg
+  }
+
+  /** `block` holds a write recorded in segment `seg`. */
+  #pin (block: DirtyBlock, seg: number): void {
+    const held = block.segments
+    if (held === undefined) block.segments = [seg]
+    else if (held.includes(seg)) return
+    else held.push(seg)
+    this.#journal?.pin(seg)
   }
 
   /**
@@ -248,6 +311,8 @@ export class Coalescer {
       attr => {
         d.storedSize = Math.max(d.storedSize, minSize)
         d.attr = attr
+        // Stored: the journal may let go. A failed write keeps its segments for replay.
+        if (this.#journal !== undefined) for (const b of blocks) for (const n of b.segments ?? []) this.#journal.unpin(n)
       },
       err => {
         const errno = toErrno(err)

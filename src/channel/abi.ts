@@ -206,6 +206,18 @@ export const FUSE_NOTIFY_RESEND = 7 // 7.40+
 export const FUSE_NOTIFY_INC_EPOCH = 8 // 7.44+
 export const FUSE_NOTIFY_PRUNE = 9 // 7.45+
 
+/* ---------------------------------------------------- resent requests */
+
+/**
+ * 7.40: after FUSE_NOTIFY_RESEND the kernel queues again every request a
+ * daemon read but never answered, with this bit set in fuse_in_header.unique
+ * (and in fuse_interrupt_in.unique naming one). The reply must carry it too:
+ * the kernel finds the request by the whole value. New uniques never have it
+ * (fs/fuse/dev.c masks it out of the counter). decode.ts maps it to a
+ * negative unique, encode.ts back.
+ */
+export const FUSE_UNIQUE_RESEND = 1n << 63n
+
 /* ------------------------------------------------------------- misc limits */
 
 /** A read() of /dev/fuse with a smaller buffer fails with EINVAL. */

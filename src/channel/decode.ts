@@ -8,6 +8,13 @@
 // EOF. lock_owner is an opaque kernel pointer-derived value: it is a bigint.
 // Names are UTF-8, decoded non-fatally: a non-UTF-8 name comes back with
 // U+FFFD in place of the bad bytes (object store keys are UTF-8 anyway).
+//
+// unique: a request the kernel resends after FUSE_NOTIFY_RESEND has bit 63
+// set (FUSE_UNIQUE_RESEND), which a number cannot hold next to the low
+// bits. It decodes as the negative of the rest: -10 is "request 10, resent".
+// Kernel uniques are otherwise positive, so the sign is free, the value stays
+// one number (a Map key, a log field), and encode.ts writes bit 63 back for
+// any negative unique, so every reply to it echoes the kernel's value.
 import { FsError, errno as E } from '../errors.ts'
 import {
   ACCESS_IN_SIZE, BATCH_FORGET_IN_SIZE, COMPAT_INIT_IN_SIZE, COPY_FILE_RANGE_IN_SIZE,
@@ -16,6 +23,7 @@ import {
   IN_HEADER_SIZE, INIT_IN_SIZE, INTERRUPT_IN_SIZE, LINK_IN_SIZE, LSEEK_IN_SIZE,
   MKDIR_IN_SIZE, MKNOD_IN_SIZE, OPEN_IN_SIZE, READ_IN_SIZE, RELEASE_IN_SIZE,
   RENAME2_IN_SIZE, RENAME_IN_SIZE, SETATTR_IN_SIZE, STATX_IN_SIZE, WRITE_IN_SIZE,
+  FUSE_UNIQUE_RESEND,
 } from './abi.ts'
 
 /** The kernel sent bytes we cannot parse. Maps to EIO: the request is unanswerable. */
@@ -28,6 +36,8 @@ export class DecodeError extends FsError {
 
 const utf8 = new TextDecoder('utf-8', { fatal: false })
 const TWO_32 = 2 ** 32
+/** FUSE_UNIQUE_RESEND as bit 31 of the field's high u32, which is how the codec reads it. */
+const RESEND_HI = Number(FUSE_UNIQUE_RESEND >> 32n)
 
 /**
  * A little-endian cursor over one request body. take() checks bounds once per
@@ -71,6 +81,13 @@ export class Reader {
 
   u64big (at: number): bigint { return this.view.getBigUint64(at, true) }
 
+  /** A request's unique: negative when FUSE_UNIQUE_RESEND is set (see the top of this file). */
+  unique (at: number): number {
+    const hi = this.view.getUint32(at + 4, true)
+    const rest = this.view.getUint32(at, true) + (hi & ~RESEND_HI) * TWO_32
+    return (hi & RESEND_HI) !== 0 ? -rest : rest
+  }
+
   /** A NUL-terminated string; the cursor moves past the NUL. */
   cstring (what: string): string {
     const end = this.bytes.indexOf(0, this.pos)
@@ -90,7 +107,10 @@ export class Reader {
 /* ----------------------------------------------------------------- header */
 
 export interface InHeader {
-  len: number, opcode: number, unique: number, nodeid: number
+  len: number, opcode: number
+  /** Negative for a request resent after FUSE_NOTIFY_RESEND (see isResent). */
+  unique: number
+  nodeid: number
   uid: number, gid: number, pid: number
   /** Length of the extensions after the body, in 8-byte units. */
   total_extlen: number
@@ -103,7 +123,7 @@ export function decodeInHeader (buf: Uint8Array): InHeader {
   const h: InHeader = {
     len: r.u32(at),
     opcode: r.u32(at + 4),
-    unique: r.u64(at + 8),
+    unique: r.unique(at + 8),
     nodeid: r.u64(at + 16),
     uid: r.u32(at + 24),
     gid: r.u32(at + 28),
@@ -116,6 +136,15 @@ export function decodeInHeader (buf: Uint8Array): InHeader {
     throw new DecodeError(`total_extlen ${h.total_extlen} overruns len ${h.len}`)
   }
   return h
+}
+
+/**
+ * The kernel resent this request after FUSE_NOTIFY_RESEND: a serving process
+ * read it before and died, possibly after doing the work. -0 counts too
+ * (bit 63 over a zero rest, which no kernel sends, still echoes as it came).
+ */
+export function isResent (unique: number): boolean {
+  return unique < 0 || Object.is(unique, -0)
 }
 
 /* ------------------------------------------------------------ INIT, names */
@@ -440,9 +469,10 @@ export function decodeListxattrIn (body: Uint8Array): ListxattrIn {
 
 /* -------------------------------------------------------------- interrupt */
 
+/** `unique` carries the target's resend bit, so it matches the target's InHeader.unique. */
 export interface InterruptIn { unique: number }
 
 export function decodeInterruptIn (body: Uint8Array): InterruptIn {
   const r = new Reader(body)
-  return { unique: r.u64(r.take(INTERRUPT_IN_SIZE, 'fuse_interrupt_in')) }
+  return { unique: r.unique(r.take(INTERRUPT_IN_SIZE, 'fuse_interrupt_in')) }
 }

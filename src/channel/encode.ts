@@ -7,10 +7,12 @@ import {
   FUSE_NOTIFY_DELETE, FUSE_NOTIFY_INVAL_ENTRY, FUSE_NOTIFY_INVAL_INODE, FUSE_NOTIFY_RESEND,
   GETXATTR_OUT_SIZE, INIT_OUT_SIZE, LSEEK_OUT_SIZE, NOTIFY_DELETE_OUT_SIZE, NOTIFY_INVAL_ENTRY_OUT_SIZE,
   NOTIFY_INVAL_INODE_OUT_SIZE, OPEN_OUT_SIZE, OUT_HEADER_SIZE, STATFS_OUT_SIZE, WRITE_OUT_SIZE,
-  fuseRecAlign,
+  FUSE_UNIQUE_RESEND, fuseRecAlign,
 } from './abi.ts'
 
 const TWO_32 = 2 ** 32
+/** FUSE_UNIQUE_RESEND as bit 31 of the field's high u32, which is how the codec writes it. */
+const RESEND_HI = Number(FUSE_UNIQUE_RESEND >> 32n)
 const utf8 = new TextEncoder()
 
 /**
@@ -50,15 +52,32 @@ export class Writer {
     return this
   }
 
+  /**
+   * A reply's unique. A resent request's decodes negative (decode.ts): its
+   * reply carries FUSE_UNIQUE_RESEND again, or the kernel finds no request
+   * to complete and the caller waits on.
+   */
+  unique (v: number): this {
+    const resent = v < 0 || Object.is(v, -0)
+    const rest = Math.abs(v)
+    this.view.setUint32(this.pos, rest >>> 0, true)
+    this.view.setUint32(this.pos + 4, (resent ? RESEND_HI : 0) + Math.floor(rest / TWO_32), true)
+    this.pos += 8
+    return this
+  }
+
   skip (n: number): this { this.pos += n; return this }
   raw (src: Uint8Array): this { this.bytes.set(src, this.pos); this.pos += src.length; return this }
 }
 
 /* ----------------------------------------------------------------- header */
 
-/** fuse_out_header. `len` includes these 16 bytes; `error` is -errno, 0, or a notify code. */
+/**
+ * fuse_out_header. `len` includes these 16 bytes; `error` is -errno, 0, or a
+ * notify code; `unique` as decoded, negative for a resent request.
+ */
 export function encodeOutHeader (len: number, error: number, unique: number): Uint8Array {
-  return Writer.alloc(OUT_HEADER_SIZE).u32(len).i32(error).u64(unique).bytes
+  return Writer.alloc(OUT_HEADER_SIZE).u32(len).i32(error).unique(unique).bytes
 }
 
 /** The whole reply to a failed request: a bare header. `errno` is positive. */
@@ -69,7 +88,7 @@ export function replyError (unique: number, errno: number): Uint8Array {
 /** Header and body in one buffer, for replies small enough that a copy is cheaper than writev. */
 export function replyOf (unique: number, body: Uint8Array): Uint8Array {
   const out = new Uint8Array(OUT_HEADER_SIZE + body.length)
-  new Writer(out).u32(out.length).i32(0).u64(unique).raw(body)
+  new Writer(out).u32(out.length).i32(0).unique(unique).raw(body)
   return out
 }
 
@@ -308,7 +327,11 @@ export function encodeNotifyDelete (parent: number, child: number, name: string)
   return w.u64(parent).u64(child).u32(n.length).skip(4).raw(n).bytes
 }
 
-/** 7.40: ask the kernel to resend every request still pending (needs FUSE_HAS_RESEND). */
+/**
+ * 7.40, no body: ask the kernel to queue again every request a daemon on this
+ * connection read and never answered (needs FUSE_HAS_RESEND in INIT's flags2).
+ * They come back with FUSE_UNIQUE_RESEND in their unique.
+ */
 export function encodeNotifyResend (): Uint8Array {
   return notify(FUSE_NOTIFY_RESEND, 0).bytes
 }

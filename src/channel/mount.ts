@@ -4,6 +4,7 @@
 // a program named after the subtype, and ours would call back into objfs).
 import { spawn } from 'node:child_process'
 import { closeSync, openSync, writeFileSync } from 'node:fs'
+import type { Config } from '../config.ts'
 import { ConfigError } from '../errors.ts'
 import { findMount } from './unmount.ts'
 
@@ -17,6 +18,19 @@ export interface MountRequest {
   /** Generic VFS flags for mount(8): nosuid, nodev, noatime... */
   flags: string[]
   maxRead?: number
+}
+
+/** The mount a configuration asks for. */
+export function mountRequestOf (c: Pick<Config, 'fsname' | 'source' | 'mountpoint' | 'allowOther' | 'defaultPermissions' | 'readOnly' | 'mountFlags'>): MountRequest {
+  return {
+    source: c.fsname ?? c.source,
+    mountpoint: c.mountpoint,
+    subtype: 'objfs',
+    allowOther: c.allowOther,
+    defaultPermissions: c.defaultPermissions,
+    readOnly: c.readOnly,
+    flags: c.mountFlags,
+  }
 }
 
 /** Mount and return the connected /dev/fuse descriptor; INIT arrives on it next. */

@@ -124,6 +124,11 @@ export class Ring {
     return out
   }
 
+  /** Wake a supervisor waiting in waitForRequests, to look at its own state. */
+  wake (): void {
+    Atomics.notify(this.ctl, TAIL)
+  }
+
   /** Something was published that take() has not returned yet. */
   pending (): boolean {
     return Atomics.load(this.ctl, TAIL) !== this.#head

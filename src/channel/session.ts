@@ -9,10 +9,10 @@ import { writevSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import {
-  FUSE_INIT, FUSE_INIT_EXT, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, IN_HEADER_SIZE,
+  FUSE_HAS_RESEND_FLAGS2, FUSE_INIT, FUSE_INIT_EXT, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, IN_HEADER_SIZE,
 } from './abi.ts'
 import { decodeInHeader, decodeInitIn, type InitIn } from './decode.ts'
-import { encodeInitOut, replyError, replyHeaderFor } from './encode.ts'
+import { encodeInitOut, encodeNotifyResend, replyError, replyHeaderFor } from './encode.ts'
 import { Ring, RING_CLOSED, createRing } from './ring.ts'
 import type { ReaderSetup } from './reader.ts'
 import { logger } from '../log.ts'
@@ -44,6 +44,9 @@ export interface Negotiation {
   maxReadahead: number
 }
 
+/** What serve() returns when detach() ended it: the connection lives on for the next process. */
+export const DETACHED = -1
+
 /** Called per request with its bytes (a view into its slot) and a function that frees the slot. */
 export type RequestSink = (bytes: Uint8Array, done: () => void) => void
 
@@ -53,6 +56,7 @@ export class Session {
   readonly #ring: Ring
   #reader: Worker | undefined
   #closedErrno = 0
+  #detached = false
 
   constructor (fd: number, opts: SessionOptions) {
     this.fd = fd
@@ -61,11 +65,28 @@ export class Session {
     this.#ring = new Ring(createRing(opts.slots, opts.maxWrite + PAGE))
   }
 
-  /** Start the reader thread and answer INIT. */
-  async init (): Promise<Negotiation> {
+  #startReader (): void {
     const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize } }
     this.#reader = new Worker(readerFile, { workerData: setup, execArgv: ['--disable-warning=ExperimentalWarning'] })
     this.#reader.on('error', err => log.error({ err }, 'reader thread failed'))
+  }
+
+  /**
+   * Take over a connection whose INIT a previous process answered (the
+   * keeper restarted us): no INIT comes again. Kernels that offered
+   * FUSE_HAS_RESEND (7.40, Linux 6.9) are asked to resend the requests the previous process read and
+   * never answered; they arrive with FUSE_UNIQUE_RESEND in their unique.
+   */
+  resume (n: Negotiation): boolean {
+    this.#startReader()
+    if ((n.flags2 & FUSE_HAS_RESEND_FLAGS2) === 0) return false
+    this.send([encodeNotifyResend()])
+    return true
+  }
+
+  /** Start the reader thread and answer INIT. */
+  async init (): Promise<Negotiation> {
+    this.#startReader()
     for (;;) {
       for (const { slot, length } of this.#ring.take()) {
         const bytes = this.#ring.slot(slot).subarray(0, length)
@@ -123,6 +144,7 @@ export class Session {
    */
   async serve (sink: RequestSink, idle: () => boolean = () => false): Promise<number> {
     for (;;) {
+      if (this.#detached) return DETACHED
       const batch = this.#ring.take()
       for (const { slot, length } of batch) {
         sink(this.#ring.slot(slot).subarray(0, length), () => this.#ring.release(slot))
@@ -160,6 +182,18 @@ export class Session {
   /** Stop taking requests from the kernel (dirty budget spent), or resume. */
   setPaused (paused: boolean): void {
     this.#ring.setPaused(paused)
+  }
+
+  /**
+   * Stop serving, the connection staying open for the next process (a
+   * graceful upgrade): serve() returns DETACHED at its next turn. Requests
+   * the reader still reads are never answered here; the next process has
+   * the kernel resend them.
+   */
+  detach (): void {
+    this.#detached = true
+    this.#ring.setPaused(true)
+    this.#ring.wake()
   }
 
   /** Ask the reader to stop once its current read returns. */

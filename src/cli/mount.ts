@@ -8,6 +8,7 @@ import { parseSource } from '../store/registry.ts'
 import { findMount, forceUnmount, resolveMountpoint } from '../channel/unmount.ts'
 import { reportReadiness, spawnDaemon } from './daemon-proc.ts'
 import { notifyReady } from './sd-notify.ts'
+import { escapeMountpoint } from '../keeper/state.ts'
 
 export const DEFAULT_SOURCE = 'local:/var/lib/objfs/data'
 
@@ -23,7 +24,7 @@ export const describe = 'mount a store: objfs mount [SOURCE] MOUNTPOINT (SOURCE 
 export function builder (y: Argv): Argv<MountArgs> {
   return y
     .positional('args', { describe: '[SOURCE] MOUNTPOINT; SOURCE is local:/path, a directory path, or s3://bucket[/prefix]', type: 'string', array: true })
-    .option('o', { describe: 'mount options, comma-separated (mount(8) style): ro, allow_other, block_size=4M, entry_timeout=1, attr_timeout=1, negative_timeout=1, writeback_cache, dirty_limit=256M, workers=2, slots=32, log_level=info, log_file=PATH', type: 'string', array: true, default: [] })
+    .option('o', { describe: 'mount options, comma-separated (mount(8) style): ro, allow_other, block_size=4M, entry_timeout=1, attr_timeout=1, negative_timeout=1, writeback_cache, dirty_limit=256M, workers=2, slots=32, log_level=info, log_file=PATH, no_keeper (one process; a crash unmounts), no_journal, state_dir=PATH', type: 'string', array: true, default: [] })
     .option('foreground', { alias: 'f', describe: 'stay in the foreground, logging to stderr (systemd)', type: 'boolean', default: false })
     .example('$0 mount local:/var/lib/objfs/data /mnt/data', 'mount the embedded store, creating it on first use')
     .example('$0 mount /srv/store /mnt/data -o allow_other,block_size=4M', '') as unknown as Argv<MountArgs>
@@ -63,7 +64,6 @@ async function prepareMountpoint (mp: string): Promise<void> {
   if (!st.isDirectory()) throw new ConfigError(`mountpoint ${mp} is not a directory`)
 }
 
-const escape = (mp: string): string => mp.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]/g, '-') || 'root'
 
 /**
  * Start a daemon in the background for `config` (from configOf with the same
@@ -72,7 +72,7 @@ const escape = (mp: string): string => mp.replace(/^\/+/, '').replace(/[^A-Za-z0
  */
 export async function mountInBackground (config: Config, o: string[]): Promise<number> {
   await prepareMountpoint(config.mountpoint)
-  const logFile = config.logFile ?? `/run/objfs/${escape(config.mountpoint)}.log`
+  const logFile = config.logFile ?? `/run/objfs/${escapeMountpoint(config.mountpoint)}.log`
   return await spawnDaemon(['mount', config.source, config.mountpoint, ...o.flatMap(x => ['-o', x]), '--foreground'], resolve(logFile))
 }
 

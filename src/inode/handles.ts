@@ -26,18 +26,44 @@ export interface DirHandle {
 
 export type Handle = FileHandle | DirHandle
 
+/**
+ * fh values say their kind (odd: directory) and carry the serving process's
+ * generation above bit 32, so a process the keeper started after a crash
+ * can rebuild a handle the kernel got from its predecessor (restore) and
+ * never issues one of that predecessor's values again.
+ */
+const GENERATION = 2 ** 32
+
 export class Handles {
   readonly #open = new Map<number, Handle>()
   #next = 1
+  readonly #base: number
+
+  constructor (generation = 0) {
+    this.#base = generation * GENERATION
+  }
 
   get size (): number {
     return this.#open.size
   }
 
   add (h: Handle): number {
-    const fh = this.#next++
+    const fh = this.#base + this.#next++ * 2 + (h.kind === 'dir' ? 1 : 0)
     this.#open.set(fh, h)
     return fh
+  }
+
+  has (fh: number): boolean {
+    return this.#open.has(fh)
+  }
+
+  /** Rebuild a handle a previous serving process gave the kernel; a directory's listing is read again. */
+  restore (fh: number, inode: Inode): Handle {
+    const h: Handle = fh % 2 === 1
+      ? { kind: 'dir', inode, entries: [], pages: [], cursor: null, complete: false, loading: undefined }
+      : { kind: 'file', inode, flags: 0 }
+    this.#open.set(fh, h)
+    return h
   }
 
   file (fh: number): FileHandle {

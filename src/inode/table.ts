@@ -8,7 +8,10 @@
 // (lookup, create, mkdir, mknod, symlink, link, readdirplus) adds one lookup
 // and FORGET / BATCH_FORGET take them back. At zero the mapping is dropped,
 // so a walk over a million files does not grow the table without bound.
-// nodeids are never reused, so no generation number is needed.
+// nodeids are never reused, so no generation number is needed. With a store
+// whose inos are never reused either (the local store), the nodeid is the
+// ino: a serving process restarted by the keeper resolves the nodeids the
+// kernel still holds by asking the store (adopt).
 import { FsError, errno as E } from '../errors.ts'
 import type { ObjectAttr, ObjectId } from '../store/types.ts'
 import type { DirtyFile } from '../blocks/coalesce.ts'
@@ -30,6 +33,12 @@ export class Inode {
   unlinked = false
   /** The table's epoch when a change made here last set `attr`. */
   changedAt = 0
+  /**
+   * Taken over from a previous serving process (the keeper restarted us):
+   * the kernel's lookup count is unknown, so the object is never reclaimed
+   * from here; the next fresh mount reclaims it if it is an orphan.
+   */
+  adopted = false
 
   constructor (nodeid: number, attr: ObjectAttr) {
     this.nodeid = nodeid
@@ -48,15 +57,34 @@ export interface InodeTableEvents {
   reclaim: (id: ObjectId) => void
 }
 
+export interface InodeTableOptions {
+  /** nodeid = the store's ino (never reused, resolvable by the store): nodeids outlive the process. */
+  inoNodeids?: boolean
+  /** Serving a connection taken over from a crashed or upgraded process. */
+  resumed?: boolean
+  /**
+   * Serving processes before this one on the connection: sequential
+   * nodeids start past every value its predecessors can have issued, so
+   * the kernel never sees one nodeid name two objects.
+   */
+  generation?: number
+}
+
 export class InodeTable {
   readonly #byNodeid = new Map<number, Inode>()
   readonly #byId = new Map<ObjectId, Inode>()
   readonly #events: InodeTableEvents
   #next = ROOT_NODEID + 1
   #epoch = 0
+  readonly #inoNodeids: boolean
+  /** Objects this process did not see referenced may still be held by the kernel. */
+  readonly resumed: boolean
 
-  constructor (root: ObjectAttr, events: InodeTableEvents) {
+  constructor (root: ObjectAttr, events: InodeTableEvents, opts: InodeTableOptions = {}) {
     this.#events = events
+    this.#inoNodeids = opts.inoNodeids === true && root.ino === ROOT_NODEID
+    this.resumed = opts.resumed === true
+    this.#next = (opts.generation ?? 0) * 2 ** 32 + ROOT_NODEID + 1
     const inode = new Inode(ROOT_NODEID, root)
     // The kernel never forgets the root; one permanent reference keeps it.
     inode.lookups = 1
@@ -98,7 +126,7 @@ export class InodeTable {
   ref (attr: ObjectAttr, readAt?: number): Inode {
     let inode = this.#byId.get(attr.id)
     if (inode === undefined) {
-      inode = new Inode(this.#next++, attr)
+      inode = new Inode(this.#inoNodeids ? attr.ino : this.#next++, attr)
       this.#byNodeid.set(inode.nodeid, inode)
       this.#byId.set(attr.id, inode)
     } else {
@@ -106,6 +134,26 @@ export class InodeTable {
     }
     inode.lookups++
     return inode
+  }
+
+  /**
+   * A nodeid the kernel got from a previous serving process, resolved by
+   * the store (ino = nodeid). Its lookup count starts at zero: FORGETs
+   * clamp, and the inode is dropped like any other but never reclaimed.
+   */
+  adopt (attr: ObjectAttr): Inode {
+    const known = this.#byId.get(attr.id)
+    if (known !== undefined) return known
+    const inode = new Inode(attr.ino, attr)
+    inode.adopted = true
+    this.#byNodeid.set(inode.nodeid, inode)
+    this.#byId.set(attr.id, inode)
+    return inode
+  }
+
+  /** Whether nodeids are inos, so that `adopt` can resolve unknown ones. */
+  get inoNodeids (): boolean {
+    return this.#inoNodeids
   }
 
   /** Take back a reference that never reached the kernel (a reply that could not be sent). */
@@ -145,7 +193,7 @@ export class InodeTable {
     if (inode.lookups > 0 || inode.pins > 0 || inode.dirty !== undefined) return
     this.#byNodeid.delete(inode.nodeid)
     if (this.#byId.get(inode.id) === inode) this.#byId.delete(inode.id)
-    if (inode.unlinked) this.#events.reclaim(inode.id)
+    if (inode.unlinked && !inode.adopted) this.#events.reclaim(inode.id)
   }
 
   /** The inode's dirty data was just stored and its attributes set from the store's answer. */

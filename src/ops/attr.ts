@@ -58,6 +58,7 @@ export async function setattr (fs: Fs, req: Req, s: SetattrIn): Promise<Reply> {
   // Buffered data goes first, so a later store write cannot undo the new size or times.
   if (changes.size !== undefined || changes.mtime !== undefined || changes.atime !== undefined) await fs.coalescer.flush(inode)
   const attr = await fs.store.setattr(inode.id, changes)
+  if (changes.size !== undefined) fs.coalescer.journalSize(inode.id, changes.size)
   fs.table.updateAttr(inode, attr)
   return attrReply(fs, inode, attr)
 }

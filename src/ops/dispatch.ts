@@ -3,11 +3,12 @@
 // here; a request that cannot be decoded still gets EIO, so the kernel is
 // never left waiting (fuser's reply Drop, go-fuse's recover).
 import { FUSE_INTERRUPT, IN_HEADER_SIZE, opcodeName } from '../channel/abi.ts'
-import { decodeInHeader, decodeInterruptIn, type InHeader } from '../channel/decode.ts'
+import { decodeInHeader, decodeInterruptIn, isResent, type InHeader } from '../channel/decode.ts'
 import { replyError, replyHeaderFor } from '../channel/encode.ts'
 import { errno as E, toErrno } from '../errors.ts'
 import { logger } from '../log.ts'
 import type { Fs, Reply, Req } from './context.ts'
+import { serveResent } from './resend.ts'
 import { opTable } from './table.ts'
 import type { OpStats } from './stats.ts'
 
@@ -19,7 +20,7 @@ export class Dispatcher {
   readonly #fs: Fs
   readonly #send: Send
   readonly #stats: OpStats
-  /** Requests being served, by unique, for INTERRUPT. */
+  /** Requests being served, by unique, for INTERRUPT (a resent one's is negative, as its INTERRUPT names it). */
   readonly #inFlight = new Map<number, AbortController>()
   readonly #debug: boolean
 
@@ -81,7 +82,8 @@ export class Dispatcher {
     }
     let result: Reply | Promise<Reply>
     try {
-      result = spec.handler(this.#fs, req, body)
+      // A resent request may have been done by the process that died (resend.ts).
+      result = isResent(h.unique) ? serveResent(this.#fs, req, body, spec.handler) : spec.handler(this.#fs, req, body)
     } catch (err) {
       finish(toErrno(err), null, err)
       return

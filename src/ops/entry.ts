@@ -75,7 +75,9 @@ function lostName (fs: Fs, r: RemoveResult): void {
   if (inode !== undefined) {
     fs.table.updateAttr(inode, { ...inode.attr, nlink: r.nlink })
     if (r.nlink === 0) inode.unlinked = true
-  } else if (r.nlink === 0) {
+  } else if (r.nlink === 0 && !fs.table.resumed) {
+    // After a takeover the kernel may hold the object open through a handle
+    // this process has not seen yet: the next fresh mount reclaims it.
     void reclaim(fs, r.id)
   }
 }

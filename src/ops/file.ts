@@ -8,6 +8,7 @@ import {
 import type { CopyFileRangeIn, CreateIn, FallocateIn, FlushIn, FsyncIn, LseekIn, OpenIn, ReadIn, ReleaseIn, WriteIn } from '../channel/decode.ts'
 import { FsError, errno as E } from '../errors.ts'
 import type { Inode } from '../inode/table.ts'
+import type { ObjectAttr } from '../store/types.ts'
 import { blockCount, blockOf } from '../blocks/range.ts'
 import { entryFor, type Fs, type Reply, type Req } from './context.ts'
 import { createObject } from './entry.ts'
@@ -33,6 +34,7 @@ function addHandle (fs: Fs, inode: Inode, flags: number): number {
 async function truncate (fs: Fs, inode: Inode, size: number): Promise<void> {
   await fs.coalescer.flush(inode)
   fs.table.updateAttr(inode, await fs.store.setattr(inode.id, { size }))
+  fs.coalescer.journalSize(inode.id, size)
 }
 
 export async function open (fs: Fs, req: Req, { flags }: OpenIn): Promise<Reply> {
@@ -46,8 +48,16 @@ export async function open (fs: Fs, req: Req, { flags }: OpenIn): Promise<Reply>
 }
 
 export async function create (fs: Fs, req: Req, { flags, mode, name }: CreateIn): Promise<Reply> {
-  const attr = await createObject(fs, req, name, (mode & 0o7777) | S_IFREG)
-  const entry = entryFor(fs, attr)
+  return createdReply(fs, await createObject(fs, req, name, (mode & 0o7777) | S_IFREG), flags)
+}
+
+/**
+ * CREATE's answer for the regular file `attr`: its entry and a handle open
+ * with `flags`. Also resend.ts's, for a create a dead process already did
+ * (`readAt`: attributes from a lookup, not from the change itself).
+ */
+export function createdReply (fs: Fs, attr: ObjectAttr, flags: number, readAt?: number): Uint8Array {
+  const entry = entryFor(fs, attr, readAt)
   const inode = fs.table.get(entry.nodeid)
   return encodeCreateOut(entry, { fh: addHandle(fs, inode, flags), open_flags: openFlags(fs) })
 }
@@ -137,6 +147,7 @@ async function zeroRange (fs: Fs, inode: Inode, from: number, to: number): Promi
   }
   await fs.coalescer.flush(inode)
   if (lastWhole >= firstWhole) await fs.store.dropBlocks(inode.id, firstWhole, lastWhole)
+  fs.coalescer.journalZero(inode.id, from, to - from)
 }
 
 export async function lseek (fs: Fs, _req: Req, { fh, offset, whence }: LseekIn): Promise<Reply> {

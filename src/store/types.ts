@@ -126,6 +126,12 @@ export interface StoreStatfs {
 export interface StoreCapabilities {
   /** Ids never change on rename (the local store). */
   stableIds: boolean
+  /**
+   * Inode numbers are never reused and `byIno` finds an object by its ino:
+   * the daemon uses inos as nodeids (root's ino is 1), so they outlive the
+   * serving process (the keeper restarts it on the same connection).
+   */
+  inoNodeids?: boolean
   /** link() works. */
   hardLinks: boolean
   /** Blocks can be written in place at any index (false for whole-object stores). */
@@ -149,6 +155,16 @@ export interface StoreCounters {
   backend?: Record<string, number | Record<string, number>>
 }
 
+/** An object changed or vanished on the backend, by another client (see ObjectStore.onStale). */
+export interface StaleEvent {
+  id: ObjectId
+  /** The directory holding it, and its name there (what FUSE_NOTIFY_INVAL_ENTRY names). */
+  parent: ObjectId
+  name: string
+  /** true: the name is gone; false: the object's data or attributes changed. */
+  gone: boolean
+}
+
 export interface ObjectStore {
   /** Fixed for the life of the store; recorded in it at creation. */
   readonly blockSize: number
@@ -162,6 +178,13 @@ export interface ObjectStore {
 
   /** Attributes by id; ENOENT when the object no longer exists. */
   getattr (id: ObjectId): Promise<ObjectAttr>
+
+  /**
+   * The object with inode number `ino`, or null. Stores with
+   * `capabilities.inoNodeids` answer it: their inos serve as the kernel's
+   * nodeids, so a restarted daemon can resolve the nodeids the kernel holds.
+   */
+  byIno? (ino: number): Promise<ObjectAttr | null>
 
   /**
    * Children of `dir` in a stable order, at most `limit`, strictly after the
@@ -236,6 +259,16 @@ export interface ObjectStore {
 
   counters (): StoreCounters
 
+  /**
+   * Optional, for stores other clients change too (S3): call `listener`
+   * whenever the store learns that an object it described changed or
+   * vanished behind this mount's back, so the daemon can drop the kernel's
+   * copy (FUSE_NOTIFY_INVAL_INODE / _ENTRY). `cacheMs` is how long the
+   * kernel keeps an answer (entry and attr timeouts): for that long the
+   * store keeps checking the names it answered. Returns the unsubscribe.
+   */
+  onStale? (listener: (e: StaleEvent) => void, cacheMs: number): () => void
+
   /** Make everything durable and release resources. */
   close (): Promise<void>
 }
@@ -254,4 +287,10 @@ export interface StoreConfig {
   create: boolean
   /** Store-specific options from -o (endpoint=, region=...). */
   options: Record<string, string>
+  /**
+   * Leave orphans (unlinked objects) alone at open: a serving process
+   * restarted by the keeper takes over a connection whose kernel may still
+   * hold them open. The next fresh mount reclaims them.
+   */
+  keepOrphans?: boolean
 }

@@ -123,6 +123,7 @@ export class PooledStore implements ObjectStore {
   root (): Promise<ObjectAttr> { return this.#meta('root', []) }
   lookup (parent: ObjectId, name: string, opts?: CallOptions): Promise<ObjectAttr | null> { return this.#meta('lookup', [parent, name], opts) }
   getattr (id: ObjectId, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('getattr', [id], opts) }
+  byIno (ino: number): Promise<ObjectAttr | null> { return this.#meta('byIno', [ino]) }
   list (dir: ObjectId, after: string | null, limit: number, opts?: CallOptions): Promise<ListPage> { return this.#meta('list', [dir, after, limit], opts) }
   create (parent: ObjectId, name: string, spec: CreateSpec, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('create', [parent, name, spec], opts) }
   link (id: ObjectId, parent: ObjectId, name: string, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('link', [id, parent, name], opts) }

@@ -79,7 +79,8 @@ export class Harness {
       store = new PooledStore({ threads: opts.threads, setup: { store: { ...storeConfig, create: false } }, blockSize: local.blockSize, capabilities: local.capabilities })
     }
     const config: Config = { ...defaults(), source: join(dir, 'store'), mountpoint: '/nowhere', ...opts.config }
-    const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } })
+    // As the daemon does: the local store's inos are the nodeids.
+    const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } }, { inoNodeids: store.capabilities.inoNodeids })
     const coalescer = new Coalescer(store, store.blockSize, config.dirtyLimit, {
       settled: inode => table.settle(inode as Inode),
       pressure: () => {},

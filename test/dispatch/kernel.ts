@@ -9,8 +9,13 @@ export const FUSE_LOOKUP = 1
 export const FUSE_FORGET = 2
 export const FUSE_GETATTR = 3
 export const FUSE_SETATTR = 4
+export const FUSE_SYMLINK = 6
+export const FUSE_MKNOD = 8
 export const FUSE_MKDIR = 9
 export const FUSE_UNLINK = 10
+export const FUSE_RMDIR = 11
+export const FUSE_RENAME = 12
+export const FUSE_LINK = 13
 export const FUSE_OPEN = 14
 export const FUSE_READ = 15
 export const FUSE_WRITE = 16
@@ -29,6 +34,9 @@ export const FATTR_MODE = 1 << 0
 export const FATTR_SIZE = 1 << 3
 export const FATTR_ATIME = 1 << 4
 export const FATTR_MTIME = 1 << 5
+
+/** fuse.h 7.40: bit 63 of unique marks a request resent after FUSE_NOTIFY_RESEND. */
+export const FUSE_UNIQUE_RESEND = 1n << 63n
 
 export const IN_HEADER = 40
 export const OUT_HEADER = 16
@@ -55,6 +63,11 @@ class Bytes {
     return this
   }
 
+  /** A unique; negative is this file's key for a resent request: -U is U | FUSE_UNIQUE_RESEND. */
+  unique (v: number): this {
+    return v < 0 ? this.i64(FUSE_UNIQUE_RESEND | BigInt(-v)) : this.u64(v)
+  }
+
   zeros (n: number): this { for (let i = 0; i < n; i++) this.#out.push(0); return this }
   raw (b: Uint8Array): this { for (const x of b) this.#out.push(x); return this }
   /** A name as the kernel sends it: UTF-8 and a NUL. */
@@ -70,6 +83,7 @@ let nextUnique = 2
 export const newUnique = (): number => (nextUnique += 2)
 
 export interface Request {
+  /** Negative for a resent request (see resent()): the key replies are matched by. */
   unique: number
   opcode: number
   nodeid: number
@@ -85,7 +99,7 @@ export function request (opcode: number, nodeid: number, body: Uint8Array, who: 
   const bytes = new Bytes()
     .u32(IN_HEADER + body.byteLength)
     .u32(opcode)
-    .u64(unique)
+    .unique(unique)
     .u64(nodeid)
     .u32(who.uid ?? 0)
     .u32(who.gid ?? 0)
@@ -139,10 +153,20 @@ export const body = {
     return b.bytes
   },
   /** fuse_interrupt_in: unique u64. */
-  interrupt: (unique: number): Uint8Array => new Bytes().u64(unique).bytes,
+  interrupt: (unique: number): Uint8Array => new Bytes().unique(unique).bytes,
   /** fuse_rename2_in: newdir u64, flags u32, padding u32; then oldname, newname. */
   rename2: (newdir: number, oldname: string, newname: string, flags = 0): Uint8Array =>
     new Bytes().u64(newdir).u32(flags).u32(0).name(oldname).name(newname).bytes,
+  /** fuse_rename_in: newdir u64; then oldname, newname. */
+  rename: (newdir: number, oldname: string, newname: string): Uint8Array =>
+    new Bytes().u64(newdir).name(oldname).name(newname).bytes,
+  /** fuse_mknod_in: mode u32, rdev u32, umask u32, padding u32; then the name. */
+  mknod: (name: string, mode: number, rdev = 0, umask = 0o022): Uint8Array =>
+    new Bytes().u32(mode).u32(rdev).u32(umask).u32(0).name(name).bytes,
+  /** SYMLINK: the new entry's name, then the target, each with its NUL. */
+  symlink: (name: string, target: string): Uint8Array => new Bytes().name(name).name(target).bytes,
+  /** fuse_link_in: oldnodeid u64; then the new name. */
+  link: (oldnodeid: number, newname: string): Uint8Array => new Bytes().u64(oldnodeid).name(newname).bytes,
 }
 
 /* ------------------------------------------------------------ requests */
@@ -167,6 +191,23 @@ export const req = {
   unlink: (parent: number, name: string): Request => request(FUSE_UNLINK, parent, body.name(name)),
   rename2: (parent: number, oldname: string, newdir: number, newname: string, flags = 0): Request =>
     request(FUSE_RENAME2, parent, body.rename2(newdir, oldname, newname, flags)),
+  rename: (parent: number, oldname: string, newdir: number, newname: string): Request =>
+    request(FUSE_RENAME, parent, body.rename(newdir, oldname, newname)),
+  rmdir: (parent: number, name: string): Request => request(FUSE_RMDIR, parent, body.name(name)),
+  mknod: (parent: number, name: string, mode: number): Request => request(FUSE_MKNOD, parent, body.mknod(name, mode)),
+  symlink: (parent: number, name: string, target: string): Request => request(FUSE_SYMLINK, parent, body.symlink(name, target)),
+  link: (nodeid: number, parent: number, newname: string): Request => request(FUSE_LINK, parent, body.link(nodeid, newname)),
+}
+
+/**
+ * The same request as the kernel resends it after FUSE_NOTIFY_RESEND: the
+ * same bytes with FUSE_UNIQUE_RESEND set in unique. Its key is -unique.
+ */
+export function resent (r: Request): Request {
+  if (r.unique <= 0) throw new Error(`unique ${r.unique} is resent already`)
+  const bytes = r.bytes.slice()
+  bytes[8 + 7] |= 0x80 // the top byte of the little-endian unique
+  return { ...r, unique: -r.unique, bytes }
 }
 
 /** The same request with its body cut to `bodyLength` bytes (len follows, as a short read would say). */
@@ -181,7 +222,10 @@ export interface Reply {
   len: number
   /** Positive errno, 0 for success. */
   errno: number
+  /** The request's key: negative when FUSE_UNIQUE_RESEND is set (as Request.unique). */
   unique: number
+  /** The unique as written, all 64 bits. */
+  rawUnique: bigint
   body: Uint8Array
 }
 
@@ -191,7 +235,10 @@ export function parseReply (bytes: Uint8Array): Reply {
   const len = v.getUint32(0, true)
   const error = v.getInt32(4, true)
   if (error > 0) throw new Error(`reply error field ${error} is positive (must be -errno or 0)`)
-  return { len, errno: error === 0 ? 0 : -error, unique: u64(v, 8), body: bytes.subarray(OUT_HEADER) }
+  const rawUnique = v.getBigUint64(8, true)
+  const rest = Number(rawUnique & (FUSE_UNIQUE_RESEND - 1n))
+  const unique = (rawUnique & FUSE_UNIQUE_RESEND) !== 0n ? -rest : rest
+  return { len, errno: error === 0 ? 0 : -error, unique, rawUnique, body: bytes.subarray(OUT_HEADER) }
 }
 
 function u64 (v: DataView, at: number): number {

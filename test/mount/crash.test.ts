@@ -17,7 +17,8 @@ const ROUNDS = soak() ? 20 : 3
 
 /** kill -9 every daemon of the mount, then bring the dead mount down. */
 async function crash (t: Test, m: Mount): Promise<void> {
-  const pids = daemonPids(m.mountpoint)
+  // The keeper (started first, the lower pid) before its serving process, or it would start another.
+  const pids = daemonPids(m.mountpoint).sort((a, b) => a - b)
   t.ok(pids.length > 0, `daemon ${pids.join(', ')} found`)
   for (const pid of pids) process.kill(pid, 'SIGKILL')
   t.same(await waitForNoDaemon(m.mountpoint, 10_000), [], 'the daemon is dead')

@@ -294,6 +294,29 @@ export function daemonPids (mountpoint: string): number[] {
   return pids
 }
 
+/**
+ * The process serving a mount: the keeper's child (`objfs serve`), or the
+ * daemon itself when it runs without a keeper.
+ */
+export function servingPid (mountpoint: string): number | undefined {
+  const pids = daemonPids(mountpoint)
+  const serve = pids.find(pid => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('serve')
+    } catch {
+      return false
+    }
+  })
+  return serve ?? pids[0]
+}
+
+/** kill -9 every process of a mount's daemon, the keeper first (it would start another serving process). */
+export function killDaemon (mountpoint: string): number[] {
+  const pids = daemonPids(mountpoint).sort((a, b) => a - b)
+  for (const pid of pids) try { process.kill(pid, 'SIGKILL') } catch {}
+  return pids
+}
+
 /** Wait up to waitMs for daemons of a mountpoint to exit; returns the survivors. */
 export async function waitForNoDaemon (mountpoint: string, waitMs: number): Promise<number[]> {
   const until = Date.now() + waitMs

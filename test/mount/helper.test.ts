@@ -68,9 +68,10 @@ async function plainUmount (t: Test, p: Place): Promise<void> {
 }
 
 const killDaemon = async (t: Test, mnt: string): Promise<void> => {
-  const pids = daemonPids(mnt)
-  t.equal(pids.length, 1, 'one daemon serves the mount')
-  process.kill(pids[0], 'SIGKILL')
+  // The keeper and its serving process; the keeper first, or it would start another.
+  const pids = daemonPids(mnt).sort((a, b) => a - b)
+  t.ok(pids.length >= 1, `the daemon's processes: ${pids.join(', ')}`)
+  for (const pid of pids) process.kill(pid, 'SIGKILL')
   t.same(await waitForNoDaemon(mnt, 10_000), [], 'the daemon is gone')
 }
 
@@ -122,7 +123,7 @@ if (mountTier(t)) {
     t.equal(twice.code, 0, 'mount -a again is a no-op', { stderr: twice.stderr })
     const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(l => l.split(' ')[4] === p.mnt)
     t.equal(mounts.length, 1, 'still one mount')
-    t.same(daemonPids(p.mnt).length, 1, 'and one daemon')
+    t.same(daemonPids(p.mnt).length, 2, 'and one daemon: its keeper and serving process')
     await plainUmount(t, p)
   })
 

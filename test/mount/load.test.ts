@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { soak } from '../fs/model.ts'
-import { daemonPids, mountObjfs, mountTier, objfsBin, q, run, shOk, type Mount } from './harness.ts'
+import { mountObjfs, servingPid, mountTier, objfsBin, q, run, shOk, type Mount } from './harness.ts'
 
 const MiB = 1024 * 1024
 const SECONDS = soak() ? 300 : 20
@@ -82,7 +82,7 @@ if (mountTier(t)) {
     const m: Mount = await mountObjfs(t, { options: [`dirty_limit=${DIRTY_LIMIT / MiB}M`, `slots=${SLOTS}`] })
     const files = [...Array.from({ length: OWN }, (_, i) => `${m.mountpoint}/own${i}`), `${m.mountpoint}/shared`]
     await shOk(`touch ${files.map(q).join(' ')}`)
-    const [pid] = daemonPids(m.mountpoint)
+    const pid = servingPid(m.mountpoint) as number
     t.ok(pid, `daemon ${pid}`)
     const rss = sampler(pid)
     const limit = (SECONDS + 120) * 1000

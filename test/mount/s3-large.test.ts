@@ -1,6 +1,6 @@
 // A 1 GiB file through an S3 mount: written sequentially (a multipart
-// upload, parts in parallel), read back by S3 tools and by the mount with
-// cold caches, checksums equal.
+// upload, parts in parallel and uploading while the file is written), read
+// back by S3 tools and by the mount with cold caches, checksums equal.
 import t from 'tap'
 import { client, deletePrefix, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
 import { dropCaches, mountObjfs, mountTier, q, shOk } from './harness.ts'
@@ -24,10 +24,13 @@ if (env !== undefined) {
     await shOk(`head -c 1073741824 /dev/urandom > ${S}/big`, { timeoutMs: 300_000 })
     const want = await sum(`cat ${S}/big`)
     await shOk(`cp ${S}/big ${M}/big && sync ${M}/big`, { timeoutMs: 600_000 })
-    const ops = (await m.stats()).store.backend.byOperation
+    const backend = (await m.stats()).store.backend
+    const ops = backend.byOperation
     t.equal(ops.CreateMultipartUpload, 1, 'one multipart upload')
     t.equal(ops.UploadPart, 128, 'of 128 parts of 8 MiB')
     t.equal(ops.PutObject ?? 0, 0, 'and no single PUT')
+    t.ok(backend.partsAhead >= 100, `${backend.partsAhead} of the parts uploaded ahead of the commit, as cp wrote (stream_threshold 64 MiB)`)
+    t.ok(backend.uploadBacklogPeak <= 256 * 1024 * 1024, `parts waiting or uploading stayed within upload_buffer (at most ${backend.uploadBacklogPeak / 1048576} MiB)`)
     t.equal(await sum(`aws --endpoint-url ${q(env.endpoint)} s3 cp ${q(`s3://${bucket}/${prefix}/big`)} -`), want, 'the object S3 holds has the checksum of the file')
     await rmScratch(S)
     await dropCaches()

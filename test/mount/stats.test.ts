@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { StatsSnapshot } from '../../src/metrics/snapshot.ts'
 import { isMounted } from '../../src/channel/unmount.ts'
-import { daemonPids, dropCaches, mountObjfs, mountTier, objfsBin, q, run, shOk, tempDir, waitForNoDaemon } from './harness.ts'
+import { dropCaches, killDaemon, servingPid, mountObjfs, mountTier, objfsBin, q, run, shOk, tempDir, waitForNoDaemon } from './harness.ts'
 
 async function listen (port: number): Promise<Server> {
   const server = createServer()
@@ -54,7 +54,7 @@ if (mountTier(t)) {
 
     const before = await statsJson(t, m.mountpoint)
     t.equal(before.mountpoint, m.mountpoint)
-    t.equal(before.pid, daemonPids(m.mountpoint)[0], 'the counters come from the daemon serving the mount')
+    t.equal(before.pid, servingPid(m.mountpoint), 'the counters come from the process serving the mount')
 
     await shOk(`
       head -c 3000000 /dev/urandom > ${q(m.mountpoint)}/data.bin
@@ -147,7 +147,7 @@ if (mountTier(t)) {
     t.match(tmpfs.stderr, /is not an objfs mount \(it is proc\)/)
 
     const m = await mountObjfs(t)
-    process.kill(daemonPids(m.mountpoint)[0], 'SIGKILL')
+    killDaemon(m.mountpoint)
     t.same(await waitForNoDaemon(m.mountpoint, 10_000), [])
     const stale = await run(objfsBin, ['stats', m.mountpoint], { timeoutMs: 30_000 })
     t.equal(stale.code, 1)

@@ -10,7 +10,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { findMount, isMounted } from '../../src/channel/unmount.ts'
-import { daemonPids, ensureUnmounted, mountObjfs, mountTier, objfsBin, q, repoRoot, shOk, tempDir, waitForNoDaemon } from './harness.ts'
+import { daemonPids, ensureUnmounted, killDaemon, mountObjfs, mountTier, objfsBin, q, repoRoot, shOk, tempDir, waitForNoDaemon } from './harness.ts'
 
 const isCI = (): boolean => !['', '0', 'false', undefined].includes(process.env.CI)
 
@@ -126,7 +126,8 @@ if (mountTier(t)) {
     const first = start(t, ...confined(execStart(p)), p.env)
     await until('the first notification', () => notifications(p).length === 1 || first.child.exitCode !== null)
     await shOk(`echo survives > ${q(p.mnt)}/f`)
-    process.kill(first.child.pid as number, 'SIGKILL')
+    // As systemd does to the unit's cgroup (KillMode=control-group): the keeper and its serving process.
+    killDaemon(p.mnt)
     await within(first.exited, 10_000)
     t.ok(isMounted(p.mnt), 'the killed daemon left a stale mount')
     const second = start(t, ...confined(execStart(p)), p.env)

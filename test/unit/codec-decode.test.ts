@@ -41,6 +41,39 @@ t.test('LOOKUP', async t => {
   t.equal(abi.opcodeName(999), 'OPCODE_999')
 })
 
+t.test('a resent request: FUSE_UNIQUE_RESEND in unique decodes as a negative unique, low bits intact', async t => {
+  const { h, body } = request(hex(
+    '32 00 00 00', //              len 50
+    '09 00 00 00', //              opcode FUSE_MKDIR
+    '0a 00 00 00 00 00 00 80', //  unique 10 | FUSE_UNIQUE_RESEND (bit 63)
+    '01 00 00 00 00 00 00 00', //  nodeid 1 (root)
+    'e8 03 00 00', //              uid 1000
+    '64 00 00 00', //              gid 100
+    'd2 04 00 00', //              pid 1234
+    '00 00 00 00', //              total_extlen 0, padding
+    'ed 01 00 00', //              mode 0755
+    '12 00 00 00', //              umask 022
+    '64 00', //                    "d\0"
+  ))
+  t.same(h, { len: 50, opcode: abi.FUSE_MKDIR, unique: -10, nodeid: 1, uid: 1000, gid: 100, pid: 1234, total_extlen: 0 })
+  t.ok(d.isResent(h.unique))
+  t.same(d.decodeMkdirIn(body), { mode: 0o755, umask: 0o22, name: 'd' })
+  t.equal(abi.FUSE_UNIQUE_RESEND, 1n << 63n)
+
+  // High bits below bit 63 stay in the value: bit 63 is the only one taken.
+  const big = hex('28 00 00 00', '03 00 00 00', '04 00 00 00 01 00 00 80', '01 00 00 00 00 00 00 00', '00*16')
+  t.equal(d.decodeInHeader(big).unique, -(2 ** 32 + 4), '(2^32 + 4) | bit 63')
+  // Without the bit, as every request not resent: positive, as before.
+  t.equal(d.decodeInHeader(LOOKUP).unique, 2)
+  t.notOk(d.isResent(2))
+  t.ok(d.isResent(-0), 'bit 63 over a zero rest still counts as resent')
+
+  // FUSE_INTERRUPT naming a resent request carries the bit in fuse_interrupt_in.unique.
+  t.same(d.decodeInterruptIn(hex(
+    '0a 00 00 00 00 00 00 80', //  unique 10 | FUSE_UNIQUE_RESEND
+  )), { unique: -10 })
+})
+
 t.test('INIT, 7.45 form with flags2', async t => {
   const { h, body } = request(hex(
     '68 00 00 00', //              len 104

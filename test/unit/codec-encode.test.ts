@@ -64,6 +64,33 @@ t.test('error reply', async t => {
   t.same(e.encodeOutHeader(16, 0, 2 ** 40 + 3), hex('10 00 00 00', '00 00 00 00', '03 00 00 00 00 01 00 00'))
 })
 
+t.test('replies to a resent request carry FUSE_UNIQUE_RESEND again', async t => {
+  // decode.ts gives a resent request with unique 10 | bit 63 the unique -10.
+  t.same(e.replyError(-10, E.EEXIST), hex(
+    '10 00 00 00', //              len 16
+    'ef ff ff ff', //              error -EEXIST
+    '0a 00 00 00 00 00 00 80', //  unique 10 | FUSE_UNIQUE_RESEND
+  ))
+  t.same(e.replyHeaderFor(-10, 128), hex(
+    '90 00 00 00', //              len 144: header + entry_out
+    '00 00 00 00', //              error 0
+    '0a 00 00 00 00 00 00 80', //  unique 10 | FUSE_UNIQUE_RESEND
+  ))
+  t.same(e.replyOf(-10, e.encodeEntryOut(ENTRY)), hex(
+    '90 00 00 00', //              len 144
+    '00 00 00 00', //              error 0
+    '0a 00 00 00 00 00 00 80', //  unique 10 | FUSE_UNIQUE_RESEND
+    ...ENTRY_ROWS,
+  ))
+  t.same(e.encodeOutHeader(16, 0, -(2 ** 40 + 3)), hex(
+    '10 00 00 00', //              len 16
+    '00 00 00 00', //              error 0
+    '03 00 00 00 00 01 00 80', //  unique (2^40 + 3) | FUSE_UNIQUE_RESEND: the high bits below 63 kept
+  ))
+  t.same(e.replyError(-0, E.EIO).subarray(8), hex('00 00 00 00 00 00 00 80'), '-0: bit 63 alone')
+  t.same(e.replyError(10, E.EEXIST).subarray(8), hex('0a 00 00 00 00 00 00 00'), 'not resent: no bit 63')
+})
+
 t.test('ENTRY_OUT with a full attr, in a reply', async t => {
   const body = e.encodeEntryOut(ENTRY)
   t.equal(body.length, abi.ENTRY_OUT_SIZE)
@@ -224,6 +251,10 @@ t.test('notifications: unique 0, error = notify code', async t => {
     'ff ff ff ff ff ff ff ff', //  off -1: attributes only
     '00 00 00 00 00 00 00 00', //  len 0
   ))
-  t.same(e.encodeNotifyResend(), hex('10 00 00 00', '07 00 00 00', '00*8'))
+  t.same(e.encodeNotifyResend(), hex(
+    '10 00 00 00', //              len 16: the header alone, no body
+    '07 00 00 00', //              error FUSE_NOTIFY_RESEND
+    '00 00 00 00 00 00 00 00', //  unique 0: a notification
+  ))
   t.same(e.encodeNotifyInvalEntry(1, 'a', abi.FUSE_EXPIRE_ONLY).subarray(28, 32), hex('01 00 00 00'), 'flags slot')
 })

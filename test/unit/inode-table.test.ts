@@ -214,3 +214,23 @@ t.test('a walk of 100,000 entries, each forgotten, leaves only the root', async 
   for (const inode of held) tab.forget(inode.nodeid, 1)
   t.equal(tab.size, 1)
 })
+
+t.test('takeover: inos as nodeids, adopted inodes, fresh nodeids past a predecessor\'s', async t => {
+  const reclaimed: ObjectId[] = []
+  const root = attrOf('root', { mode: 0o40755, ino: 1 })
+  const tab = new InodeTable(root, { reclaim: id => { reclaimed.push(id) } }, { inoNodeids: true, resumed: true })
+  const a = attrOf('a')
+  t.equal(tab.ref(a).nodeid, a.ino, 'the nodeid is the ino')
+  const b = attrOf('b')
+  const adopted = tab.adopt(b)
+  t.equal(adopted.nodeid, b.ino, 'an adopted nodeid is its ino too')
+  t.equal(adopted.lookups, 0, 'with no lookups counted: the kernel\'s count is unknown')
+  t.equal(tab.adopt(b), adopted, 'adopting twice gives the same inode')
+  adopted.unlinked = true
+  tab.forget(adopted.nodeid, 7)
+  stale(t, tab, b.ino, 'an adopted inode forgotten')
+  t.same(reclaimed, [], 'but an adopted unlinked object is never reclaimed: the kernel may still hold it open')
+
+  const seq = new InodeTable(root, { reclaim: () => {} }, { generation: 3 })
+  t.equal(seq.ref(attrOf('c')).nodeid, 3 * 2 ** 32 + 2, 'sequential nodeids of generation 3 start past those of generations 0 to 2')
+})

@@ -7,6 +7,7 @@ const O = OBJECT_COLUMNS.split(', ').map(c => `o.${c}`).join(', ')
 const sql = {
   // objects
   getObject: `SELECT ${OBJECT_COLUMNS} FROM objects WHERE id = ?`,
+  getObjectByIno: `SELECT ${OBJECT_COLUMNS} FROM objects WHERE ino = ?`,
   insertObject: `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (${OBJECT_COLUMNS.split(', ').map(() => '?').join(', ')})`,
   deleteObject: 'DELETE FROM objects WHERE id = ?',
   addNlink: 'UPDATE objects SET nlink = nlink + ? WHERE id = ?',

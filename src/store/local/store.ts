@@ -45,7 +45,7 @@ function prepareNew (layout: Layout, absent: boolean): void {
 
 export class LocalStore implements ObjectStore {
   readonly blockSize: number
-  readonly capabilities: StoreCapabilities = { stableIds: true, hardLinks: true, blockWrites: true }
+  readonly capabilities: StoreCapabilities = { stableIds: true, hardLinks: true, blockWrites: true, inoNodeids: true }
   readonly #ctx: Ctx
   readonly #layout: Layout
   readonly #rootId: string
@@ -95,7 +95,7 @@ export class LocalStore implements ObjectStore {
       migrate(db, layout.dir, config.readOnly)
       const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout), blockSize: meta.blockSize }
       const store = new LocalStore(ctx, layout, meta.rootId, config.readOnly)
-      if (!config.readOnly) store.#startup()
+      if (!config.readOnly) store.#startup(config.keepOrphans === true)
       return store
     } catch (err) {
       db.close()
@@ -105,8 +105,9 @@ export class LocalStore implements ObjectStore {
   }
 
   /** Register this instance; reclaim a dead daemon's orphans (see instances.ts). */
-  #startup (): void {
+  #startup (keepOrphans: boolean): void {
     const orphans = transaction(this.#ctx.db, () => register(this.#ctx.st, this.#token))
+    if (keepOrphans) return
     for (const id of orphans) {
       try {
         ns.reclaim(this.#ctx, id)
@@ -144,6 +145,11 @@ export class LocalStore implements ObjectStore {
 
   async getattr (id: ObjectId): Promise<ObjectAttr> {
     return toAttr(getRow(this.#meta().st, id))
+  }
+
+  async byIno (ino: number): Promise<ObjectAttr | null> {
+    const row = this.#meta().st.getObjectByIno.get(ino) as ObjectRow | undefined
+    return row === undefined ? null : toAttr(row)
   }
 
   async list (dir: ObjectId, after: string | null, limit: number): Promise<ListPage> {

@@ -8,7 +8,7 @@ import { ListBucketsCommand } from '@aws-sdk/client-s3'
 import { ConfigError, FsError, errno as E } from '../../errors.ts'
 import type {
   BlockWrite, CreateSpec, ListPage, ObjectAttr, ObjectId, ObjectStore, RemoveResult, RenameResult,
-  SetAttr, StoreCapabilities, StoreConfig, StoreCounters, StoreStatfs, Timespec,
+  SetAttr, StaleEvent, StoreCapabilities, StoreConfig, StoreCounters, StoreStatfs, Timespec,
 } from '../types.ts'
 import { S_IFDIR, timeOf } from './attrs.ts'
 import { asFsError, makeClient, newBackendCounters } from './client.ts'
@@ -26,7 +26,10 @@ export class S3Buckets implements ObjectStore {
   readonly #client
   readonly #stores = new Map<string, Promise<S3Store>>()
   readonly #opened = Date.now()
-  readonly #ready: S3Store[] = []
+  readonly #ready = new Map<string, S3Store>()
+  /** onStale listeners, and what unsubscribes each from the buckets opened so far. */
+  readonly #listeners = new Map<(e: StaleEvent) => void, number>()
+  readonly #relays = new Map<(e: StaleEvent) => void, Array<() => void>>()
 
   private constructor (config: StoreConfig) {
     this.#config = config
@@ -59,7 +62,10 @@ export class S3Buckets implements ObjectStore {
     if (s === undefined) {
       s = S3Store.open({ ...this.#config, url: `s3://${bucket}` }, { bucket, prefix: '' })
       this.#stores.set(bucket, s)
-      s.then(st => { this.#ready.push(st) }, () => { this.#stores.delete(bucket) })
+      s.then(st => {
+        this.#ready.set(bucket, st)
+        for (const [listener, ms] of this.#listeners) this.#relay(bucket, st, listener, ms)
+      }, () => { this.#stores.delete(bucket) })
     }
     return await s
   }
@@ -176,12 +182,29 @@ export class S3Buckets implements ObjectStore {
     return { bsize: this.blockSize, blocks, bfree: blocks, bavail: blocks, files: 2 ** 32, ffree: 2 ** 32, namelen: 255 }
   }
 
+  /** Changes by other clients in every bucket, opened now or later, with this store's ids. */
+  onStale (listener: (e: StaleEvent) => void, cacheMs: number): () => void {
+    this.#listeners.set(listener, cacheMs)
+    this.#relays.set(listener, [])
+    for (const [bucket, st] of this.#ready) this.#relay(bucket, st, listener, cacheMs)
+    return () => {
+      this.#listeners.delete(listener)
+      for (const off of this.#relays.get(listener) ?? []) off()
+      this.#relays.delete(listener)
+    }
+  }
+
+  #relay (bucket: string, st: S3Store, listener: (e: StaleEvent) => void, cacheMs: number): void {
+    const id = (x: ObjectId): ObjectId => `${bucket}/${x}` as ObjectId
+    this.#relays.get(listener)?.push(st.onStale(e => { listener({ ...e, id: id(e.id), parent: id(e.parent) }) }, cacheMs))
+  }
+
   /** Summed over the buckets opened so far. */
   counters (): StoreCounters {
     const sum: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
     const backend: Record<string, number> = {}
     const byOperation: Record<string, number> = {}
-    for (const s of this.#ready) {
+    for (const s of this.#ready.values()) {
       const c = s.counters()
       for (const k of ['readCalls', 'bytesRead', 'writeCalls', 'bytesWritten', 'metaCalls'] as const) sum[k] += c[k]
       for (const [k, v] of Object.entries(c.backend ?? {})) {

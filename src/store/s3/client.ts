@@ -17,9 +17,21 @@ export interface BackendCounters {
   bytesUploaded: number
   /** Commits: objects written back (PUT or multipart). */
   commits: number
+  /** Parts uploaded while their file was still being written (stream.ts). */
+  partsAhead: number
+  /** Most bytes of parts queued or uploading ahead at once, all files (bounded by upload_buffer). */
+  uploadBacklogPeak: number
+  /** Bytes of part bodies in memory for uploads ahead, now and at most. */
+  uploadMemory: number
+  uploadMemoryPeak: number
+  /** Watched files checked with a HEAD because the kernel may still hold them (stale.ts), and changes by others noticed. */
+  staleChecks: number
+  staleNoticed: number
 }
 
-export const newBackendCounters = (): BackendCounters => ({ requests: 0, byOperation: {}, bytesFetched: 0, bytesUploaded: 0, commits: 0 })
+export const newBackendCounters = (): BackendCounters => ({
+  requests: 0, byOperation: {}, bytesFetched: 0, bytesUploaded: 0, commits: 0, partsAhead: 0, uploadBacklogPeak: 0, uploadMemory: 0, uploadMemoryPeak: 0, staleChecks: 0, staleNoticed: 0,
+})
 
 export function makeClient (o: S3Options, counters: BackendCounters): S3Client {
   const client = new S3Client({

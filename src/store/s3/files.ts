@@ -70,14 +70,20 @@ export async function commitNow (s: Session, st: Staged): Promise<void> {
   await st.exclusive(async () => { await commitLocked(s, st) })
 }
 
-/** commitNow for a caller already in the file's exclusive section. */
-export async function commitLocked (s: Session, st: Staged): Promise<void> {
-  if (st.retired || st.removed) return
+/**
+ * commitNow for a caller already in the file's exclusive section. With
+ * `copyNext` (a rename about to copy the object), true when the object
+ * still needs its metadata written by that copy (write.ts commit).
+ */
+export async function commitLocked (s: Session, st: Staged, copyNext = false): Promise<boolean> {
+  if (st.retired || st.removed) return false
   clearTimeout(st.timer)
   st.timer = undefined
+  let metadataStale = false
   if (st.dirty) {
     try {
-      const info = await commit(s, st)
+      const { metadataStale: stale, ...info } = await commit(s, st, copyNext)
+      metadataStale = stale === true
       s.meta.set(st.key, info)
     } catch (err) {
       st.error = toErrno(err)
@@ -90,6 +96,7 @@ export async function commitLocked (s: Session, st: Staged): Promise<void> {
   st.retired = true
   if (s.staged.get(st.key) === st) s.staged.delete(st.key)
   await st.discard()
+  return metadataStale
 }
 
 /** Commit after commit_delay, unless written again first (a writer is busy) or renamed (the timer moves along). */
@@ -103,18 +110,30 @@ export function schedule (s: Session, st: Staged): void {
   st.timer.unref()
 }
 
+/** A failed upload of this file (a commit, or a part streamed ahead) is reported once, and the commit retried later. */
+function reportFailure (s: Session, st: Staged): void {
+  if (st.error === 0) return
+  const errno = st.error
+  st.error = 0
+  schedule(s, st)
+  throw new FsError(errno, 'an earlier upload of this file failed; retrying')
+}
+
 /** FLUSH: the writer closed the file. */
 export async function flushFile (s: Session, id: string): Promise<void> {
   const st = s.staged.get(id)
   if (st === undefined || st.removed) return
-  if (st.error !== 0) {
-    const errno = st.error
-    st.error = 0
-    schedule(s, st)
-    throw new FsError(errno, 'an earlier upload of this file failed; retrying')
-  }
+  reportFailure(s, st)
   if (s.opts.commitDelayMs === 0) await commitNow(s, st)
   else schedule(s, st)
+}
+
+/** fsync: upload now. */
+export async function syncFile (s: Session, id: string): Promise<void> {
+  const st = s.staged.get(id)
+  if (st === undefined || st.removed) return
+  reportFailure(s, st)
+  await commitNow(s, st)
 }
 
 /** Bytes of block `index` of a file, staged or committed (see ObjectStore.readBlock). */
@@ -133,9 +152,9 @@ export async function readBlock (s: Session, id: string, index: number, offset: 
     try {
       return await s.reader.read({ key: id, etag: v.etag as string, size: v.attr.size }, start, end)
     } catch (err) {
-      // Another client replaced the object: look again, once.
+      // Another client replaced the object: look again, once (the fresh
+      // HEAD tells the stale-object listeners).
       if (!(err instanceof StaleVersion) || attempt > 0) throw err instanceof StaleVersion ? new FsError(E.EIO, err.message) : err
-      s.meta.drop(id)
     }
   }
 }

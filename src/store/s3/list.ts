@@ -39,6 +39,11 @@ function listedFile (s: Session, key: string, name: string, size: number, etag: 
       return { name, attr: known.attr }
     }
   }
+  if (known?.kind === 'file' && etag !== undefined && known.etag !== quoteEtag(etag)) {
+    // Replaced by another client: say so once, and look it up afresh next time.
+    s.stale.compareEtag(key, known, quoteEtag(etag))
+    s.meta.drop(key)
+  }
   const attr = attrOf(key, inoOf(s.bucket, key), 1, { kind: 'file', size, lastModified, metadata: undefined }, s.opts)
   return { name, attr, partial: { typeKnown: size >= PATH_MAX } }
 }

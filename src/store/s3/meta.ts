@@ -155,6 +155,7 @@ export async function head (s: Session, key: string): Promise<HeadObjectCommandO
 export async function fetchFile (s: Session, key: string): Promise<ObjectInfo | null> {
   const h = await head(s, key)
   const info = h === undefined ? null : fileInfo(s, key, h)
+  s.stale.compare(key, s.meta.stale(key), info)
   if (info !== null || s.meta.get(key)?.kind !== 'dir') s.meta.set(key, info)
   return info
 }
@@ -207,6 +208,7 @@ export async function fetchName (s: Session, key: string): Promise<ObjectInfo | 
   if (children !== undefined) {
     const kind = children.names.get(key.slice(parent.length))
     if (kind === undefined) {
+      s.stale.compare(key, s.meta.stale(key), null)
       s.meta.set(key, null)
       return null
     }
@@ -224,6 +226,7 @@ export async function fetchName (s: Session, key: string): Promise<ObjectInfo | 
 async function fetchBoth (s: Session, key: string): Promise<ObjectInfo | null> {
   const [file, dir] = await Promise.all([head(s, key), fetchDir(s, `${key}/`)])
   const info = dir ?? (file === undefined ? null : fileInfo(s, key, file))
+  s.stale.compare(key, s.meta.stale(key), dir === null ? info : null)
   s.meta.set(key, info)
   return info
 }

@@ -3,6 +3,7 @@
 // nothing secret ever reaches a command line, `ps` or a log.
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { parseSize } from '../../config.ts'
 import { ConfigError } from '../../errors.ts'
 
 export interface S3Options {
@@ -21,7 +22,15 @@ export interface S3Options {
   cacheDir: string
   /** Milliseconds between the last close of a written file and its upload (a rename in between moves it for free). */
   commitDelayMs: number
+  /** Bytes of each of the first 1000 parts of a multipart upload (parts.ts); at least 5 MiB. */
+  partSize: number | undefined
+  /** A file written here starts uploading parts while it is still being written once it is this large (write-stream.ts). */
+  streamThreshold: number
+  /** Bytes of parts ready to upload but not uploaded yet, all files together; a writer waits above it (write-stream.ts). */
+  uploadBuffer: number
 }
+
+const MiB = 1024 * 1024
 
 const octal = (v: string, what: string): number => {
   if (!/^[0-7]{1,4}$/.test(v)) throw new ConfigError(`${what}: '${v}' is not an octal mode (e.g. 0644)`)
@@ -55,5 +64,8 @@ export function parseS3Options (o: Record<string, string>): S3Options {
     metadataTtlMs: 1000 * (o.metadata_ttl === undefined ? 1 : seconds(o.metadata_ttl, 'metadata_ttl')),
     cacheDir: o.cache_dir ?? join(tmpdir(), 'objfs-s3'),
     commitDelayMs: 1000 * (o.commit_delay === undefined ? 1 : seconds(o.commit_delay, 'commit_delay')),
+    partSize: o.part_size === undefined ? undefined : parseSize(o.part_size, 'part_size'),
+    streamThreshold: o.stream_threshold === undefined ? 64 * MiB : parseSize(o.stream_threshold, 'stream_threshold'),
+    uploadBuffer: o.upload_buffer === undefined ? 256 * MiB : parseSize(o.upload_buffer, 'upload_buffer'),
   }
 }

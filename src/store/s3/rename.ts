@@ -3,13 +3,16 @@
 // deleted; a directory is every key below its prefix, moved one by one, so
 // a directory rename is not atomic and costs a copy per object below it
 // (README "S3"). A staged file that was never uploaded is only re-keyed:
-// its single upload happens later, under the new name.
+// its single upload happens later, under the new name. A file large
+// enough to be uploading while written (stream_threshold) is committed
+// where it is and copied.
 //
 // Ids are keys, so a rename changes identities: `moved` tells the daemon,
 // which re-keys its inodes (open handles follow).
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3'
 import PQueue from 'p-queue'
 import { FsError, errno as E } from '../../errors.ts'
+import { logger } from '../../log.ts'
 import type { RenameResult, Timespec } from '../types.ts'
 import { RENAME_EXCHANGE, RENAME_NOREPLACE } from '../types.ts'
 import { metadataOf } from './attrs.ts'
@@ -22,6 +25,8 @@ import { commitLocked, commitNow, version } from './files.ts'
 import { COPY_SINGLE_MAX, copyObject } from './write.ts'
 
 type Moved = NonNullable<RenameResult['moved']>[number]
+
+const log = logger('s3')
 
 const idOf = (key: string, info: ObjectInfo): string => info.kind === 'dir' ? `${key}/` : key
 
@@ -93,12 +98,14 @@ const RETIRED = Symbol('retired')
 
 async function moveFile (s: Session, from: string, to: string, t: Timespec, replacing: boolean): Promise<Moved> {
   const st = s.staged.get(from)
+  let metadataStale = false
   if (st !== undefined && !st.removed) {
     const r = await st.exclusive(async () => {
       if (st.retired) return RETIRED
       // A file never uploaded (or rewritten from scratch) moves as it is:
-      // its one upload will go to the new key.
-      if (st.base === null) {
+      // its one upload will go to the new key. Not one streaming parts
+      // already (stream.ts): a multipart upload cannot change its key.
+      if (st.base === null && st.stream === undefined) {
         s.staged.delete(from)
         if (st.onServer) await deleteKey(s, from)
         st.key = to
@@ -110,19 +117,39 @@ async function moveFile (s: Session, from: string, to: string, t: Timespec, repl
         s.meta.drop(to)
         return undefined
       }
-      // An edit of an uploaded file: upload it where it is, then copy.
-      await commitLocked(s, st)
+      // An edit of an uploaded file, or a large one uploading: upload it
+      // where it is, then copy (the copy writes the metadata, which an
+      // upload begun while the file was written has from that moment).
+      metadataStale = await commitLocked(s, st, true)
       return RETIRED
     })
     if (r !== RETIRED) return { from: from as never, to: to as never, subtree: false }
   }
   const info = await version(s, from)
   const attr = { ...info.attr, id: to as never, ino: inoOf(s.bucket, to), ctime: t }
-  const etag = await copyObject(s, from, info.etag, info.attr.size, to, metadataOf(attr, info.xattrs), info.contentType)
+  let etag: string | undefined
+  try {
+    etag = await copyObject(s, from, info.etag, info.attr.size, to, metadataOf(attr, info.xattrs), info.contentType)
+  } catch (err) {
+    // The file stays where it is: with its own metadata, then.
+    if (metadataStale) await fixMetadata(s, from, info)
+    throw err
+  }
   await deleteKey(s, from)
   s.meta.set(from, null)
   s.meta.set(to, { ...info, attr, etag, lastModified: 0 })
   return { from: from as never, to: to as never, subtree: false }
+}
+
+/** Best effort: the object at `key` gets the metadata of `info` (a copy onto itself). */
+async function fixMetadata (s: Session, key: string, info: ObjectInfo): Promise<void> {
+  try {
+    const etag = await copyObject(s, key, info.etag, info.attr.size, key, metadataOf(info.attr, info.xattrs), info.contentType)
+    s.meta.set(key, { ...info, etag: etag ?? info.etag, lastModified: 0 })
+  } catch (err) {
+    s.meta.drop(key)
+    log.warn({ key, err: String(err) }, 'a file uploaded before a failed rename keeps the attributes it had when its upload began')
+  }
 }
 
 /** Every key below `fromId` to the same place below `toId`: all copies first, then the deletes. */

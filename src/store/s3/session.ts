@@ -15,6 +15,8 @@ import type { StoreCounters, Timespec } from '../types.ts'
 import { makeClient, newBackendCounters, type BackendCounters } from './client.ts'
 import { MetaCache } from './meta.ts'
 import type { S3Options } from './options.ts'
+import { PartLayout } from './parts.ts'
+import { StaleWatch } from './stale.ts'
 import { Reader } from './read.ts'
 import type { Staged } from './staging.ts'
 
@@ -36,6 +38,8 @@ export class Session {
   readonly openedAtMs = Date.now()
   readonly meta: MetaCache
   readonly reader: Reader
+  /** Changes by other clients, for the daemon's kernel-cache invalidations. */
+  readonly stale: StaleWatch
   readonly backend: BackendCounters = newBackendCounters()
   readonly counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
   /** Files being written, by current key. Renames re-key them. */
@@ -49,6 +53,13 @@ export class Session {
   /** Uploads (commits) in flight at most, and part transfers within them. */
   readonly commits = new PQueue({ concurrency: 8 })
   readonly parts = new PQueue({ concurrency: 4 })
+  /** Where multipart uploads cut objects (part_size). */
+  readonly layout: PartLayout
+  /** upload_buffer: bytes of parts queued or uploading ahead of commits, all files (stream.ts). */
+  readonly uploadBuffer: number
+  uploadBacklog = 0
+  /** Writers waiting for room in the upload buffer; woken (to look again) whenever a part task ends. */
+  uploadWaiters: Array<() => void> = []
   /** This process's staging directory, removed at close. */
   readonly stagingDir: string
   /** Mode and owner of a bucket root, which has no marker to keep them: this mount only. */
@@ -63,8 +74,11 @@ export class Session {
     this.blockSize = blockSize
     this.opts = opts
     this.client = makeClient(opts, this.backend)
+    this.layout = new PartLayout(blockSize, opts.partSize)
+    this.uploadBuffer = Math.max(opts.uploadBuffer, this.layout.first)
     this.meta = new MetaCache(opts.metadataTtlMs)
     this.reader = new Reader(this)
+    this.stale = new StaleWatch(this)
     this.stagingDir = join(opts.cacheDir, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`)
     mkdirSync(this.stagingDir, { recursive: true, mode: 0o700 })
     cleanAbandoned(opts.cacheDir)
@@ -92,6 +106,7 @@ export class Session {
   }
 
   dispose (): void {
+    this.stale.dispose()
     this.client.destroy()
     try {
       rmSync(this.stagingDir, { recursive: true, force: true })

@@ -11,8 +11,14 @@
 // commit reads a consistent staging file and a write never lands in the
 // middle of an upload. The staging file is opened per call: the daemon
 // never holds a descriptor per file.
+//
+// Parts uploaded while the file is still written (stream.ts) read the
+// staging file outside that section; every change therefore marks the
+// blocks it touches, when it starts and when it ends (`generation`,
+// `busyIn`), so that an upload can tell it read bytes that changed.
 import { open, rm } from 'node:fs/promises'
 import type { ObjectAttr, Timespec } from '../types.ts'
+import type { Stream } from './stream.ts'
 
 export interface Base {
   etag: string
@@ -43,7 +49,14 @@ export class Staged {
   /** Committed and let go: whoever still holds it looks the key up again. */
   retired = false
   timer: NodeJS.Timeout | undefined
+  /** The multipart upload under way while the file is written (stream.ts). */
+  stream: Stream | undefined
   #chain: Promise<unknown> = Promise.resolve()
+  /** Change counter, and the count at which each block last changed (started or finished changing). */
+  #seq = 0
+  readonly #changedAt = new Map<number, number>()
+  /** Blocks [first, last) a change is writing now (one at a time: changes are exclusive). */
+  #busy: { first: number, last: number } | undefined
 
   constructor (key: string, attr: ObjectAttr, path: string, base: Base | null, onServer: boolean, xattrs = new Map<string, Uint8Array>(), contentType?: string) {
     this.key = key
@@ -63,9 +76,48 @@ export class Staged {
     return run
   }
 
+  /** The latest change to blocks [first, last): equal before and after a read means the read saw no change, if none was busy. */
+  generation (first: number, last: number): number {
+    let g = 0
+    for (let i = first; i < last; i++) g = Math.max(g, this.#changedAt.get(i) ?? 0)
+    return g
+  }
+
+  /** A change is writing into blocks [first, last) now. */
+  busyIn (first: number, last: number): boolean {
+    const b = this.#busy
+    return b !== undefined && b.first < last && first < b.last
+  }
+
+  /** Run a change of the blocks `marked` names, within [first, last), marking them before and after. */
+  async #changing<T> (first: number, last: number, marked: () => Iterable<number>, fn: () => Promise<T>): Promise<T> {
+    const mark = (): void => {
+      const seq = ++this.#seq
+      for (const i of marked()) this.#changedAt.set(i, seq)
+    }
+    this.#busy = { first, last }
+    mark()
+    try {
+      return await fn()
+    } finally {
+      mark()
+      this.#busy = undefined
+    }
+  }
+
   /** Store whole blocks (each at most blockSize bytes; shorter is the block's content up to its end). */
   async writeBlocks (blocks: Array<{ index: number, data: Uint8Array }>, bs: number): Promise<void> {
     if (blocks.length === 0) return
+    let first = Infinity
+    let last = -Infinity
+    for (const b of blocks) {
+      first = Math.min(first, b.index)
+      last = Math.max(last, b.index + 1)
+    }
+    await this.#changing(first, last, () => blocks.map(b => b.index), async () => { await this.#write(blocks, bs) })
+  }
+
+  async #write (blocks: Array<{ index: number, data: Uint8Array }>, bs: number): Promise<void> {
     const fh = await open(this.path, this.#created ? 'r+' : 'w+', 0o600)
     this.#created = true
     try {
@@ -104,36 +156,44 @@ export class Staged {
 
   /** Truncate or extend to `size`: blocks past it go, the base is cut, the block at the end keeps its head. */
   async resize (size: number, bs: number): Promise<void> {
-    if (size < this.attr.size) {
-      for (const [index, len] of this.blocks) {
-        const start = index * bs
-        if (start >= size) this.blocks.delete(index)
-        else if (start + len > size) this.blocks.set(index, size - start)
-      }
-      this.baseLimit = Math.min(this.baseLimit, size)
-      // Nothing of the old version shows any more: the file is new content
-      // (a rename before its upload then moves it without a copy).
-      if (this.baseLimit === 0) this.base = null
-      if (this.#created) {
-        const fh = await open(this.path, 'r+')
-        try {
-          await fh.truncate(size)
-        } finally {
-          await fh.close()
-        }
+    const from = Math.floor(size / bs)
+    // Every block ever written has a mark: those from the new end on change.
+    const cut = (): number[] => [...this.#changedAt.keys()].filter(i => i >= from)
+    if (size < this.attr.size) await this.#changing(from, Infinity, cut, async () => { await this.#shrink(size, bs) })
+    this.attr = { ...this.attr, size }
+  }
+
+  async #shrink (size: number, bs: number): Promise<void> {
+    for (const [index, len] of this.blocks) {
+      const start = index * bs
+      if (start >= size) this.blocks.delete(index)
+      else if (start + len > size) this.blocks.set(index, size - start)
+    }
+    this.baseLimit = Math.min(this.baseLimit, size)
+    // Nothing of the old version shows any more: the file is new content
+    // (a rename before its upload then moves it without a copy).
+    if (this.baseLimit === 0) this.base = null
+    if (this.#created) {
+      const fh = await open(this.path, 'r+')
+      try {
+        await fh.truncate(size)
+      } finally {
+        await fh.close()
       }
     }
-    this.attr = { ...this.attr, size }
   }
 
   setTimes (mtime: Timespec, ctime: Timespec): void {
     this.attr = { ...this.attr, mtime, ctime }
   }
 
-  /** Drop the staging file. */
+  /** Drop the staging file, and the multipart upload under way if any (no parts left behind). */
   async discard (): Promise<void> {
     clearTimeout(this.timer)
     this.timer = undefined
+    const stream = this.stream
+    this.stream = undefined
+    if (stream !== undefined) await stream.abort()
     if (this.#created) await rm(this.path, { force: true })
     this.#created = false
     this.blocks.clear()

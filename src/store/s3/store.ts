@@ -1,7 +1,8 @@
 // The S3 store: a bucket (and prefix) as an ObjectStore. Keys are ids;
 // directories are prefixes with optional "dir/" markers; attributes live
 // in s3fs/rclone-compatible user metadata; files being written are staged
-// on local disk and committed as whole new versions (blockWrites false).
+// on local disk and committed as whole new versions (blockWrites false),
+// large ones uploading their parts while they are written (stream.ts).
 //
 // Every call runs in the instance the daemon opened in its main thread
 // (inlineOnly): staged files must live in one place, and network I/O is
@@ -10,10 +11,11 @@ import { FsError, errno as E } from '../../errors.ts'
 import { logger } from '../../log.ts'
 import type {
   BlockWrite, CreateSpec, ListPage, ObjectAttr, ObjectId, ObjectStore, RemoveResult, RenameResult,
-  SetAttr, StoreCapabilities, StoreConfig, StoreCounters, StoreStatfs, Timespec,
+  SetAttr, StaleEvent, StoreCapabilities, StoreConfig, StoreCounters, StoreStatfs, Timespec,
 } from '../types.ts'
 import { verifyBucket } from './client.ts'
-import { commitNow, flushFile, readBlock, stageCommitted, withStaged } from './files.ts'
+import { commitNow, flushFile, readBlock, stageCommitted, syncFile, withStaged } from './files.ts'
+import { streamAhead } from './stream.ts'
 import { isDirId } from './keys.ts'
 import { listPage } from './list.ts'
 import * as names from './names.ts'
@@ -35,6 +37,7 @@ export class S3Store implements ObjectStore {
   readonly blockSize: number
   readonly capabilities: StoreCapabilities = { stableIds: false, hardLinks: false, blockWrites: false, inlineOnly: true }
   readonly #s: Session
+  readonly #unlisten = new Set<() => void>()
   #closed = false
 
   private constructor (s: Session) {
@@ -68,13 +71,36 @@ export class S3Store implements ObjectStore {
   }
 
   async root (): Promise<ObjectAttr> { return await names.getattr(this.#meta(), this.#s.root) }
-  async lookup (parent: ObjectId, name: string): Promise<ObjectAttr | null> { return await names.lookup(this.#meta(), parent, name) }
-  async getattr (id: ObjectId): Promise<ObjectAttr> { return await names.getattr(this.#meta(), id) }
+
+  async lookup (parent: ObjectId, name: string): Promise<ObjectAttr | null> {
+    const a = await names.lookup(this.#meta(), parent, name)
+    if (a !== null && !isDirId(a.id)) this.#s.stale.note(a.id)
+    return a
+  }
+
+  async getattr (id: ObjectId): Promise<ObjectAttr> {
+    const a = await names.getattr(this.#meta(), id)
+    if (!isDirId(id)) this.#s.stale.note(id)
+    return a
+  }
 
   async list (dir: ObjectId, after: string | null, limit: number): Promise<ListPage> {
     const s = this.#meta()
     if (!isDirId(dir)) throw new FsError(E.ENOTDIR)
-    return await listPage(s, dir, after, limit)
+    const page = await listPage(s, dir, after, limit)
+    // Entries with their own attributes may reach the kernel (readdirplus).
+    for (const e of page.entries) if (e.partial === undefined && !isDirId(e.attr.id)) s.stale.note(e.attr.id)
+    return page
+  }
+
+  /** Changes by other clients (stale.ts); this instance's listeners go when it closes. */
+  onStale (listener: (e: StaleEvent) => void, cacheMs: number): () => void {
+    const off = this.#s.stale.listen(listener, cacheMs)
+    this.#unlisten.add(off)
+    return () => {
+      this.#unlisten.delete(off)
+      off()
+    }
   }
 
   async create (parent: ObjectId, name: string, spec: CreateSpec): Promise<ObjectAttr> { return await names.create(this.#meta(), parent, name, spec) }
@@ -124,6 +150,8 @@ export class S3Store implements ObjectStore {
       await st.writeBlocks(blocks, s.blockSize)
       st.attr = { ...st.attr, size: Math.max(st.attr.size, minSize), mtime, ctime: mtime }
       st.dirty = true
+      // Parts this write completed start uploading; waits while the upload buffer is full.
+      await streamAhead(s, st, blocks.map(b => b.index))
       return { ...st.attr }
     }) as ObjectAttr
   }
@@ -149,9 +177,7 @@ export class S3Store implements ObjectStore {
 
   /** fsync: upload now. */
   async sync (id: ObjectId): Promise<void> {
-    const s = this.#meta()
-    const st = s.staged.get(id)
-    if (st !== undefined && !st.removed) await commitNow(s, st)
+    await syncFile(this.#meta(), id)
   }
 
   /** close(2) of a written file: upload after commit_delay. */
@@ -180,6 +206,8 @@ export class S3Store implements ObjectStore {
   async close (): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    for (const off of this.#unlisten) off()
+    this.#unlisten.clear()
     const s = this.#s
     if (!release(s)) return
     const pending = [...s.staged.values()].filter(st => !st.removed)
