@@ -179,7 +179,7 @@ async function mountWithEnv (t: Test, env: Record<string, string>, options: stri
 
 if (mountTier(t)) {
   t.test('a read in flight at the crash is resent by the kernel and answered by the next process', async t => {
-    const m = await mountWithEnv(t, { OBJFS_FAULTS: 'readBlock:delay=2000' })
+    const m = await mountWithEnv(t, { OBJFS_FAULTS: 'readBlock:delay=2000:times=1' })
     const src = join(m.scratch, 'data')
     await shOk(`head -c 3000000 /dev/urandom > ${q(src)} && cp ${q(src)} ${q(m.mountpoint)}/data`)
     await dropCaches()
@@ -192,7 +192,7 @@ if (mountTier(t)) {
   })
 
   t.test('a kernel that cannot resend: the keeper answers what the dead process held', async t => {
-    const m = await mountWithEnv(t, { OBJFS_FAULTS: 'readBlock:delay=2000', OBJFS_TEST_NO_RESEND: '1' })
+    const m = await mountWithEnv(t, { OBJFS_FAULTS: 'readBlock:delay=2000:times=1', OBJFS_TEST_NO_RESEND: '1' })
     await shOk(`head -c 1000000 /dev/urandom > ${q(m.mountpoint)}/data`)
     await dropCaches()
     const reader = background(t, 'cat', [join(m.mountpoint, 'data')])
