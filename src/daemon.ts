@@ -17,6 +17,7 @@ import { Journal } from './blocks/journal.ts'
 import { replayJournal } from './blocks/journal-replay.ts'
 import type { Config } from './config.ts'
 import { Handles } from './inode/handles.ts'
+import { NodeidLog, loadNodeids } from './inode/nodeid-log.ts'
 import { InodeTable } from './inode/table.ts'
 import { logger } from './log.ts'
 import { closeMetrics, serveMetrics } from './metrics/server.ts'
@@ -24,14 +25,14 @@ import { daemonSnapshot } from './metrics/snapshot.ts'
 import { NO_RESEND_ENV } from './keeper/protocol.ts'
 import { stateDirOf } from './keeper/state.ts'
 import { UniqueSpan } from './keeper/unanswered.ts'
-import { Adopter } from './ops/adopt.ts'
+import { Adopter, type NodeidResolver } from './ops/adopt.ts'
 import type { Fs } from './ops/context.ts'
 import { Dispatcher } from './ops/dispatch.ts'
 import { reclaim } from './ops/entry.ts'
 import { OpStats } from './ops/stats.ts'
 import { checkOpTable } from './ops/table.ts'
 import { openStore, parseSource } from './store/registry.ts'
-import type { StoreConfig } from './store/types.ts'
+import type { ObjectId, StoreConfig } from './store/types.ts'
 import { PooledStore } from './workers/pool.ts'
 
 const log = logger('daemon')
@@ -115,7 +116,12 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   const stats = new OpStats()
   let session: Session | undefined
   let inFlight = (): number => 0
-  const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } }, { inoNodeids: capabilities.inoNodeids, resumed, generation: takeover?.generation })
+  // Under a keeper, nodeids that are not inos (S3) are logged for the process that may take over.
+  const nodeidLogPath = join(stateDirOf(config), 'nodeids.log')
+  const logsNodeids = takeover !== undefined && capabilities.inoNodeids !== true
+  const previousNodeids = logsNodeids && resumed ? loadNodeids(nodeidLogPath) : new Map<number, ObjectId>()
+  const nodeidLog = logsNodeids ? new NodeidLog(nodeidLogPath, previousNodeids) : undefined
+  const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } }, { inoNodeids: capabilities.inoNodeids, resumed, generation: takeover?.generation, log: nodeidLog })
   const coalescer = new Coalescer(store, blockSize, config.dirtyLimit, {
     settled: inode => table.settle(inode as never),
     pressure: over => session?.setPaused(over),
@@ -166,7 +172,13 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   if (notifier !== undefined) local.onStale?.(e => { notifier.stale(table.byId(e.id)?.nodeid, table.byId(e.parent)?.nodeid, e.name, e.gone) }, 1000 * Math.max(config.entryTimeout, config.attrTimeout))
   const dispatcher = new Dispatcher(fs, parts => live.send(parts), stats)
   inFlight = () => dispatcher.inFlight
-  const adopter = resumed && table.inoNodeids ? new Adopter(fs) : undefined
+  const resolveNodeid: NodeidResolver = table.inoNodeids
+    ? async n => await (store.byIno?.(n) ?? null)
+    : async n => {
+      const id = previousNodeids.get(n)
+      return id === undefined ? null : await store.getattr(id).catch(() => null)
+    }
+  const adopter = resumed && (table.inoNodeids || previousNodeids.size > 0) ? new Adopter(fs, resolveNodeid) : undefined
   const dispatch = (bytes: Uint8Array, release: () => void): void => {
     if (adopter === undefined || !adopter.needs(bytes)) {
       dispatcher.handle(bytes, release)
@@ -198,6 +210,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
     while (dispatcher.inFlight > 0) await new Promise(resolve => setTimeout(resolve, 10))
     await coalescer.drain()
     journal?.close()
+    nodeidLog?.close()
     await store.close()
     closeMetrics(metrics)
     if (adopter !== undefined) log.info({ nodeids: adopter.nodeids, handles: adopter.handles }, 'taken over from the previous process')

@@ -15,6 +15,7 @@
 import { FsError, errno as E } from '../errors.ts'
 import type { ObjectAttr, ObjectId } from '../store/types.ts'
 import type { DirtyFile } from '../blocks/coalesce.ts'
+import type { NodeidLog } from './nodeid-log.ts'
 
 export const ROOT_NODEID = 1
 
@@ -62,6 +63,8 @@ export interface InodeTableOptions {
   inoNodeids?: boolean
   /** Serving a connection taken over from a crashed or upgraded process. */
   resumed?: boolean
+  /** Where nodeids that are not inos are recorded, for the process that may take over from this one. */
+  log?: NodeidLog
   /**
    * Serving processes before this one on the connection: sequential
    * nodeids start past every value its predecessors can have issued, so
@@ -77,6 +80,9 @@ export class InodeTable {
   #next = ROOT_NODEID + 1
   #epoch = 0
   readonly #inoNodeids: boolean
+  readonly #log: NodeidLog | undefined
+  /** nodeids a previous process issued for objects this one knows under another nodeid. */
+  readonly #aliases = new Map<number, Inode>()
   /** Objects this process did not see referenced may still be held by the kernel. */
   readonly resumed: boolean
 
@@ -84,6 +90,7 @@ export class InodeTable {
     this.#events = events
     this.#inoNodeids = opts.inoNodeids === true && root.ino === ROOT_NODEID
     this.resumed = opts.resumed === true
+    this.#log = this.#inoNodeids ? undefined : opts.log
     this.#next = (opts.generation ?? 0) * 2 ** 32 + ROOT_NODEID + 1
     const inode = new Inode(ROOT_NODEID, root)
     // The kernel never forgets the root; one permanent reference keeps it.
@@ -98,13 +105,13 @@ export class InodeTable {
 
   /** The inode for a nodeid the kernel sent; ESTALE if we never issued it or it was forgotten. */
   get (nodeid: number): Inode {
-    const inode = this.#byNodeid.get(nodeid)
+    const inode = this.#byNodeid.get(nodeid) ?? this.#aliases.get(nodeid)
     if (inode === undefined) throw new FsError(E.ESTALE, `unknown nodeid ${nodeid}`)
     return inode
   }
 
   find (nodeid: number): Inode | undefined {
-    return this.#byNodeid.get(nodeid)
+    return this.#byNodeid.get(nodeid) ?? this.#aliases.get(nodeid)
   }
 
   byId (id: ObjectId): Inode | undefined {
@@ -129,6 +136,7 @@ export class InodeTable {
       inode = new Inode(this.#inoNodeids ? attr.ino : this.#next++, attr)
       this.#byNodeid.set(inode.nodeid, inode)
       this.#byId.set(attr.id, inode)
+      this.#log?.issued(inode.nodeid, attr.id)
     } else {
       this.updateAttr(inode, attr, readAt)
     }
@@ -138,20 +146,26 @@ export class InodeTable {
 
   /**
    * A nodeid the kernel got from a previous serving process, resolved by
-   * the store (ino = nodeid). Its lookup count starts at zero: FORGETs
-   * clamp, and the inode is dropped like any other but never reclaimed.
+   * the store (ino = nodeid) or by its nodeid log. Its lookup count starts
+   * at zero: FORGETs clamp, and the inode is dropped like any other but
+   * never reclaimed. An object this process already knows under another
+   * nodeid gets the old one as an alias, so it stays one inode.
    */
-  adopt (attr: ObjectAttr): Inode {
+  adopt (attr: ObjectAttr, nodeid = attr.ino): Inode {
     const known = this.#byId.get(attr.id)
-    if (known !== undefined) return known
-    const inode = new Inode(attr.ino, attr)
+    if (known !== undefined) {
+      if (known.nodeid !== nodeid) this.#aliases.set(nodeid, known)
+      return known
+    }
+    const inode = new Inode(nodeid, attr)
     inode.adopted = true
     this.#byNodeid.set(inode.nodeid, inode)
     this.#byId.set(attr.id, inode)
+    this.#log?.issued(inode.nodeid, attr.id)
     return inode
   }
 
-  /** Whether nodeids are inos, so that `adopt` can resolve unknown ones. */
+  /** Whether nodeids are inos, which the store resolves. */
   get inoNodeids (): boolean {
     return this.#inoNodeids
   }
@@ -174,6 +188,10 @@ export class InodeTable {
 
   forget (nodeid: number, nlookup: number): void {
     if (nodeid === ROOT_NODEID) return
+    if (this.#aliases.delete(nodeid)) {
+      this.#log?.dropped(nodeid)
+      return
+    }
     const inode = this.#byNodeid.get(nodeid)
     if (inode === undefined) return
     inode.lookups = Math.max(0, inode.lookups - nlookup)
@@ -193,6 +211,7 @@ export class InodeTable {
     if (inode.lookups > 0 || inode.pins > 0 || inode.dirty !== undefined) return
     this.#byNodeid.delete(inode.nodeid)
     if (this.#byId.get(inode.id) === inode) this.#byId.delete(inode.id)
+    this.#log?.dropped(inode.nodeid)
     if (inode.unlinked && !inode.adopted) this.#events.reclaim(inode.id)
   }
 
@@ -224,5 +243,6 @@ export class InodeTable {
       }
     }
     for (const [inode, id] of moved) move(inode, id)
+    this.#log?.rekeyed(from, to, subtree)
   }
 }

@@ -1,8 +1,9 @@
 // Taking over a connection: the keeper restarted the serving process, and
 // the kernel still names nodeids and file handles the previous process
 // issued. Before such a request reaches its handler, its unknown nodeids
-// are resolved by the store (nodeid = ino) and its unknown handle rebuilt,
-// so handlers keep their synchronous view of the inode table.
+// are resolved (by the store where nodeid = ino, else by the nodeid log)
+// and its unknown handle rebuilt, so handlers keep their synchronous view
+// of the inode table.
 import {
   FATTR_FH, FUSE_BATCH_FORGET, FUSE_COPY_FILE_RANGE, FUSE_DESTROY, FUSE_FALLOCATE, FUSE_FLUSH, FUSE_FORGET, FUSE_FSYNC,
   FUSE_FSYNCDIR, FUSE_GETATTR, FUSE_GETATTR_FH, FUSE_INIT, FUSE_INTERRUPT, FUSE_LINK, FUSE_LSEEK, FUSE_READ,
@@ -10,6 +11,7 @@ import {
   IN_HEADER_SIZE,
 } from '../channel/abi.ts'
 import { logger } from '../log.ts'
+import type { ObjectAttr } from '../store/types.ts'
 import type { Fs } from './context.ts'
 
 const log = logger('adopt')
@@ -52,14 +54,19 @@ function refsOf (bytes: Uint8Array): Refs {
   return refs
 }
 
+/** The object a nodeid of the previous process names (by ino, or by the nodeid log), or null. */
+export type NodeidResolver = (nodeid: number) => Promise<ObjectAttr | null>
+
 export class Adopter {
   readonly #fs: Fs
+  readonly #resolve: NodeidResolver
   /** nodeids and handles taken over so far, for the log. */
   nodeids = 0
   handles = 0
 
-  constructor (fs: Fs) {
+  constructor (fs: Fs, resolve: NodeidResolver) {
     this.#fs = fs
+    this.#resolve = resolve
   }
 
   /** Whether `bytes` names something this process has not issued; cheap, synchronous. */
@@ -74,15 +81,15 @@ export class Adopter {
    * unknown: the handler then answers ESTALE or EBADF, as for any stale name.
    */
   async resolve (bytes: Uint8Array): Promise<void> {
-    const { table, handles, store } = this.#fs
+    const { table, handles } = this.#fs
     const { nodeids, handles: fhs } = refsOf(bytes)
     for (const n of nodeids) {
-      if (n === 0 || table.find(n) !== undefined || store.byIno === undefined) continue
+      if (n === 0 || table.find(n) !== undefined) continue
       try {
-        const attr = await store.byIno(n)
+        const attr = await this.#resolve(n)
         // Looked up again: another request may have adopted it meanwhile.
         if (attr !== null && table.find(n) === undefined) {
-          table.adopt(attr)
+          table.adopt(attr, n)
           this.nodeids++
         }
       } catch (err) {

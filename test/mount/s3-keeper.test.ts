@@ -1,0 +1,61 @@
+// The keeper with the S3 store, whose nodeids cannot be derived from the
+// store: after kill -9 of the serving process, a directory held as a cwd
+// and a file held open keep working, through the nodeid log.
+import { spawn } from 'node:child_process'
+import { createHash } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { client, deletePrefix, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
+import { mountObjfs, mountTier, q, servingPid, shOk } from './harness.ts'
+
+t.setTimeout(300_000)
+
+const env = mountTier(t) ? await s3Tier(t) : undefined
+if (env !== undefined) {
+  const c = client(env)
+  const bucket = await testBucket(c)
+  t.teardown(() => { c.destroy() })
+
+  t.test('kill -9 of the serving process: a cwd and an open file in an S3 mount go on working', async t => {
+    const prefix = uniquePrefix('keeper')
+    t.teardown(async () => { await deletePrefix(c, bucket, `${prefix}/`) })
+    const m = await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`] })
+    const src = join(m.scratch, 'big')
+    // fsync'ed: for S3 that is the durability point (a closed file is uploaded commit_delay later).
+    await shOk(`head -c 5000000 /dev/urandom > ${q(src)} && mkdir -p ${q(m.mountpoint)}/d/e && cp ${q(src)} ${q(m.mountpoint)}/d/e/big && echo small > ${q(m.mountpoint)}/d/e/f1 && sync ${q(m.mountpoint)}/d/e/big ${q(m.mountpoint)}/d/e/f1`)
+    const want = createHash('sha256').update(readFileSync(src)).digest('hex')
+    // Holds d/e as its cwd and big open; reads part, waits for the crash, reads the rest.
+    const holder = spawn(process.execPath, ['-e', `
+      const fs = require('node:fs'), crypto = require('node:crypto')
+      process.chdir(process.argv[1])
+      const fd = fs.openSync('big', 'r')
+      const buf = Buffer.alloc(5000000)
+      let got = fs.readSync(fd, buf, 0, 1000000, 0)
+      console.log('ready')
+      setTimeout(() => {
+        while (got < buf.length) { const n = fs.readSync(fd, buf, got, buf.length - got, got); if (n === 0) break; got += n }
+        console.log(JSON.stringify({ sha: crypto.createHash('sha256').update(buf.subarray(0, got)).digest('hex'), list: fs.readdirSync('.').sort(), f1: fs.readFileSync('f1', 'utf8') }))
+      }, 3000)
+    `, join(m.mountpoint, 'd/e')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    holder.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
+    holder.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
+    const done = new Promise<number | null>(resolve => holder.on('close', resolve))
+    t.teardown(() => { if (holder.exitCode === null) holder.kill('SIGKILL') })
+    const until = Date.now() + 60_000
+    while (!out.includes('ready') && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
+    const pid = servingPid(m.mountpoint) as number
+    process.kill(pid, 'SIGKILL')
+    while (servingPid(m.mountpoint) === pid || servingPid(m.mountpoint) === undefined) {
+      if (Date.now() > until) throw new Error('no new serving process')
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    t.equal(await done, 0, 'the process holding the cwd and the file finished', { out })
+    const result = JSON.parse(out.split('\n').find(l => l.startsWith('{')) ?? '{}') as { sha?: string, list?: string[], f1?: string }
+    t.equal(result.sha, want, 'the open file read to its end with the right bytes')
+    t.same(result.list, ['big', 'f1'], 'the directory held as cwd lists')
+    t.equal(result.f1, 'small\n', 'and a name in it opens')
+    t.equal(await shOk(`cat ${q(m.mountpoint)}/d/e/f1`), 'small\n', 'the mount serves new lookups too')
+  })
+}
