@@ -10,29 +10,22 @@ import { mountFuse, mountRequestOf, setReadahead } from './channel/mount.ts'
 import { DETACHED, Session, type Negotiation, type SessionOptions } from './channel/session.ts'
 import { Notifier } from './channel/notify.ts'
 import { forceUnmount } from './channel/unmount.ts'
-import { existsSync, readdirSync, renameSync } from 'node:fs'
-import { join } from 'node:path'
 import { Coalescer } from './blocks/coalesce.ts'
-import { Journal } from './blocks/journal.ts'
-import { replayJournal } from './blocks/journal-replay.ts'
 import type { Config } from './config.ts'
 import { Handles } from './inode/handles.ts'
-import { NodeidLog, loadNodeids } from './inode/nodeid-log.ts'
 import { InodeTable } from './inode/table.ts'
 import { logger } from './log.ts'
 import { closeMetrics, serveMetrics } from './metrics/server.ts'
 import { daemonSnapshot } from './metrics/snapshot.ts'
 import { NO_RESEND_ENV } from './keeper/protocol.ts'
-import { stateDirOf } from './keeper/state.ts'
-import { UniqueSpan } from './keeper/unanswered.ts'
-import { Adopter, type NodeidResolver } from './ops/adopt.ts'
+import { closeTakeoverState, openTakeoverState, takeoverPath } from './keeper/takeover.ts'
 import type { Fs } from './ops/context.ts'
 import { Dispatcher } from './ops/dispatch.ts'
 import { reclaim } from './ops/entry.ts'
 import { OpStats } from './ops/stats.ts'
 import { checkOpTable } from './ops/table.ts'
 import { openStore, parseSource } from './store/registry.ts'
-import type { ObjectId, StoreConfig } from './store/types.ts'
+import type { StoreConfig } from './store/types.ts'
 import { PooledStore } from './workers/pool.ts'
 
 const log = logger('daemon')
@@ -87,20 +80,8 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   const local = await openStore(storeConfig)
   const { blockSize, capabilities } = local
   const root = await local.root()
-  // Under a keeper: what a killed serving process acknowledged but had not
-  // stored is in the journal; it goes into the store before anything is served.
-  const journalDir = join(stateDirOf(config), 'journal')
-  const journaled = takeover !== undefined && config.journal && capabilities.stableIds && !config.readOnly
-  // A journal found by the first process of a connection is from a keeper
-  // that died too: the store may have changed since (mounted elsewhere),
-  // so replaying could write old data over new. It is set aside, not replayed.
-  if (journaled && !resumed) setAside(journalDir)
-  if (journaled) {
-    const r = await replayJournal(journalDir, local)
-    if (r.segments > 0) log.info({ segments: r.segments, records: r.records, bytes: r.bytes, skipped: r.skipped, repaired: r.repaired }, 'replayed the write journal')
-    if (r.torn !== undefined) log.warn(r.torn, 'the last journal record was cut short by the crash (never acknowledged)')
-  }
-  const journal = journaled ? new Journal(journalDir) : undefined
+  // Under a keeper: the journal and nodeid log a predecessor left, replayed before anything is served.
+  const kept = takeover === undefined ? undefined : await openTakeoverState(config, local, resumed)
   const inline = (config.inlineMeta && capabilities.stableIds) || capabilities.inlineOnly === true
   if (!inline) await local.close()
 
@@ -116,16 +97,11 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   const stats = new OpStats()
   let session: Session | undefined
   let inFlight = (): number => 0
-  // Under a keeper, nodeids that are not inos (S3) are logged for the process that may take over.
-  const nodeidLogPath = join(stateDirOf(config), 'nodeids.log')
-  const logsNodeids = takeover !== undefined && capabilities.inoNodeids !== true
-  const previousNodeids = logsNodeids && resumed ? loadNodeids(nodeidLogPath) : new Map<number, ObjectId>()
-  const nodeidLog = logsNodeids ? new NodeidLog(nodeidLogPath, previousNodeids) : undefined
-  const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } }, { inoNodeids: capabilities.inoNodeids, resumed, generation: takeover?.generation, log: nodeidLog })
+  const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } }, { inoNodeids: capabilities.inoNodeids, resumed, generation: takeover?.generation, log: kept?.nodeidLog })
   const coalescer = new Coalescer(store, blockSize, config.dirtyLimit, {
     settled: inode => table.settle(inode as never),
     pressure: over => session?.setPaused(over),
-  }, { journal })
+  }, { journal: kept?.journal })
   const fs: Fs = {
     store,
     table,
@@ -172,22 +148,12 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   if (notifier !== undefined) local.onStale?.(e => { notifier.stale(table.byId(e.id)?.nodeid, table.byId(e.parent)?.nodeid, e.name, e.gone) }, 1000 * Math.max(config.entryTimeout, config.attrTimeout))
   const dispatcher = new Dispatcher(fs, parts => live.send(parts), stats)
   inFlight = () => dispatcher.inFlight
-  const resolveNodeid: NodeidResolver = table.inoNodeids
-    ? async n => await (store.byIno?.(n) ?? null)
-    : async n => {
-      const id = previousNodeids.get(n)
-      return id === undefined ? null : await store.getattr(id).catch(() => null)
-    }
-  const adopter = resumed && (table.inoNodeids || previousNodeids.size > 0) ? new Adopter(fs, resolveNodeid) : undefined
-  const dispatch = (bytes: Uint8Array, release: () => void): void => {
-    if (adopter === undefined || !adopter.needs(bytes)) {
-      dispatcher.handle(bytes, release)
-      return
-    }
-    adopter.resolve(bytes).then(() => dispatcher.handle(bytes, release), () => dispatcher.handle(bytes, release))
-  }
-  const held = takeover !== undefined && (negotiated.flags2 & FUSE_HAS_RESEND_FLAGS2) === 0 ? new UniqueSpan() : undefined
-  const handle = held === undefined ? dispatch : (bytes: Uint8Array, release: () => void): void => dispatch(bytes, held.hold(bytes, release))
+  const sink = (bytes: Uint8Array, release: () => void): void => dispatcher.handle(bytes, release)
+  const path = kept === undefined
+    ? undefined
+    : takeoverPath(fs, kept, sink, { resumed, resends: (negotiated.flags2 & FUSE_HAS_RESEND_FLAGS2) !== 0 })
+  const adopter = path?.adopter
+  const handle = path?.handle ?? sink
   log.info({ source: config.source, mountpoint: config.mountpoint, blockSize, workers: config.workers, metricsPort: config.metricsPort }, 'mounted')
 
   let unmounting: Promise<void> | undefined
@@ -209,15 +175,14 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
     // unmount, ignored), and their data lands in the store before the pool closes.
     while (dispatcher.inFlight > 0) await new Promise(resolve => setTimeout(resolve, 10))
     await coalescer.drain()
-    journal?.close()
-    nodeidLog?.close()
+    closeTakeoverState(kept)
     await store.close()
     closeMetrics(metrics)
     if (adopter !== undefined) log.info({ nodeids: adopter.nodeids, handles: adopter.handles }, 'taken over from the previous process')
     log.info(detached ? 'handed over' : 'stopped')
     return { status: 0, detached }
   })()
-  return { done, shutdown, handover: () => live.detach(), negotiation: negotiated, unanswered: held === undefined ? undefined : () => held.span() }
+  return { done, shutdown, handover: () => live.detach(), negotiation: negotiated, unanswered: path?.unanswered }
 }
 
 function sessionOptionsOf (config: Config): SessionOptions {
@@ -232,11 +197,4 @@ function sessionOptionsOf (config: Config): SessionOptions {
     maxReadahead: config.maxReadahead,
     maxBackground: Math.max(16, config.slots),
   }
-}
-
-function setAside (dir: string): void {
-  if (!existsSync(dir) || readdirSync(dir).length === 0) return
-  const aside = `${dir}.abandoned-${Date.now()}`
-  renameSync(dir, aside)
-  log.warn({ dir: aside }, 'a write journal left by a daemon that died with its keeper was set aside, not replayed (its writes were acknowledged but may not be stored)')
 }

@@ -1,0 +1,108 @@
+// What a serving process under a keeper keeps on local disk for a successor,
+// and takes over from a predecessor: the write journal (data acknowledged
+// and not yet stored) and, for stores whose nodeids are not inos, the
+// nodeid log. Also the request path of a process that took over: nodeids
+// and handles of the predecessor resolved first, and, on kernels that
+// cannot resend, the uniques held reported for the keeper's EIO sweep.
+import { existsSync, readdirSync, renameSync } from 'node:fs'
+import { join } from 'node:path'
+import { Journal } from '../blocks/journal.ts'
+import { replayJournal } from '../blocks/journal-replay.ts'
+import type { Config } from '../config.ts'
+import { NodeidLog, loadNodeids } from '../inode/nodeid-log.ts'
+import { logger } from '../log.ts'
+import { Adopter } from '../ops/adopt.ts'
+import type { Fs } from '../ops/context.ts'
+import type { ObjectId, ObjectStore } from '../store/types.ts'
+import { stateDirOf } from './state.ts'
+import { UniqueSpan } from './unanswered.ts'
+
+const log = logger('takeover')
+
+export interface TakeoverState {
+  journal: Journal | undefined
+  nodeidLog: NodeidLog | undefined
+  /** The nodeids of the predecessor and their objects (stores whose nodeids are not inos). */
+  previousNodeids: ReadonlyMap<number, ObjectId>
+}
+
+/**
+ * Before serving: replay a predecessor's journal into `store` (the
+ * instance the daemon opened first) and start this process's journal and
+ * nodeid log. `resumed`: a predecessor served this connection.
+ */
+export async function openTakeoverState (config: Config, store: ObjectStore, resumed: boolean): Promise<TakeoverState> {
+  const dir = stateDirOf(config)
+  const journalDir = join(dir, 'journal')
+  const journaled = config.journal && store.capabilities.stableIds && !config.readOnly
+  // A journal found by the first process of a connection is from a keeper
+  // that died too: the store may have changed since (mounted elsewhere),
+  // so replaying could write old data over new. It is set aside, not replayed.
+  if (journaled && !resumed) setAside(journalDir)
+  if (journaled) {
+    const r = await replayJournal(journalDir, store)
+    if (r.segments > 0) log.info({ segments: r.segments, records: r.records, bytes: r.bytes, skipped: r.skipped, repaired: r.repaired }, 'replayed the write journal')
+    if (r.torn !== undefined) log.warn(r.torn, 'the last journal record was cut short by the crash (never acknowledged)')
+  }
+  const logsNodeids = store.capabilities.inoNodeids !== true
+  const nodeidLogPath = join(dir, 'nodeids.log')
+  const previousNodeids = logsNodeids && resumed ? loadNodeids(nodeidLogPath) : new Map<number, ObjectId>()
+  return {
+    journal: journaled ? new Journal(journalDir) : undefined,
+    nodeidLog: logsNodeids ? new NodeidLog(nodeidLogPath, previousNodeids) : undefined,
+    previousNodeids,
+  }
+}
+
+export function closeTakeoverState (s: TakeoverState | undefined): void {
+  s?.journal?.close()
+  s?.nodeidLog?.close()
+}
+
+function setAside (dir: string): void {
+  if (!existsSync(dir) || readdirSync(dir).length === 0) return
+  const aside = `${dir}.abandoned-${Date.now()}`
+  renameSync(dir, aside)
+  log.warn({ dir: aside }, 'a write journal left by a daemon that died with its keeper was set aside, not replayed (its writes were acknowledged but may not be stored)')
+}
+
+export type Sink = (bytes: Uint8Array, release: () => void) => void
+
+export interface TakeoverPath {
+  handle: Sink
+  /** See Daemon.unanswered. */
+  unanswered: (() => { low: number, high: number }) | undefined
+  adopter: Adopter | undefined
+}
+
+/**
+ * The request path in front of `dispatch`: for a process that took over,
+ * resolve what the predecessor issued first; where the kernel cannot
+ * resend, keep the uniques held.
+ */
+export function takeoverPath (fs: Fs, state: TakeoverState, dispatch: Sink, o: { resumed: boolean, resends: boolean }): TakeoverPath {
+  const { table, store } = fs
+  const adopter = o.resumed && (table.inoNodeids || state.previousNodeids.size > 0)
+    ? new Adopter(fs, table.inoNodeids
+      ? async n => await (store.byIno?.(n) ?? null)
+      : async n => {
+        const id = state.previousNodeids.get(n)
+        return id === undefined ? null : await store.getattr(id).catch(() => null)
+      })
+    : undefined
+  const adopting: Sink = adopter === undefined
+    ? dispatch
+    : (bytes, release) => {
+        if (!adopter.needs(bytes)) {
+          dispatch(bytes, release)
+          return
+        }
+        adopter.resolve(bytes).then(() => dispatch(bytes, release), () => dispatch(bytes, release))
+      }
+  const held = o.resends ? undefined : new UniqueSpan()
+  return {
+    handle: held === undefined ? adopting : (bytes, release) => adopting(bytes, held.hold(bytes, release)),
+    unanswered: held === undefined ? undefined : () => held.span(),
+    adopter,
+  }
+}
