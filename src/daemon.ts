@@ -60,6 +60,8 @@ export interface Takeover {
   generation: number
   /** INIT as the first process settled it; undefined for the first process, which answers INIT. */
   negotiation?: Negotiation
+  /** The first process: once the store is open (bad input refused), have the keeper mount; INIT follows. */
+  mounted?: () => Promise<void>
 }
 
 export function storeConfigOf (config: Config): StoreConfig {
@@ -117,6 +119,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   // Before mounting: a port in use fails the mount with nothing mounted.
   const metrics = config.metricsPort === undefined ? undefined : await serveMetrics(config.metricsPort, snapshot)
 
+  if (takeover !== undefined && !resumed) await takeover.mounted?.()
   const fd = takeover?.fd ?? await mountFuse(mountRequestOf(config))
   session = new Session(fd, sessionOptionsOf(config))
   let negotiated: Negotiation

@@ -35,12 +35,31 @@ export function mountRequestOf (c: Pick<Config, 'fsname' | 'source' | 'mountpoin
 
 /** Mount and return the connected /dev/fuse descriptor; INIT arrives on it next. */
 export async function mountFuse (m: MountRequest): Promise<number> {
-  let fd: number
+  const fd = openFuse()
   try {
-    fd = openSync('/dev/fuse', 'r+')
+    await mountOn(fd, m)
+  } catch (err) {
+    closeSync(fd)
+    throw err
+  }
+  return fd
+}
+
+/** A /dev/fuse descriptor, not yet connected to a mount. */
+export function openFuse (): number {
+  try {
+    return openSync('/dev/fuse', 'r+')
   } catch (err) {
     throw new ConfigError(`cannot open /dev/fuse: ${(err as Error).message} (objfs mounts as root)`)
   }
+}
+
+/**
+ * Mount with `fd` as the connection. Any process holding the same open
+ * /dev/fuse (the keeper's serving process, which got it at its start) then
+ * receives INIT on it.
+ */
+export async function mountOn (fd: number, m: MountRequest): Promise<void> {
   const uid = process.getuid?.() ?? 0
   const gid = process.getgid?.() ?? 0
   const opts = [`fd=3`, `rootmode=40000`, `user_id=${uid}`, `group_id=${gid}`]
@@ -49,13 +68,7 @@ export async function mountFuse (m: MountRequest): Promise<number> {
   if (m.readOnly) opts.push('ro')
   opts.push(...m.flags)
   const args = ['-i', '-t', `fuse.${m.subtype}`, '-o', opts.join(','), m.source, m.mountpoint]
-  try {
-    await run('mount', args, fd)
-  } catch (err) {
-    closeSync(fd)
-    throw err
-  }
-  return fd
+  await run('mount', args, fd)
 }
 
 function run (cmd: string, args: string[], fd: number): Promise<void> {

@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { mountFuse, mountRequestOf } from '../channel/mount.ts'
+import { mountOn, mountRequestOf, openFuse } from '../channel/mount.ts'
 import type { Negotiation } from '../channel/session.ts'
 import { findMount, forceUnmount } from '../channel/unmount.ts'
 import type { Config } from '../config.ts'
@@ -42,7 +42,8 @@ export interface KeeperHooks {
 export async function runKeeper (config: Config, hooks: KeeperHooks): Promise<number> {
   let fd: number
   try {
-    fd = await mountFuse(mountRequestOf(config))
+    // Mounted only once the first serving process has opened the store.
+    fd = openFuse()
   } catch (err) {
     hooks.ready(`${err instanceof ConfigError ? 'bad' : 'error'}: ${(err as Error).message.split('\n')[0]}`)
     return err instanceof ConfigError ? 2 : 1
@@ -77,6 +78,10 @@ class Keeper {
   #held: { low: number, high: number } | undefined
   #margin = MIN_MARGIN
   #stopping = false
+  /** Whether the connection was mounted (the first serving process opened the store). */
+  #mounted = false
+  /** Why the mount failed, if it was the keeper's own mount(8) that did. */
+  #failure: { message: string, bad: boolean } | undefined
   #upgrading = false
   #resolve: (status: number) => void = () => {}
   readonly done: Promise<number>
@@ -106,6 +111,10 @@ class Keeper {
   }
 
   #message (m: ServerMessage): void {
+    if (m.type === 'store-open') {
+      void this.#mount()
+      return
+    }
     if (m.type === 'unanswered') {
       // Requests read since the previous report grow the margin swept after a crash.
       this.#margin = Math.max(MIN_MARGIN, 4 * (m.high - (this.#held?.high ?? m.high)))
@@ -121,20 +130,37 @@ class Keeper {
     if (first) this.#hooks.ready('ready')
   }
 
+  /** The first serving process has the store open: mount on the connection it already holds. */
+  async #mount (): Promise<void> {
+    const child = this.#child
+    try {
+      await mountOn(this.#fd, mountRequestOf(this.#config))
+    } catch (err) {
+      this.#failure = { message: (err as Error).message.split('\n')[0], bad: err instanceof ConfigError }
+      child?.kill('SIGKILL')
+      return
+    }
+    this.#mounted = true
+    if (child === undefined || child !== this.#child) {
+      // It died while mount(8) ran: #exited reported the failure; take the mount back down.
+      await forceUnmount(this.#config.mountpoint).catch(() => {})
+      return
+    }
+    const m: KeeperMessage = { type: 'mounted' }
+    child.send(m)
+  }
+
   #exited (child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (child !== this.#child) return
     this.#child = undefined
     const last = this.#last
     if (last?.type === 'closed') return this.#finish(0)
-    if (last?.type === 'failed' && this.#negotiation === undefined) {
-      // Never served: the mount fails as a whole, with the serving process's reason.
-      this.#hooks.ready(`${last.bad ? 'bad' : 'error'}: ${last.message}`)
-      void this.#unmountAndFinish(last.bad ? 2 : 1)
-      return
-    }
     if (this.#negotiation === undefined) {
-      this.#hooks.ready(`error: the serving process exited (${signal ?? `status ${code}`}) before the mount was live`)
-      void this.#unmountAndFinish(1)
+      // Never served: the mount fails as a whole, with the reason, once nothing is mounted.
+      const failure = this.#failure ?? (last?.type === 'failed'
+        ? last
+        : { message: `the serving process exited (${signal ?? `status ${code}`}) before the mount was live`, bad: false })
+      void this.#failStart(failure)
       return
     }
     if (findMount(this.#config.mountpoint) === undefined) return this.#finish(0)
@@ -178,6 +204,12 @@ class Keeper {
     log.info({ generation: this.#generation }, 'upgrade: handing the connection over to a new serving process')
     const m: KeeperMessage = { type: 'handover' }
     this.#child.send(m)
+  }
+
+  async #failStart (f: { message: string, bad: boolean }): Promise<void> {
+    if (this.#mounted) await forceUnmount(this.#config.mountpoint, { log: m => log.warn(m) }).catch(() => {})
+    this.#hooks.ready(`${f.bad ? 'bad' : 'error'}: ${f.message}`)
+    this.#finish(f.bad ? 2 : 1)
   }
 
   async #unmountAndFinish (status: number): Promise<void> {

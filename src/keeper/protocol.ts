@@ -5,6 +5,8 @@ import type { Config } from '../config.ts'
 
 /** Serving process -> keeper. */
 export type ServerMessage =
+  /** The first process opened the store (so it is good): the keeper may mount now. */
+  | { type: 'store-open' }
   /** Serving: the first process after answering INIT, later ones after taking over. */
   | { type: 'ready', negotiation: Negotiation }
   /** Could not start; `bad` for bad input (exit status 2 for `objfs mount`). */
@@ -17,7 +19,10 @@ export type ServerMessage =
   | { type: 'unanswered', low: number, high: number }
 
 /** Keeper -> serving process. */
-export type KeeperMessage = { type: 'handover' }
+export type KeeperMessage =
+  | { type: 'handover' }
+  /** The filesystem is mounted: INIT comes next on fd 3. */
+  | { type: 'mounted' }
 
 /** The serving process's start: the connection arrives as fd 3. */
 export interface ServeSetup {

@@ -13,6 +13,23 @@ const REPORT_MS = 200
 
 const tell = (m: ServerMessage): void => { process.send?.(m) }
 
+/**
+ * The first process opened the store: have the keeper mount. Bad input
+ * (a store that is not one, S3 credentials...) fails before anything is
+ * mounted; a mount that fails ends this process (the keeper kills it).
+ */
+async function untilMounted (): Promise<void> {
+  await new Promise<void>(resolve => {
+    const mounted = (m: KeeperMessage): void => {
+      if (m.type !== 'mounted') return
+      process.off('message', mounted)
+      resolve()
+    }
+    process.on('message', mounted)
+    tell({ type: 'store-open' })
+  })
+}
+
 export async function runServing (): Promise<void> {
   const raw = process.env[SERVE_SETUP_ENV]
   if (raw === undefined || process.send === undefined) throw new ConfigError('objfs serve is started by the keeper (objfs mount), not by hand')
@@ -22,7 +39,7 @@ export async function runServing (): Promise<void> {
   setLogLevel(config.logLevel)
   let daemon
   try {
-    daemon = await startDaemon(config, { fd: CONNECTION_FD, generation: setup.generation, negotiation: setup.negotiation })
+    daemon = await startDaemon(config, { fd: CONNECTION_FD, generation: setup.generation, negotiation: setup.negotiation, mounted: untilMounted })
   } catch (err) {
     tell({ type: 'failed', message: (err as Error).message.split('\n')[0], bad: err instanceof ConfigError })
     throw err
