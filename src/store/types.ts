@@ -293,4 +293,11 @@ export interface StoreConfig {
    * hold them open. The next fresh mount reclaims them.
    */
   keepOrphans?: boolean
+  /**
+   * Serving under a keeper (src/keeper): `keeper` is its pid, which marks
+   * what this process leaves on local disk for a successor (the S3 store's
+   * staged files) and keeps it while the keeper lives; `resumed` when a
+   * predecessor served this connection, whose leftovers are taken over.
+   */
+  takeover?: { keeper: number, resumed: boolean }
 }

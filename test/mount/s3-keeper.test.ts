@@ -1,10 +1,13 @@
 // The keeper with the S3 store, whose nodeids cannot be derived from the
 // store: after kill -9 of the serving process, a directory held as a cwd
-// and a file held open keep working, through the nodeid log.
+// and a file held open keep working, through the nodeid log; files closed
+// and not yet uploaded are taken over by the new process (s3/recover.ts).
 import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { client, deletePrefix, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
 import { mountObjfs, mountTier, q, servingPid, shOk } from './harness.ts'
@@ -57,5 +60,41 @@ if (env !== undefined) {
     t.same(result.list, ['big', 'f1'], 'the directory held as cwd lists')
     t.equal(result.f1, 'small\n', 'and a name in it opens')
     t.equal(await shOk(`cat ${q(m.mountpoint)}/d/e/f1`), 'small\n', 'the mount serves new lookups too')
+  })
+
+  t.test('kill -9 of the serving process: files written and closed, not yet uploaded, are kept and uploaded later', async t => {
+    const prefix = uniquePrefix('keeper-staged')
+    const cacheDir = mkdtempSync(join(tmpdir(), 'objfs-s3-keeper-'))
+    t.teardown(async () => {
+      await deletePrefix(c, bucket, `${prefix}/`)
+      rmSync(cacheDir, { recursive: true, force: true })
+    })
+    const m = await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`, 'commit_delay=30', `cache_dir=${cacheDir}`] })
+    const src = join(m.scratch, 'data')
+    const mp = m.mountpoint
+    // Written and closed (no fsync): staged, its upload 30 s away. One more renamed after close, as rsync does.
+    await shOk(`head -c 3000000 /dev/urandom > ${q(src)} && mkdir ${q(mp)}/d && cp ${q(src)} ${q(mp)}/d/w && echo hello > ${q(mp)}/.t && mv ${q(mp)}/.t ${q(mp)}/final && chmod 600 ${q(mp)}/d/w`)
+    const want = readFileSync(src)
+    const stored = async (key: string): Promise<boolean> => await c.send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}/${key}` })).then(() => true, () => false)
+    t.notOk(await stored('d/w'), 'not uploaded before the crash')
+    const pid = servingPid(mp) as number
+    process.kill(pid, 'SIGKILL')
+    const until = Date.now() + 60_000
+    while (servingPid(mp) === pid || servingPid(mp) === undefined) {
+      if (Date.now() > until) throw new Error('no new serving process')
+      await new Promise(resolve => setTimeout(resolve, 20))
+    }
+    const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+    t.equal(sha(readFileSync(join(mp, 'd/w'))), sha(want), 'the file reads back with its bytes after the crash')
+    t.equal(await shOk(`stat -c '%s %a' ${q(mp)}/d/w`), `${want.byteLength} 600\n`, 'with its size and mode')
+    t.equal(await shOk(`cat ${q(mp)}/final && ls -a ${q(mp)}`), 'hello\n.\n..\nd\nfinal\n', 'the renamed file under its final name only')
+    t.notOk(await stored('d/w'), 'still staged: uploaded on the usual schedule, not at takeover')
+    await m.unmount()
+    const got = await c.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/d/w` }))
+    const body = await (got.Body as { transformToByteArray: () => Promise<Uint8Array> }).transformToByteArray()
+    t.equal(sha(body), sha(want), 'after objfs umount the object holds the bytes written before the crash')
+    t.equal(got.Metadata?.mode, String(0o100600), 'and the mode')
+    t.ok(await stored('final'), 'the renamed file is uploaded')
+    t.notOk(await stored('.t'), 'under its final name only')
   })
 }

@@ -123,6 +123,7 @@ function reportFailure (s: Session, st: Staged): void {
 export async function flushFile (s: Session, id: string): Promise<void> {
   const st = s.staged.get(id)
   if (st === undefined || st.removed) return
+  st.saveIfStale()
   reportFailure(s, st)
   if (s.opts.commitDelayMs === 0) await commitNow(s, st)
   else schedule(s, st)

@@ -94,6 +94,7 @@ export async function create (s: Session, parent: string, name: string, spec: Cr
     // a file (or a symlink: its target is its content) cost nothing.
     const st = new Staged(key, attr, s.stagingPath(), null, false)
     if (target !== undefined) await st.writeBlocks([{ index: 0, data: target }], s.blockSize)
+    st.save()
     s.staged.set(key, st)
     schedule(s, st)
   }
@@ -157,7 +158,7 @@ export async function removeFile (s: Session, key: string): Promise<void> {
   let onServer = true
   if (st !== undefined) {
     s.staged.delete(key)
-    st.removed = true
+    st.drop()
     await st.exclusive(async () => { await st.discard() })
     // A commit that was already running has put it on the server.
     onServer = st.onServer || st.retired

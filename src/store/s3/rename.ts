@@ -71,7 +71,7 @@ function dropStaged (s: Session, key: string): void {
   const st = s.staged.get(key)
   if (st === undefined) return
   s.staged.delete(key)
-  st.removed = true
+  st.drop()
   void st.exclusive(async () => { await st.discard() })
 }
 
@@ -112,6 +112,8 @@ async function moveFile (s: Session, from: string, to: string, t: Timespec, repl
         st.onServer = replacing
         st.attr = { ...st.attr, id: to as never, ino: inoOf(s.bucket, to), ctime: t }
         st.dirty = true
+        // The manifest stays by the staging file and now names the new key.
+        st.save()
         s.staged.set(to, st)
         s.meta.set(from, null)
         s.meta.drop(to)

@@ -5,19 +5,20 @@
 // Files being written live in exactly one place, or a second instance
 // would upload a stale copy over the first one's: instances are handles
 // on one session, counted, and the last close commits everything.
-import { mkdirSync, readdirSync, rmSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
 import { LRUCache } from 'lru-cache'
 import PQueue from 'p-queue'
 import { logger } from '../../log.ts'
-import type { StoreCounters, Timespec } from '../types.ts'
+import type { StoreConfig, StoreCounters, Timespec } from '../types.ts'
 import { makeClient, newBackendCounters, type BackendCounters } from './client.ts'
 import { MetaCache } from './meta.ts'
 import type { S3Options } from './options.ts'
 import { PartLayout } from './parts.ts'
 import { StaleWatch } from './stale.ts'
 import { Reader } from './read.ts'
+import { openStaging, restore, type Found } from './recover.ts'
 import type { Staged } from './staging.ts'
 
 const log = logger('s3')
@@ -60,14 +61,16 @@ export class Session {
   uploadBacklog = 0
   /** Writers waiting for room in the upload buffer; woken (to look again) whenever a part task ends. */
   uploadWaiters: Array<() => void> = []
-  /** This process's staging directory, removed at close. */
+  /** This process's staging directory (recover.ts), removed at close. */
   readonly stagingDir: string
+  /** Staged files taken over from a dead predecessor (recover.ts), in `staged` too. */
+  readonly recovered: readonly Found[]
   /** Mode and owner of a bucket root, which has no marker to keep them: this mount only. */
   rootOverride: { mode: number, uid: number, gid: number } | undefined
   refs = 0
   #nextStage = 0
 
-  constructor (key: string, bucket: string, root: string, blockSize: number, opts: S3Options) {
+  constructor (key: string, bucket: string, root: string, blockSize: number, opts: S3Options, takeover?: StoreConfig['takeover']) {
     this.key = key
     this.bucket = bucket
     this.root = root
@@ -79,9 +82,11 @@ export class Session {
     this.meta = new MetaCache(opts.metadataTtlMs)
     this.reader = new Reader(this)
     this.stale = new StaleWatch(this)
-    this.stagingDir = join(opts.cacheDir, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`)
-    mkdirSync(this.stagingDir, { recursive: true, mode: 0o700 })
-    cleanAbandoned(opts.cacheDir)
+    const staging = openStaging(opts.cacheDir, key, takeover)
+    this.stagingDir = staging.dir
+    this.#nextStage = staging.next
+    this.recovered = staging.found
+    for (const f of staging.found) this.staged.set(f.manifest.key, restore(f))
   }
 
   /** A fresh staging file path (created on first write). */
@@ -108,31 +113,16 @@ export class Session {
   dispose (): void {
     this.stale.dispose()
     this.client.destroy()
+    // Not uploaded (the bucket refused us at open): left for a successor under the same keeper.
+    if (this.staged.size > 0) {
+      log.warn({ dir: this.stagingDir, files: this.staged.size }, 'staged files not uploaded stay in the staging directory')
+      return
+    }
     try {
       rmSync(this.stagingDir, { recursive: true, force: true })
     } catch (err) {
       log.warn({ dir: this.stagingDir, err: String(err) }, 'staging directory not removed')
     }
-  }
-}
-
-/** Staging directories of daemons that died (their pid is gone): their data never reached S3 and never will. */
-function cleanAbandoned (cacheDir: string): void {
-  let names: string[]
-  try {
-    names = readdirSync(cacheDir)
-  } catch {
-    return
-  }
-  for (const name of names) {
-    const pid = Number(name.split('-')[0])
-    if (!Number.isInteger(pid) || pid === process.pid) continue
-    try {
-      process.kill(pid, 0)
-      continue
-    } catch {}
-    log.warn({ dir: join(cacheDir, name) }, 'removing the staging directory of a daemon that is gone')
-    rmSync(join(cacheDir, name), { recursive: true, force: true })
   }
 }
 

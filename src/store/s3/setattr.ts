@@ -43,6 +43,7 @@ async function changeStaged (s: Session, st: Staged, c: SetAttr): Promise<Object
   if (c.size !== undefined && c.size !== st.attr.size) await st.resize(c.size, s.blockSize)
   st.attr = next
   st.dirty = true
+  st.save()
   // A commit already scheduled (the file was closed) takes the change along.
   if (st.timer !== undefined) schedule(s, st)
   return { ...next }
@@ -132,6 +133,7 @@ async function changeXattr (s: Session, id: string, name: string, change: (x: Ma
     st.xattrs = x
     st.attr = attr
     st.dirty = true
+    st.save()
     return true
   })
   if (done === true) return

@@ -12,12 +12,17 @@
 // middle of an upload. The staging file is opened per call: the daemon
 // never holds a descriptor per file.
 //
+// Everything else a successor needs to take the file over after a crash of
+// this process is saved next to it (`save`, manifest.ts; recover.ts).
+//
 // Parts uploaded while the file is still written (stream.ts) read the
 // staging file outside that section; every change therefore marks the
 // blocks it touches, when it starts and when it ends (`generation`,
 // `busyIn`), so that an upload can tell it read bytes that changed.
+import { existsSync } from 'node:fs'
 import { open, rm } from 'node:fs/promises'
 import type { ObjectAttr, Timespec } from '../types.ts'
+import { dropManifest, writeManifest } from './manifest.ts'
 import type { Stream } from './stream.ts'
 
 export interface Base {
@@ -57,6 +62,9 @@ export class Staged {
   readonly #changedAt = new Map<number, number>()
   /** Blocks [first, last) a change is writing now (one at a time: changes are exclusive). */
   #busy: { first: number, last: number } | undefined
+  /** The manifest lacks a block map change (a read after a crash needs it) / only newer times (saved at flush). */
+  #shapeChanged = false
+  #timesStale = false
 
   constructor (key: string, attr: ObjectAttr, path: string, base: Base | null, onServer: boolean, xattrs = new Map<string, Uint8Array>(), contentType?: string) {
     this.key = key
@@ -67,6 +75,43 @@ export class Staged {
     this.onServer = onServer
     this.xattrs = xattrs
     this.contentType = contentType
+  }
+
+  /**
+   * Save what a successor needs to take this file over (manifest.ts).
+   * Nothing once unlinked, replaced or committed: its manifest is gone.
+   */
+  save (): void {
+    if (this.removed || this.retired) return
+    writeManifest(this, this.stream?.uploadId)
+    this.#shapeChanged = false
+    this.#timesStale = false
+  }
+
+  /** After a write: save when its block map or size changed, else only note the newer times. */
+  saveAfterWrite (sizeBefore: number): void {
+    if (this.#shapeChanged || this.attr.size !== sizeBefore) this.save()
+    else this.#timesStale = true
+  }
+
+  /** At flush: save times that writes changed since the last save. */
+  saveIfStale (): void {
+    if (this.#timesStale) this.save()
+  }
+
+  /** Unlinked or replaced: nothing may commit it any more, and a successor must not find it (its files go at discard). */
+  drop (): void {
+    this.removed = true
+    dropManifest(this.path)
+  }
+
+  /** Taken over from a dead predecessor (recover.ts): blocks its staging file holds. */
+  restore (blocks: Iterable<[number, number]>): void {
+    this.#created = existsSync(this.path)
+    for (const [index, len] of blocks) {
+      this.blocks.set(index, len)
+      this.#changedAt.set(index, ++this.#seq)
+    }
   }
 
   /** Run `fn` after every earlier change of this file, and before any later one. */
@@ -125,8 +170,10 @@ export class Staged {
         const pos = b.index * bs
         if (b.data.byteLength > 0) await fh.write(b.data, 0, b.data.byteLength, pos)
         // A shorter rewrite leaves no stale tail: what it no longer covers reads as zeros.
-        const before = this.blocks.get(b.index) ?? 0
+        const had = this.blocks.get(b.index)
+        const before = had ?? 0
         if (before > b.data.byteLength) await fh.write(new Uint8Array(before - b.data.byteLength), 0, before - b.data.byteLength, pos + b.data.byteLength)
+        if (had !== b.data.byteLength) this.#shapeChanged = true
         this.blocks.set(b.index, b.data.byteLength)
       }
     } finally {
@@ -193,6 +240,8 @@ export class Staged {
     this.timer = undefined
     const stream = this.stream
     this.stream = undefined
+    // The manifest first: a successor must never find one without its data.
+    dropManifest(this.path)
     if (stream !== undefined) await stream.abort()
     if (this.#created) await rm(this.path, { force: true })
     this.#created = false

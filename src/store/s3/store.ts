@@ -14,7 +14,8 @@ import type {
   SetAttr, StaleEvent, StoreCapabilities, StoreConfig, StoreCounters, StoreStatfs, Timespec,
 } from '../types.ts'
 import { verifyBucket } from './client.ts'
-import { commitNow, flushFile, readBlock, stageCommitted, syncFile, withStaged } from './files.ts'
+import { commitNow, flushFile, readBlock, schedule, stageCommitted, syncFile, withStaged } from './files.ts'
+import { abortStale } from './recover.ts'
 import { streamAhead } from './stream.ts'
 import { isDirId } from './keys.ts'
 import { listPage } from './list.ts'
@@ -50,7 +51,7 @@ export class S3Store implements ObjectStore {
     const opts = parseS3Options(config.options)
     const root = where.prefix === '' ? '' : `${where.prefix}/`
     const key = [opts.endpoint ?? 'aws', opts.profile ?? '', where.bucket, root].join('\0')
-    const s = acquire(key, () => new Session(key, where.bucket, root, config.blockSize, opts))
+    const s = acquire(key, () => new Session(key, where.bucket, root, config.blockSize, opts, config.takeover))
     if (s.refs === 1) {
       try {
         await verifyBucket(s.client, where.bucket, opts.endpoint ?? 'AWS S3')
@@ -59,6 +60,12 @@ export class S3Store implements ObjectStore {
         throw err
       }
       log.debug({ bucket: where.bucket, prefix: where.prefix, endpoint: opts.endpoint, blockSize: s.blockSize }, 'S3 store opened')
+      if (s.recovered.length > 0) {
+        log.info({ files: s.recovered.length, dir: s.stagingDir }, 'took over the files a dead predecessor had staged and not uploaded; they are uploaded on the usual schedule')
+        abortStale(s, s.recovered)
+        // Closed or not before the crash, nobody knows: each commits commit_delay from now, unless written first.
+        for (const st of s.staged.values()) schedule(s, st)
+      }
       log.info('S3: hard links are not supported (link(2) answers EPERM); rename is a copy and a delete; see README "S3"')
     }
     return new S3Store(s)
@@ -148,8 +155,11 @@ export class S3Store implements ObjectStore {
       clearTimeout(st.timer)
       st.timer = undefined
       await st.writeBlocks(blocks, s.blockSize)
+      const sizeBefore = st.attr.size
       st.attr = { ...st.attr, size: Math.max(st.attr.size, minSize), mtime, ctime: mtime }
       st.dirty = true
+      // Before the write is acknowledged: what a successor needs to read it back after a crash.
+      st.saveAfterWrite(sizeBefore)
       // Parts this write completed start uploading; waits while the upload buffer is full.
       await streamAhead(s, st, blocks.map(b => b.index))
       return { ...st.attr }
@@ -166,6 +176,7 @@ export class S3Store implements ObjectStore {
     await withStaged(s, id, async () => await stageCommitted(s, id), async st => {
       await st.writeBlocks(blocks, s.blockSize)
       st.dirty = true
+      st.save()
     })
   }
 

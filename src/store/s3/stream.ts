@@ -52,6 +52,8 @@ export class Stream {
   readonly contentType: string | undefined
   /** The upload id; rejects when CreateMultipartUpload failed. */
   readonly created: Promise<string>
+  /** The upload id once created: the file's manifest names it, for a successor to abort after a crash. */
+  uploadId: string | undefined
   readonly uploaded = new Map<number, UploadedPart>()
   /** Parts queued or uploading; each promise settles (never rejects) when the task ends. */
   readonly running = new Map<number, Promise<void>>()
@@ -70,8 +72,11 @@ export class Stream {
     this.metadata = metadataOf(st.attr, st.xattrs)
     this.contentType = st.contentType
     this.created = createUpload(s, this.key, this.metadata, this.contentType)
-    // Seen by whoever awaits it; this keeps an early failure from being "unhandled" meanwhile.
-    this.created.catch(() => {})
+    // Failure is seen by whoever awaits it; the catch keeps it from being "unhandled" meanwhile.
+    this.created.then(id => {
+      this.uploadId = id
+      if (st.stream === this) st.save()
+    }).catch(() => {})
   }
 
   /** True when part `r`'s upload holds the bytes the file has there now. */

@@ -1,0 +1,158 @@
+// Staging directories across processes: each serving process stages in a
+// directory of its own under cache_dir, named by its pid and marked with an
+// owner file (pid, keeper pid, session). What happens to one whose process
+// is gone:
+//
+// - a successor under the same keeper, on the same bucket and prefix,
+//   takes it over (resumed takeover): the directory is renamed to its own
+//   in one step, so that a crash of the successor at any point leaves it
+//   whole for the next one, and every staged file is re-created from its
+//   manifest (manifest.ts), to be committed on the normal schedule;
+// - one whose keeper still lives is left alone: that keeper's next serving
+//   process takes it over (another mount's crash, seen by this one);
+// - any other (no keeper, or the keeper died too, as for a fresh mount) is
+//   removed, as before keepers: its data never reached S3 and the store
+//   may have changed since, so a fresh mount does not upload it (the same
+//   rule as the write journal's, README "The keeper").
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3'
+import { logger } from '../../log.ts'
+import type { StoreConfig } from '../types.ts'
+import { STAGE_SUFFIX, manifestPath, readManifest, xattrsOf, type Manifest } from './manifest.ts'
+import type { Session } from './session.ts'
+import { Staged } from './staging.ts'
+
+const log = logger('s3')
+
+const OWNER = 'owner.json'
+
+type Takeover = StoreConfig['takeover']
+
+interface Owner {
+  pid: number
+  keeper: number | undefined
+  /** Session.key: endpoint, profile, bucket and prefix. */
+  session: string
+}
+
+export interface Found {
+  stagePath: string
+  manifest: Manifest
+}
+
+export interface Staging {
+  dir: string
+  /** Staged files taken over from a predecessor, one per key. */
+  found: Found[]
+  /** The first staging file number free in `dir`. */
+  next: number
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    // EPERM: it exists, as someone else's.
+    return (err as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/** The owner of a staging directory; from its name for one made before owner files. Undefined: not a staging directory. */
+function ownerOf (dir: string, name: string): Owner | undefined {
+  try {
+    const o = JSON.parse(readFileSync(join(dir, OWNER), 'utf8')) as Owner
+    if (Number.isInteger(o.pid)) return o
+  } catch {}
+  const pid = Number(name.split('-')[0])
+  return Number.isInteger(pid) && pid > 0 ? { pid, keeper: undefined, session: '' } : undefined
+}
+
+/** Make this process's staging directory, taking over a dead predecessor's (see the top of this file). */
+export function openStaging (cacheDir: string, session: string, takeover: Takeover): Staging {
+  mkdirSync(cacheDir, { recursive: true, mode: 0o700 })
+  const dir = join(cacheDir, `${process.pid}-${Math.random().toString(36).slice(2, 10)}`)
+  const others: Array<{ dir: string, owner: Owner }> = []
+  for (const name of readdirSync(cacheDir)) {
+    const owner = ownerOf(join(cacheDir, name), name)
+    if (owner !== undefined && owner.pid !== process.pid && !alive(owner.pid)) others.push({ dir: join(cacheDir, name), owner })
+  }
+  const sameKeeper = (o: Owner): boolean => takeover !== undefined && o.keeper === takeover.keeper
+  const ours = takeover?.resumed === true ? others.filter(o => sameKeeper(o.owner) && o.owner.session === session) : []
+  if (ours.length > 0) renameSync(ours[0].dir, dir)
+  else mkdirSync(dir, { mode: 0o700 })
+  // More than one only if a predecessor died while taking over: merged, file by file.
+  for (const [n, o] of ours.slice(1).entries()) merge(o.dir, dir, `m${n}-`)
+  writeFileSync(join(dir, OWNER), JSON.stringify({ pid: process.pid, keeper: takeover?.keeper, session } satisfies Owner), { mode: 0o600 })
+  for (const o of others) {
+    if (ours.includes(o)) continue
+    // Another session of our keeper (s3:// mounts a session per bucket) takes its own over.
+    if (takeover?.resumed === true && sameKeeper(o.owner)) continue
+    if (!sameKeeper(o.owner) && o.owner.keeper !== undefined && alive(o.owner.keeper)) continue
+    log.warn({ dir: o.dir }, 'removing the staging directory of a daemon that is gone (its files were never uploaded)')
+    rmSync(o.dir, { recursive: true, force: true })
+  }
+  return { dir, ...collect(dir) }
+}
+
+function merge (from: string, to: string, tag: string): void {
+  for (const name of readdirSync(from)) {
+    if (!name.endsWith('.manifest')) continue
+    const base = name.slice(0, -'.manifest'.length)
+    const stage = join(from, base + STAGE_SUFFIX)
+    if (existsSync(stage)) renameSync(stage, join(to, tag + base + STAGE_SUFFIX))
+    renameSync(join(from, name), join(to, `${tag}${name}`))
+  }
+  rmSync(from, { recursive: true, force: true })
+}
+
+/** The manifests in `dir`, the latest per key (the others' files go), and the next free number. */
+function collect (dir: string): { found: Found[], next: number } {
+  const byKey = new Map<string, Found>()
+  let next = 0
+  for (const name of readdirSync(dir)) {
+    const n = Number(name.split('.')[0])
+    if (Number.isInteger(n)) next = Math.max(next, n + 1)
+    if (!name.endsWith('.manifest')) continue
+    const stagePath = join(dir, name.slice(0, -'.manifest'.length) + STAGE_SUFFIX)
+    const manifest = readManifest(join(dir, name))
+    if (manifest === undefined) {
+      log.warn({ file: join(dir, name) }, 'an unreadable staging manifest is ignored')
+      continue
+    }
+    const f = { stagePath, manifest }
+    const had = byKey.get(manifest.key)
+    const [keep, lose] = had === undefined || had.manifest.seq < manifest.seq ? [f, had] : [had, f]
+    byKey.set(manifest.key, keep)
+    if (lose !== undefined) {
+      rmSync(lose.stagePath, { force: true })
+      rmSync(manifestPath(lose.stagePath), { force: true })
+    }
+  }
+  return { found: [...byKey.values()], next }
+}
+
+/** A staged file as its manifest left it. */
+export function restore (f: Found): Staged {
+  const m = f.manifest
+  const st = new Staged(m.key, m.attr, f.stagePath, m.base, m.onServer, xattrsOf(m), m.contentType)
+  st.baseLimit = m.baseLimit
+  st.restore(m.blocks)
+  return st
+}
+
+/**
+ * Once the bucket answers: multipart uploads the predecessor had begun are
+ * aborted (their parts would never be completed; the commit uploads
+ * afresh), in the background.
+ */
+export function abortStale (s: Session, found: readonly Found[]): void {
+  for (const { manifest: m } of found) {
+    if (m.uploadId === undefined) continue
+    s.client.send(new AbortMultipartUploadCommand({ Bucket: s.bucket, Key: m.key, UploadId: m.uploadId })).catch((err: unknown) => {
+      if ((err as { name?: string }).name === 'NoSuchUpload') return
+      log.warn({ key: m.key, err: String(err) }, 'aborting the multipart upload of a dead predecessor failed; a lifecycle rule for incomplete uploads removes it')
+    })
+  }
+}
