@@ -16,8 +16,9 @@
 //   0  u32  record length, header + id + data
 //   4  u32  crc32 of bytes [8, length)
 //   8  u8   kind: 1 write, 2 size, 3 zero
-//   9  u8   id length in bytes (n)
-//   10 u16  0
+//   9  u8   id length in bytes (n), low 8 bits
+//   10 u16  id length, the bits above (0 in the ids up to 255 bytes the
+//           first format allowed; S3 keys reach 1,024 bytes and more)
 //   12 u64  time of the change, ms since the epoch (the mtime replay gives)
 //   20 u64  write, zero: offset; size: the new size
 //   28 u64  write: data length; zero: range length; size: 0
@@ -35,7 +36,7 @@ export const HEADER = 36
 export const KIND_WRITE = 1
 export const KIND_SIZE = 2
 export const KIND_ZERO = 3
-const MAX_ID = 255
+const MAX_ID = 16 * 1024
 const TWO32 = 0x1_0000_0000
 
 export const segmentName = (n: number): string => `${String(n).padStart(6, '0')}.jrnl`
@@ -80,7 +81,7 @@ export function decodeRecord (buf: Buffer, pos: number): { record: JournalRecord
   if (length < HEADER || length > buf.byteLength - pos) return { bad: `record length ${length} with ${buf.byteLength - pos} bytes left` }
   if (crc32(buf.subarray(pos + 8, pos + length)) !== buf.readUInt32LE(pos + 4)) return { bad: 'checksum mismatch' }
   const kind = buf[pos + 8]
-  const n = buf[pos + 9]
+  const n = buf[pos + 9] + buf.readUInt16LE(pos + 10) * 256
   const time = getU64(buf, pos + 12)
   const a = getU64(buf, pos + 20)
   const b = getU64(buf, pos + 28)
@@ -206,8 +207,8 @@ export class Journal {
     if (this.#bytes === 0) this.#put(MAGIC, undefined, MAGIC.byteLength)
     h.writeUInt32LE(length, 0)
     h[8] = kind
-    h[9] = n
-    h.writeUInt16LE(0, 10)
+    h[9] = n & 0xff
+    h.writeUInt16LE(n >>> 8, 10)
     putU64(h, 12, this.#now())
     putU64(h, 20, a)
     putU64(h, 28, b)

@@ -34,7 +34,7 @@ export interface TakeoverState {
 export async function openTakeoverState (config: Config, store: ObjectStore, resumed: boolean): Promise<TakeoverState> {
   const dir = stateDirOf(config)
   const journalDir = join(dir, 'journal')
-  const journaled = config.journal && store.capabilities.stableIds && !config.readOnly
+  const journaled = config.journal && !config.readOnly
   // A journal found by the first process of a connection is from a keeper
   // that died too: the store may have changed since (mounted elsewhere),
   // so replaying could write old data over new. It is set aside, not replayed.

@@ -97,4 +97,45 @@ if (env !== undefined) {
     t.ok(await stored('final'), 'the renamed file is uploaded')
     t.notOk(await stored('.t'), 'under its final name only')
   })
+
+  t.test('kill -9 while a file is being written: what the writer was told is written reaches the object', async t => {
+    const prefix = uniquePrefix('keeper-journal')
+    t.teardown(async () => { await deletePrefix(c, bucket, `${prefix}/`) })
+    const m = await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`] })
+    const file = join(m.mountpoint, 'open.bin')
+    // 3 MiB in 64 KiB writes (buffered by the coalescer, not yet staged), the
+    // crash, 3 MiB more through the same descriptor, then close.
+    const writer = spawn(process.execPath, ['-e', `
+      const fs = require('node:fs')
+      const fd = fs.openSync(process.argv[1], 'w')
+      const chunk = i => { const b = Buffer.alloc(65536); for (let j = 0; j < b.length; j += 4) b.writeUInt32LE((i * 2654435761 + j) >>> 0, j); return b }
+      for (let i = 0; i < 48; i++) fs.writeSync(fd, chunk(i), 0, 65536, i * 65536)
+      console.log('half')
+      setTimeout(() => {
+        for (let i = 48; i < 96; i++) fs.writeSync(fd, chunk(i), 0, 65536, i * 65536)
+        fs.closeSync(fd)
+        console.log('closed')
+      }, 2500)
+    `, file], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    writer.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
+    writer.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
+    const done = new Promise<number | null>(resolve => writer.on('close', resolve))
+    t.teardown(() => { if (writer.exitCode === null) writer.kill('SIGKILL') })
+    const until = Date.now() + 60_000
+    while (!out.includes('half') && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
+    const pid = servingPid(m.mountpoint) as number
+    process.kill(pid, 'SIGKILL')
+    t.equal(await done, 0, 'the writer wrote and closed across the crash', { out })
+    const want = Buffer.concat(Array.from({ length: 96 }, (_, i) => {
+      const b = Buffer.alloc(65536)
+      for (let j = 0; j < b.length; j += 4) b.writeUInt32LE((i * 2654435761 + j) >>> 0, j)
+      return b
+    }))
+    await m.unmount()
+    const got = await c.send(new GetObjectCommand({ Bucket: bucket, Key: `${prefix}/open.bin` }))
+    const body = await (got.Body as { transformToByteArray: () => Promise<Uint8Array> }).transformToByteArray()
+    t.equal(body.byteLength, want.byteLength, 'the object has the full size')
+    t.ok(Buffer.from(body).equals(want), 'and every byte, the first half from the write journal')
+  })
 }

@@ -163,8 +163,8 @@ t.test('record bytes', async t => {
     0x29, 0x00, 0x00, 0x00,                         // record length 41: 36 header + 2 id + 3 data
     0x86, 0xe5, 0x0d, 0xee,                         // crc32 of bytes 8..41 of the record
     0x01,                                           // kind: write
-    0x02,                                           // id length
-    0x00, 0x00,                                     // reserved
+    0x02,                                           // id length, low 8 bits
+    0x00, 0x00,                                     // id length, the bits above
     0x7b, 0x68, 0xe5, 0xcf, 0x8b, 0x01, 0x00, 0x00, // time 1_700_000_000_123 ms
     0x05, 0x04, 0x03, 0x02, 0x01, 0x00, 0x00, 0x00, // offset 0x0102030405 (past 32 bits)
     0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, // data length 3
@@ -174,6 +174,19 @@ t.test('record bytes', async t => {
   t.equal(crc32(got.subarray(16, 49)), 0xee0de586, 'the checksum covers everything after itself')
   const r = decodeRecord(got, 8)
   t.same(r, { record: { kind: 1, id: 'f1', time: 1_700_000_000_123, a: 0x01_0203_0405, b: 3, data: Buffer.from([0xaa, 0xbb, 0xcc]) }, next: 49 })
+})
+
+t.test('an id longer than 255 bytes (an S3 key)', async t => {
+  const dir = tempDir(t)
+  const id = `bucket/${'x'.repeat(255)}/${'é'.repeat(300)}/f` as ObjectId
+  const j = new Journal(dir, { now: () => 1_700_000_000_123 })
+  j.appendWrite(id, 7, Uint8Array.from([1, 2]))
+  const got = readFileSync(join(dir, '000001.jrnl'))
+  const n = Buffer.byteLength(id)
+  t.same([got[8 + 9], got.readUInt16LE(8 + 10)], [n & 0xff, n >>> 8], 'its length split over the two fields')
+  const r = decodeRecord(got, 8)
+  t.same('record' in r ? [r.record.id, r.record.a, [...(r.record.data ?? [])]] : r, [id, 7, [1, 2]], 'and read back whole')
+  j.close()
 })
 
 t.test('append and replay round trip: write, size, zero', async t => {
