@@ -77,7 +77,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   const startedAt = Date.now()
   const resumed = takeover?.negotiation !== undefined
   // The keeper spawns the serving process itself: its pid is our parent's.
-  const storeConfig: StoreConfig = { ...storeConfigOf(config), keepOrphans: resumed, takeover: takeover === undefined ? undefined : { keeper: process.ppid, resumed } }
+  const storeConfig: StoreConfig = { ...storeConfigOf(config), takeover: takeover === undefined ? undefined : { keeper: process.ppid, resumed } }
   // Open once here: creates the store on first mount, and refuses a bad one
   // before anything is mounted. Workers open their own instances.
   const local = await openStore(storeConfig)

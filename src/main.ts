@@ -16,6 +16,7 @@ import type { Config } from './config.ts'
 import { ConfigError, FsError } from './errors.ts'
 import { runKeeper } from './keeper/keeper.ts'
 import { logger, setLogLevel } from './log.ts'
+import { shutdownOnSignals } from './signals.ts'
 
 const log = logger('main')
 
@@ -41,15 +42,7 @@ export async function runForeground (config: Config, ready: (message: string) =>
     throw err
   }
   ready('ready')
-  let signalled = false
-  const stop = (signal: string): void => {
-    if (signalled) return
-    signalled = true
-    log.info({ signal }, 'stopping: flushing and unmounting')
-    daemon.shutdown().catch(err => log.error({ err }, 'unmount failed'))
-  }
-  process.on('SIGINT', () => stop('SIGINT'))
-  process.on('SIGTERM', () => stop('SIGTERM'))
+  shutdownOnSignals(daemon.shutdown)
   process.exitCode = (await daemon.done).status
   // pino writes asynchronously; let it drain before the process ends.
   setTimeout(() => process.exit(), 100).unref()

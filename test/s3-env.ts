@@ -8,6 +8,8 @@
 // scripts/ceph-down.sh stops it). Without Ceph installed the tier is
 // skipped with a message, except under CI=true, where it fails.
 import { spawnSync } from 'node:child_process'
+import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -128,4 +130,24 @@ export async function deletePrefix (c: S3Client, bucket: string, prefix: string)
   for (let i = 0; i < keys.length; i += 32) {
     await Promise.all(keys.slice(i, i + 32).map(async Key => await c.send(new DeleteObjectCommand({ Bucket: bucket, Key }))))
   }
+}
+
+/**
+ * An HTTP proxy in front of the S3 engine, for tests that make it fail:
+ * `intercept` answers a request itself (and returns true) or lets it pass
+ * through, headers untouched (the signature covers the Host the client used).
+ */
+export async function s3Proxy (endpoint: string, intercept: (req: IncomingMessage, res: ServerResponse) => boolean): Promise<{ endpoint: string, server: Server }> {
+  const target = new URL(endpoint)
+  const server = createServer((req, res) => {
+    if (intercept(req, res)) return
+    const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, r => {
+      res.writeHead(r.statusCode ?? 502, r.headers)
+      r.pipe(res)
+    })
+    up.on('error', () => { res.destroy() })
+    req.pipe(up)
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server }
 }

@@ -5,6 +5,7 @@ import type { Config } from '../config.ts'
 import { startDaemon } from '../daemon.ts'
 import { ConfigError } from '../errors.ts'
 import { logger, setLogLevel } from '../log.ts'
+import { shutdownOnSignals } from '../signals.ts'
 import { CONNECTION_FD, SERVE_SETUP_ENV, type KeeperMessage, type ServeSetup, type ServerMessage } from './protocol.ts'
 
 const log = logger('serve')
@@ -50,15 +51,7 @@ export async function runServing (): Promise<void> {
   const report = unanswered === undefined ? undefined : setInterval(() => tell({ type: 'unanswered', ...unanswered() }), REPORT_MS)
   report?.unref()
   process.on('message', (m: KeeperMessage) => { if (m.type === 'handover') daemon.handover() })
-  let signalled = false
-  const stop = (signal: string): void => {
-    if (signalled) return
-    signalled = true
-    log.info({ signal }, 'stopping: flushing and unmounting')
-    daemon.shutdown().catch(err => log.error({ err }, 'unmount failed'))
-  }
-  process.on('SIGINT', () => stop('SIGINT'))
-  process.on('SIGTERM', () => stop('SIGTERM'))
+  shutdownOnSignals(daemon.shutdown)
   // The keeper gone (killed): keep serving; the mount lives while we do.
   let ended = false
   process.on('disconnect', () => { if (!ended) log.warn('the keeper is gone: a crash of this process will now unmount') })

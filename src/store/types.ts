@@ -288,16 +288,12 @@ export interface StoreConfig {
   /** Store-specific options from -o (endpoint=, region=...). */
   options: Record<string, string>
   /**
-   * Leave orphans (unlinked objects) alone at open: a serving process
-   * restarted by the keeper takes over a connection whose kernel may still
-   * hold them open. The next fresh mount reclaims them.
-   */
-  keepOrphans?: boolean
-  /**
    * Serving under a keeper (src/keeper): `keeper` is its pid, which marks
    * what this process leaves on local disk for a successor (the S3 store's
    * staged files) and keeps it while the keeper lives; `resumed` when a
-   * predecessor served this connection, whose leftovers are taken over.
+   * predecessor served this connection, whose leftovers are taken over
+   * (and whose orphans the kernel may still hold open: the embedded store
+   * leaves them for the next fresh mount).
    */
   takeover?: { keeper: number, resumed: boolean }
 }

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Test } from 'tap'
 import { Coalescer } from '../../src/blocks/coalesce.ts'
 import { errnoName } from '../../src/errors.ts'
 import { defaults, type Config } from '../../src/config.ts'
@@ -209,3 +210,19 @@ export class Harness {
     rmSync(this.dir, { recursive: true, force: true })
   }
 }
+
+/**
+ * Run `body` against a fresh harness, closed afterwards; then no protocol
+ * rule may have been broken and nothing may be left in flight.
+ */
+export async function withHarness (t: Test, body: (h: Harness) => Promise<void>, opts: HarnessOptions = {}): Promise<void> {
+  const h = await Harness.create(opts)
+  try {
+    await body(h)
+  } finally {
+    await h.close()
+  }
+  t.same(h.problems, [], 'no protocol rule broken')
+  t.equal(h.dispatcher.inFlight, 0, 'nothing left in flight')
+}
+

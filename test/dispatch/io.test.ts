@@ -1,8 +1,8 @@
 // File data through the dispatcher: written bytes read back before any
 // flush, and a created, written, closed file shows its size to a fresh lookup.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { errno as E } from '../../src/errors.ts'
-import { Harness, type HarnessOptions } from './harness.ts'
+import { withHarness } from './harness.ts'
 import { ROOT, parse, req } from './kernel.ts'
 
 const BS = 4096
@@ -13,20 +13,9 @@ function pattern (n: number, seed: number): Uint8Array {
   return out
 }
 
-async function withHarness (t: Test, opts: HarnessOptions, body: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await Harness.create(opts)
-  try {
-    await body(h)
-  } finally {
-    await h.close()
-  }
-  t.same(h.problems, [], 'no protocol rule broken')
-  t.equal(h.dispatcher.inFlight, 0, 'nothing left in flight')
-}
-
 for (const variant of [{ name: 'LocalStore', opts: {} }, { name: 'PooledStore', opts: { threads: 2 } }]) {
   t.test(`${variant.name}: a write reads back before any flush`, async t => {
-    await withHarness(t, variant.opts, async h => {
+    await withHarness(t, async h => {
       const { entry, fh } = parse.create(await h.ok(req.create(ROOT, 'f'), 'create'))
       const data = pattern(1000, 1)
       t.equal(parse.write(await h.ok(req.write(entry.nodeid, fh, 10, data), 'write')), 1000, 'write_out.size: all accepted')
@@ -40,11 +29,11 @@ for (const variant of [{ name: 'LocalStore', opts: {} }, { name: 'PooledStore', 
       t.same(await h.ok(req.read(entry.nodeid, fh, 5, 10), 'read'), expect.subarray(5, 15), 'a range inside')
       t.same(await h.ok(req.read(entry.nodeid, fh, 1010, 10), 'read at EOF'), new Uint8Array(0), 'at EOF: empty')
       await h.ok(req.release(entry.nodeid, fh), 'release')
-    })
+    }, variant.opts)
   })
 
   t.test(`${variant.name}: create, write, flush, release; a fresh lookup sees the size`, async t => {
-    await withHarness(t, variant.opts, async h => {
+    await withHarness(t, async h => {
       const { entry, fh } = parse.create(await h.ok(req.create(ROOT, 'data.bin'), 'create'))
       t.not(entry.nodeid, 0)
       t.equal(entry.attr.size, 0)
@@ -70,6 +59,6 @@ for (const variant of [{ name: 'LocalStore', opts: {} }, { name: 'PooledStore', 
       const { fh: fh2 } = parse.open(await h.ok(req.open(again.nodeid, 0), 'open'))
       t.same(await h.ok(req.read(again.nodeid, fh2, 0, total + 100), 'read'), data, 'the bytes, from the store')
       await h.ok(req.release(again.nodeid, fh2), 'release')
-    })
+    }, variant.opts)
   })
 }

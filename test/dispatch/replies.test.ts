@@ -1,23 +1,12 @@
 // Exactly one reply per request, none for FORGET and BATCH_FORGET; ENOSYS
 // for what we do not implement; EIO for what we cannot decode, after which
 // the daemon keeps serving.
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { errno as E } from '../../src/errors.ts'
-import { Harness } from './harness.ts'
+import { withHarness } from './harness.ts'
 import {
   FUSE_BATCH_FORGET, FUSE_FORGET, IN_HEADER, ROOT, parse, req, request, truncated, type Request,
 } from './kernel.ts'
-
-async function withHarness (t: Test, body: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await Harness.create()
-  try {
-    await body(h)
-  } finally {
-    await h.close()
-  }
-  t.same(h.problems, [], 'no protocol rule broken')
-  t.equal(h.dispatcher.inFlight, 0, 'nothing left in flight')
-}
 
 t.test('a scripted session: one reply per request, none for forgets', async t => {
   await withHarness(t, async h => {

@@ -5,7 +5,7 @@
 // the unique with bit 63 set.
 import t, { type Test } from 'tap'
 import { errno as E } from '../../src/errors.ts'
-import { Harness } from './harness.ts'
+import { type Harness, withHarness } from './harness.ts'
 import {
   FATTR_SIZE, FUSE_UNIQUE_RESEND, ROOT, parse, req, resent, type Reply, type Request,
 } from './kernel.ts'
@@ -16,17 +16,6 @@ const S_IFDIR = 0o040000
 const S_IFLNK = 0o120000
 const S_IFIFO = 0o010000
 const RENAME_EXCHANGE = 1 << 1
-
-async function withHarness (t: Test, body: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await Harness.create()
-  try {
-    await body(h)
-  } finally {
-    await h.close()
-  }
-  t.same(h.problems, [], 'no protocol rule broken')
-  t.equal(h.dispatcher.inFlight, 0, 'nothing left in flight')
-}
 
 /** Send `r` resent and check the reply goes to its unique with bit 63 set. */
 async function resend (t: Test, h: Harness, r: Request): Promise<Reply> {

@@ -3,21 +3,15 @@
 import { join } from 'node:path'
 import t from 'tap'
 import { gitEnv, makeGitRepo } from '../fixtures/git-repo.ts'
-import { client, deletePrefix, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
-import { dropCaches, mountObjfs, mountTier, q, shOk } from './harness.ts'
+import { dropCaches, q, shOk } from './harness.ts'
+import { s3Mounts } from './s3-mounts.ts'
 
 t.setTimeout(900_000)
 
-const env = mountTier(t) ? await s3Tier(t) : undefined
-if (env !== undefined) {
-  const c = client(env)
-  const bucket = await testBucket(c)
-  t.teardown(() => { c.destroy() })
-
+const s3 = await s3Mounts(t)
+if (s3 !== undefined) {
   t.test('git clone into S3, then git fsck', async t => {
-    const prefix = uniquePrefix('git')
-    t.teardown(async () => { await deletePrefix(c, bucket, `${prefix}/`) })
-    const m = await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`] })
+    const { m } = await s3.mountPrefix(t, 'git')
     const M = q(m.mountpoint)
     const origin = join(m.scratch, 'origin')
     const repo = makeGitRepo(origin)

@@ -9,21 +9,18 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
-import { client, deletePrefix, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
-import { mountObjfs, mountTier, q, servingPid, shOk } from './harness.ts'
+import { deletePrefix, uniquePrefix } from '../s3-env.ts'
+import { mountObjfs, q, servingPid, shOk } from './harness.ts'
+import { s3Mounts } from './s3-mounts.ts'
 
 t.setTimeout(300_000)
 
-const env = mountTier(t) ? await s3Tier(t) : undefined
-if (env !== undefined) {
-  const c = client(env)
-  const bucket = await testBucket(c)
-  t.teardown(() => { c.destroy() })
+const s3 = await s3Mounts(t)
+if (s3 !== undefined) {
+  const { c, bucket } = s3
 
   t.test('kill -9 of the serving process: a cwd and an open file in an S3 mount go on working', async t => {
-    const prefix = uniquePrefix('keeper')
-    t.teardown(async () => { await deletePrefix(c, bucket, `${prefix}/`) })
-    const m = await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`] })
+    const { m } = await s3.mountPrefix(t, 'keeper')
     const src = join(m.scratch, 'big')
     // fsync'ed: for S3 that is the durability point (a closed file is uploaded commit_delay later).
     await shOk(`head -c 5000000 /dev/urandom > ${q(src)} && mkdir -p ${q(m.mountpoint)}/d/e && cp ${q(src)} ${q(m.mountpoint)}/d/e/big && echo small > ${q(m.mountpoint)}/d/e/f1 && sync ${q(m.mountpoint)}/d/e/big ${q(m.mountpoint)}/d/e/f1`)
@@ -69,7 +66,7 @@ if (env !== undefined) {
       await deletePrefix(c, bucket, `${prefix}/`)
       rmSync(cacheDir, { recursive: true, force: true })
     })
-    const m = await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`, 'commit_delay=30', `cache_dir=${cacheDir}`] })
+    const m = await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${s3.env.endpoint}`, 'commit_delay=30', `cache_dir=${cacheDir}`] })
     const src = join(m.scratch, 'data')
     const mp = m.mountpoint
     // Written and closed (no fsync): staged, its upload 30 s away. One more renamed after close, as rsync does.
@@ -99,9 +96,7 @@ if (env !== undefined) {
   })
 
   t.test('kill -9 while a file is being written: what the writer was told is written reaches the object', async t => {
-    const prefix = uniquePrefix('keeper-journal')
-    t.teardown(async () => { await deletePrefix(c, bucket, `${prefix}/`) })
-    const m = await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`] })
+    const { m, prefix } = await s3.mountPrefix(t, 'keeper-journal')
     const file = join(m.mountpoint, 'open.bin')
     // 3 MiB in 64 KiB writes (buffered by the coalescer, not yet staged), the
     // crash, 3 MiB more through the same descriptor, then close.

@@ -2,21 +2,17 @@
 // upload, parts in parallel and uploading while the file is written), read
 // back by S3 tools and by the mount with cold caches, checksums equal.
 import t from 'tap'
-import { client, deletePrefix, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
-import { dropCaches, mountObjfs, mountTier, q, shOk } from './harness.ts'
+import { dropCaches, q, shOk } from './harness.ts'
+import { s3Mounts } from './s3-mounts.ts'
 
 t.setTimeout(1_200_000)
 
-const env = mountTier(t) ? await s3Tier(t) : undefined
-if (env !== undefined) {
-  const c = client(env)
-  const bucket = await testBucket(c)
-  t.teardown(() => { c.destroy() })
+const s3 = await s3Mounts(t)
+if (s3 !== undefined) {
+  const { bucket } = s3
 
   t.test('1 GiB round trip with a checksum', async t => {
-    const prefix = uniquePrefix('large')
-    t.teardown(async () => { await deletePrefix(c, bucket, `${prefix}/`) })
-    const m = await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`] })
+    const { m, prefix } = await s3.mountPrefix(t, 'large')
     const M = q(m.mountpoint)
     const S = q(m.scratch)
     const sum = async (cmd: string): Promise<string> => (await shOk(`${cmd} | sha256sum`, { timeoutMs: 600_000 })).split(' ')[0]
@@ -31,7 +27,7 @@ if (env !== undefined) {
     t.equal(ops.PutObject ?? 0, 0, 'and no single PUT')
     t.ok(backend.partsAhead >= 100, `${backend.partsAhead} of the parts uploaded ahead of the commit, as cp wrote (stream_threshold 64 MiB)`)
     t.ok(backend.uploadBacklogPeak <= 256 * 1024 * 1024, `parts waiting or uploading stayed within upload_buffer (at most ${backend.uploadBacklogPeak / 1048576} MiB)`)
-    t.equal(await sum(`aws --endpoint-url ${q(env.endpoint)} s3 cp ${q(`s3://${bucket}/${prefix}/big`)} -`), want, 'the object S3 holds has the checksum of the file')
+    t.equal(await sum(`aws --endpoint-url ${q(s3.env.endpoint)} s3 cp ${q(`s3://${bucket}/${prefix}/big`)} -`), want, 'the object S3 holds has the checksum of the file')
     await rmScratch(S)
     await dropCaches()
     t.equal(await sum(`cat ${M}/big`), want, 'reading it back through the mount gives the same bytes')

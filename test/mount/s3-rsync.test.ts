@@ -5,21 +5,15 @@
 import { join } from 'node:path'
 import t from 'tap'
 import { generateTree } from '../fixtures/tree.ts'
-import { client, deletePrefix, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
-import { dropCaches, mountObjfs, mountTier, q, shOk } from './harness.ts'
+import { dropCaches, q, shOk } from './harness.ts'
+import { s3Mounts } from './s3-mounts.ts'
 
 t.setTimeout(1_200_000)
 
-const env = mountTier(t) ? await s3Tier(t) : undefined
-if (env !== undefined) {
-  const c = client(env)
-  const bucket = await testBucket(c)
-  t.teardown(() => { c.destroy() })
-
+const s3 = await s3Mounts(t)
+if (s3 !== undefined) {
   t.test('rsync -a into S3 and back', async t => {
-    const prefix = uniquePrefix('rsync')
-    t.teardown(async () => { await deletePrefix(c, bucket, `${prefix}/`) })
-    const m = await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`] })
+    const { m } = await s3.mountPrefix(t, 'rsync')
     const M = q(m.mountpoint)
     const S = q(m.scratch)
     const tree = generateTree(join(m.scratch, 'src'), { seed: 7, files: 600, bigFiles: 2, symlinks: 10 })

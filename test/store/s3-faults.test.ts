@@ -2,14 +2,13 @@
 // network is EIO after the retries and the store serves again once it is
 // back; S3 errors map to errno in one place. Between the store and Ceph
 // sits a small HTTP proxy that can answer 503 SlowDown or drop connections.
-import { createServer, request, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { errno as E } from '../../src/errors.ts'
 import { s3Errno } from '../../src/store/s3/client.ts'
 import { S3Store } from '../../src/store/s3/store.ts'
-import { client, deletePrefix, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
+import { client, deletePrefix, s3Proxy, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
 import { must, rejectsErrno } from './conformance/helpers.ts'
 
 t.test('S3 errors map to errno', async t => {
@@ -33,27 +32,18 @@ interface Proxy {
 }
 
 async function proxyTo (endpoint: string): Promise<Proxy> {
-  const target = new URL(endpoint)
   const p: Proxy = { endpoint: '', mode: 'pass', slowDowns: 0, server: undefined as unknown as Server }
-  p.server = createServer((req, res) => {
-    if (p.mode === 'down') { req.socket.destroy(); return }
+  const proxy = await s3Proxy(endpoint, (req, res) => {
+    if (p.mode === 'down') { req.socket.destroy(); return true }
     if (p.slowDowns > 0) {
       p.slowDowns--
       res.writeHead(503, { 'content-type': 'application/xml' })
       res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>')
-      return
+      return true
     }
-    // Headers go through untouched: the signature covers the Host the client used.
-    const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, r => {
-      res.writeHead(r.statusCode ?? 502, r.headers)
-      r.pipe(res)
-    })
-    up.on('error', () => { res.destroy() })
-    req.pipe(up)
+    return false
   })
-  await new Promise<void>(resolve => p.server.listen(0, '127.0.0.1', resolve))
-  p.endpoint = `http://127.0.0.1:${(p.server.address() as AddressInfo).port}`
-  return p
+  return Object.assign(p, proxy)
 }
 
 const env = await s3Tier(t)

@@ -4,8 +4,7 @@
 // rename moves it whole; a part that keeps failing fails the commit with
 // EIO and leaves no multipart upload behind.
 import { createHash } from 'node:crypto'
-import { createServer, request, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
 import {
   GetObjectCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListPartsCommand, type S3Client,
 } from '@aws-sdk/client-s3'
@@ -13,7 +12,7 @@ import t, { type Test } from 'tap'
 import { errno as E } from '../../src/errors.ts'
 import { S3Store } from '../../src/store/s3/store.ts'
 import type { ObjectId, ObjectStore } from '../../src/store/types.ts'
-import { client, deletePrefix, listKeys, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
+import { client, deletePrefix, listKeys, s3Proxy, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
 import { file, must, pattern, rejectsErrno } from './conformance/helpers.ts'
 
 t.setTimeout(600_000)
@@ -63,29 +62,19 @@ async function uploadsUnder (c: S3Client, bucket: string, prefix: string): Promi
 
 /** A proxy in front of the S3 engine that answers 500 to every upload of one part number. */
 async function failingPartProxy (endpoint: string, partNumber: number): Promise<{ endpoint: string, failures: number, server: Server }> {
-  const target = new URL(endpoint)
-  const p = { endpoint: '', failures: 0, server: undefined as unknown as Server }
-  p.server = createServer((req, res) => {
+  const p = { failures: 0 }
+  const proxy = await s3Proxy(endpoint, (req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
-    if (req.method === 'PUT' && url.searchParams.get('partNumber') === String(partNumber) && url.searchParams.has('uploadId')) {
-      p.failures++
-      req.resume()
-      req.on('end', () => {
-        res.writeHead(500, { 'content-type': 'application/xml' })
-        res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected</Message></Error>')
-      })
-      return
-    }
-    const up = request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, r => {
-      res.writeHead(r.statusCode ?? 502, r.headers)
-      r.pipe(res)
+    if (req.method !== 'PUT' || url.searchParams.get('partNumber') !== String(partNumber) || !url.searchParams.has('uploadId')) return false
+    p.failures++
+    req.resume()
+    req.on('end', () => {
+      res.writeHead(500, { 'content-type': 'application/xml' })
+      res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>injected</Message></Error>')
     })
-    up.on('error', () => { res.destroy() })
-    req.pipe(up)
+    return true
   })
-  await new Promise<void>(resolve => p.server.listen(0, '127.0.0.1', resolve))
-  p.endpoint = `http://127.0.0.1:${(p.server.address() as AddressInfo).port}`
-  return p
+  return Object.assign(p, proxy)
 }
 
 const env = await s3Tier(t)

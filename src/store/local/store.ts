@@ -95,7 +95,7 @@ export class LocalStore implements ObjectStore {
       migrate(db, layout.dir, config.readOnly)
       const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout), blockSize: meta.blockSize }
       const store = new LocalStore(ctx, layout, meta.rootId, config.readOnly)
-      if (!config.readOnly) store.#startup(config.keepOrphans === true)
+      if (!config.readOnly) store.#startup(config.takeover?.resumed === true)
       return store
     } catch (err) {
       db.close()
@@ -105,6 +105,11 @@ export class LocalStore implements ObjectStore {
   }
 
   /** Register this instance; reclaim a dead daemon's orphans (see instances.ts). */
+  /**
+   * `keepOrphans` after a takeover: the kernel may still hold orphans open
+   * through the previous serving process's handles; the next fresh mount
+   * reclaims them.
+   */
   #startup (keepOrphans: boolean): void {
     const orphans = transaction(this.#ctx.db, () => register(this.#ctx.st, this.#token))
     if (keepOrphans) return
