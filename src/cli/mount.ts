@@ -8,7 +8,7 @@ import { parseSource } from '../store/registry.ts'
 import { findMount, forceUnmount, resolveMountpoint } from '../channel/unmount.ts'
 import { reportReadiness, spawnDaemon } from './daemon-proc.ts'
 import { notifyReady } from './sd-notify.ts'
-import { escapeMountpoint } from '../keeper/state.ts'
+import { defaultLogFile } from '../keeper/state.ts'
 
 export const DEFAULT_SOURCE = 'local:/var/lib/objfs/data'
 
@@ -72,7 +72,7 @@ async function prepareMountpoint (mp: string): Promise<void> {
  */
 export async function mountInBackground (config: Config, o: string[]): Promise<number> {
   await prepareMountpoint(config.mountpoint)
-  const logFile = config.logFile ?? `/run/objfs/${escapeMountpoint(config.mountpoint)}.log`
+  const logFile = config.logFile ?? defaultLogFile(config.mountpoint)
   return await spawnDaemon(['mount', config.source, config.mountpoint, ...o.flatMap(x => ['-o', x]), '--foreground'], resolve(logFile))
 }
 

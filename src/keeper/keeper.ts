@@ -21,7 +21,7 @@ import type { Config } from '../config.ts'
 import { ConfigError } from '../errors.ts'
 import { logger } from '../log.ts'
 import { SERVE_SETUP_ENV, type KeeperMessage, type ServeSetup, type ServerMessage } from './protocol.ts'
-import { writeKeeperState } from './state.ts'
+import { clearKeeperState, writeKeeperState } from './state.ts'
 import { answerAbandoned } from './unanswered.ts'
 
 const log = logger('keeper')
@@ -219,6 +219,7 @@ class Keeper {
 
   #finish (status: number): void {
     try { closeSync(this.#fd) } catch {}
+    clearKeeperState(this.#config)
     if (status === 0) log.info('keeper stopped')
     else log.debug({ status }, 'keeper stopped')
     this.#resolve(status)

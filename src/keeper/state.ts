@@ -2,7 +2,7 @@
 // journal, and a small file naming the keeper and its current serving
 // process (for `objfs upgrade`). Under /run: it survives the death of a
 // process, not a reboot, which is what the keeper protects against.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from '../config.ts'
 
@@ -12,6 +12,9 @@ export const escapeMountpoint = (mp: string): string => mp.replace(/^\/+/, '').r
 export function stateDirOf (config: Pick<Config, 'stateDir' | 'mountpoint'>): string {
   return config.stateDir ?? join('/run/objfs', escapeMountpoint(config.mountpoint))
 }
+
+/** Where a mount started without -f logs, unless log_file says otherwise. */
+export const defaultLogFile = (mountpoint: string): string => join('/run/objfs', `${escapeMountpoint(mountpoint)}.log`)
 
 export interface KeeperState {
   keeper: number
@@ -36,5 +39,21 @@ export function readKeeperState (config: Pick<Config, 'stateDir' | 'mountpoint'>
     return JSON.parse(readFileSync(join(stateDirOf(config), 'keeper.json'), 'utf8')) as KeeperState
   } catch {
     return undefined
+  }
+}
+
+/**
+ * When the keeper ends: what only a successor under this keeper could use
+ * goes (the keeper file, the nodeid log). The journal directory and the
+ * state directory go only if empty: journal segments left by a failure are
+ * data acknowledged and not stored, kept for whoever looks. Nothing goes
+ * if the keeper file names another keeper: a remount may already be live.
+ */
+export function clearKeeperState (config: Pick<Config, 'stateDir' | 'mountpoint'>): void {
+  if (readKeeperState(config)?.keeper !== process.pid) return
+  const dir = stateDirOf(config)
+  for (const name of ['keeper.json', 'nodeids.log']) rmSync(join(dir, name), { force: true })
+  for (const d of [join(dir, 'journal'), dir]) {
+    try { rmdirSync(d) } catch {}
   }
 }

@@ -5,12 +5,13 @@
 // included, so nothing here touches a mountpoint in-process: every step is a
 // subprocess with a timeout that kills its whole process group.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { onExit } from 'signal-exit'
 import type { Test } from 'tap'
 import { forceUnmount, fuseConnectionOf, isMounted } from '../../src/channel/unmount.ts'
+import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const objfsBin = join(repoRoot, 'bin/objfs')
@@ -218,6 +219,12 @@ export async function mountObjfs (t: Test, opts: MountOptions = {}): Promise<Mou
     await ensureUnmounted(mountpoint, msg => t.comment(msg))
     live.delete(mountpoint)
     await removeTree(base)
+    // Each test mounts on a new path, so its log and state under /run/objfs
+    // would pile up; those of a failed test stay for a look.
+    if (t.passing()) {
+      rmSync(stateDirOf({ stateDir: undefined, mountpoint }), { recursive: true, force: true })
+      rmSync(defaultLogFile(mountpoint), { force: true })
+    }
   })
 
   const mountArgs = ['mount', source, mountpoint]

@@ -3,10 +3,10 @@
 // open for reading and writing; and `objfs upgrade` during a long write.
 // The processes using the mount must see a pause and nothing else.
 import { spawn } from 'node:child_process'
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { escapeMountpoint } from '../../src/keeper/state.ts'
+import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
 import { Rng, seeds } from '../fs/model.ts'
 import { dropCaches, mountObjfs, mountTier, objfsBin, q, run, servingPid, shOk, type Mount } from './harness.ts'
 
@@ -121,6 +121,9 @@ if (mountTier(t)) {
     const w = await writer.done
     t.equal(w.code, 0, `the writer finished without an error across ${upgrades} upgrades`, { out: w.out })
     t.equal(await sha(join(m.mountpoint, 'big')), await sha(src), 'the file has the bytes written')
+    await m.unmount()
+    const state = stateDirOf({ stateDir: undefined, mountpoint: m.mountpoint })
+    t.notOk(existsSync(state), `a clean unmount leaves no state behind (${state})`, { left: existsSync(state) ? readdirSync(state, { recursive: true }) : [] })
     await m.remount()
     t.equal(await sha(join(m.mountpoint, 'big')), await sha(src), 'and so after a remount')
   })
@@ -203,7 +206,7 @@ if (mountTier(t)) {
     // with EIO, cat fails, or the kernel retries a failed read-ahead and succeeds.
     const r = await Promise.race([reader.done, new Promise<undefined>(resolve => setTimeout(() => resolve(undefined), 60_000))])
     t.not(r, undefined, `the blocked read returned (${r === undefined ? 'hung' : `status ${r.code}`})`)
-    const log = readFileSync(`/run/objfs/${escapeMountpoint(m.mountpoint)}.log`, 'utf8')
+    const log = readFileSync(defaultLogFile(m.mountpoint), 'utf8')
     const swept = /"answered":(\d+).*answered EIO to the requests the dead process left/.exec(log)
     t.ok(swept !== null && Number(swept[1]) >= 1, `the keeper answered ${swept?.[1] ?? 'no'} abandoned request(s)`)
     t.equal((await shOk(`stat -c %s ${q(m.mountpoint)}/data`)).trim(), '1000000', 'and the mount goes on serving')
