@@ -93,6 +93,8 @@ export class Coalescer {
   readonly #files = new Set<Buffered>()
   /** Zeroed block buffers ready for reuse, at most a budget's worth. */
   readonly #spare: Uint8Array[] = []
+  /** A block of zeros to clear spares from (never written, so never resident). */
+  readonly #zeros: Uint8Array
   /** Completed store writes per file: a partial write reloads its base if this moved meanwhile. */
   readonly #epochs = new WeakMap<Buffered, number>()
   #waiters: Array<() => void> = []
@@ -108,6 +110,7 @@ export class Coalescer {
     this.limit = Math.max(limit, 2 * blockSize)
     this.#hooks = hooks
     this.#journal = opts.journal
+    this.#zeros = new Uint8Array(blockSize)
   }
 
   /** Buffer `data` at `offset`. Resolves once the bytes are in memory and visible to readers. */
@@ -342,7 +345,9 @@ export class Coalescer {
     if (this.#spare.length >= this.limit / this.blockSize) return
     // A small file's block holds a few KiB of a 1 MiB buffer: clearing it all
     // cost more than the rest of writing it (CPU profile of parallel rsync).
-    b.data.fill(0, 0, b.length)
+    // Copied from zeros, not fill(0): fill on shared memory goes byte by
+    // byte, 0.38 ms a MiB against 0.10 (CPU profile of a sequential write).
+    b.data.set(this.#zeros.subarray(0, b.length))
     this.#spare.push(b.data)
   }
 
