@@ -17,6 +17,7 @@ import { spans, type Span } from './range.ts'
 import { untilAborted } from '../abortable.ts'
 import { FsError, toErrno } from '../errors.ts'
 import type { Journal } from './journal.ts'
+import { ReadBuffers } from './read-buffers.ts'
 import { logger } from '../log.ts'
 import type { ObjectAttr, ObjectId, ObjectStore, Timespec } from '../store/types.ts'
 
@@ -70,8 +71,11 @@ export interface CoalescerOptions {
 
 type BlockIO = Pick<ObjectStore, 'writeBlocks'> & {
   /** The pool withdraws a queued call whose request `signal` aborts. */
-  readBlock: (id: ObjectId, index: number, offset: number, length: number, opts?: { signal?: AbortSignal }) => Promise<Uint8Array | null>
+  readBlock: (id: ObjectId, index: number, offset: number, length: number, opts?: { signal?: AbortSignal, into?: Uint8Array }) => Promise<Uint8Array | null>
 }
+
+/** The largest READ the kernel sends: max_pages of our INIT reply (daemon.ts); a larger one is served unpooled. */
+const MAX_READ = 1024 * 1024
 
 const now = (): Timespec => {
   const ms = Date.now()
@@ -95,6 +99,7 @@ export class Coalescer {
   readonly #spare: Uint8Array[] = []
   /** A block of zeros to clear spares from (never written, so never resident). */
   readonly #zeros: Uint8Array
+  readonly #readBuffers: ReadBuffers
   /** Completed store writes per file: a partial write reloads its base if this moved meanwhile. */
   readonly #epochs = new WeakMap<Buffered, number>()
   #waiters: Array<() => void> = []
@@ -111,6 +116,8 @@ export class Coalescer {
     this.#hooks = hooks
     this.#journal = opts.journal
     this.#zeros = new Uint8Array(blockSize)
+    // No read asks for more than the kernel's largest request (max_pages).
+    this.#readBuffers = new ReadBuffers(Math.min(blockSize, MAX_READ))
   }
 
   /** Buffer `data` at `offset`. Resolves once the bytes are in memory and visible to readers. */
@@ -217,8 +224,10 @@ export class Coalescer {
   /**
    * Bytes [offset, offset+length) as readers must see them, clipped at the
    * size. An aborted `signal` (FUSE_INTERRUPT) ends the wait with EINTR.
+   * With `reply`, the bytes may be in a pooled buffer lent until
+   * `reply.afterReply` (read-buffers.ts).
    */
-  async read (file: Buffered, offset: number, length: number, signal?: AbortSignal): Promise<Uint8Array> {
+  async read (file: Buffered, offset: number, length: number, signal?: AbortSignal, reply?: { afterReply?: () => void }): Promise<Uint8Array> {
     const size = file.size
     if (offset >= size || length === 0) return new Uint8Array(0)
     const n = Math.min(length, size - offset)
@@ -227,7 +236,13 @@ export class Coalescer {
     if (parts.length === 1 && buffered(parts[0]) === undefined) {
       const s = parts[0]
       this.readMisses++
-      const got = await untilAborted(this.#io.readBlock(file.id, s.index, s.offset, s.length, { signal }), signal)
+      const lease = reply === undefined || s.length > this.#readBuffers.size ? undefined : this.#readBuffers.lend()
+      const call = this.#io.readBlock(file.id, s.index, s.offset, s.length, { signal, into: lease?.buf })
+      if (lease !== undefined) {
+        (reply as { afterReply?: () => void }).afterReply = lease.done
+        call.then(lease.done, lease.done)
+      }
+      const got = await untilAborted(call, signal)
       if (got !== null && got.byteLength === s.length) return got   // the common case: no copy
       const out = new Uint8Array(s.length)
       if (got !== null) out.set(got)

@@ -18,6 +18,8 @@ export interface Req {
   pid: number
   /** Aborted by a FUSE_INTERRUPT for this request. */
   signal: AbortSignal
+  /** Called once the reply is written: a handler lends its reply a pooled buffer until then. */
+  afterReply?: () => void
 }
 
 /** A store whose calls accept the request's signal, so queued work can be cancelled. */

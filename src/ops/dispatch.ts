@@ -79,6 +79,7 @@ export class Dispatcher {
       if (errno !== 0) this.#logFailure(h, spec.name, errno, err)
       else if (this.#debug) log.debug({ unique: h.unique, op: spec.name, nodeid: h.nodeid, ms }, 'ok')
       if (spec.noReply !== true) this.#reply(h, errno, reply)
+      req.afterReply?.()
     }
     let result: Reply | Promise<Reply>
     try {

@@ -13,7 +13,7 @@ import type {
   BlockWrite, CreateSpec, ListPage, ObjectAttr, ObjectId, ObjectStore, RemoveResult,
   RenameResult, SetAttr, StoreCapabilities, StoreCounters, StoreStatfs, Timespec,
 } from '../store/types.ts'
-import type { StoreMethod, TaskResult, WorkerSetup } from './protocol.ts'
+import type { StoreMethod, StoreTask, TaskResult, WorkerSetup } from './protocol.ts'
 
 const workerFile = fileURLToPath(new URL('./tasks/store-call.ts', import.meta.url))
 
@@ -38,6 +38,12 @@ export interface PoolOptions {
 /** Per-call options: the signal of the FUSE request being served. */
 export interface CallOptions {
   signal?: AbortSignal
+  /**
+   * readBlock in a worker: the bytes are copied into this shared buffer and
+   * the result is a view of it. A moved buffer per read made the supervisor
+   * collect garbage for 0.4 s of a 0.55 s cold read of 256 MiB.
+   */
+  into?: Uint8Array
 }
 
 export class PooledStore implements ObjectStore {
@@ -92,7 +98,8 @@ export class PooledStore implements ObjectStore {
       const result = await this.#queue.add(async () => {
         started = true
         this.calls.worker++
-        return await (pool.run({ method, args }, transfer === undefined ? undefined : { transferList: transfer as never }) as Promise<TaskResult | Uint8Array>)
+        const task: StoreTask = opts?.into === undefined ? { method, args } : { method, args, into: opts.into }
+        return await (pool.run(task, transfer === undefined ? undefined : { transferList: transfer as never }) as Promise<TaskResult | Uint8Array>)
       }, { signal: queued?.signal })
       if (result instanceof Uint8Array) return result as T
       if (result === undefined) throw new FsError(E.EINTR)
@@ -143,7 +150,13 @@ export class PooledStore implements ObjectStore {
   async readBlock (id: ObjectId, index: number, offset: number, length: number, opts?: CallOptions): Promise<Uint8Array | null> {
     this.#counters.readCalls++
     const args = [id, index, offset, length]
-    const data = length <= this.#inlineIo ? await this.#here<Uint8Array | null>('readBlock', args) : await this.#call<Uint8Array | null>('readBlock', args, opts)
+    let data: Uint8Array | null
+    if (length <= this.#inlineIo) data = await this.#here<Uint8Array | null>('readBlock', args)
+    else if (opts?.into === undefined || this.#pool === undefined) data = await this.#call<Uint8Array | null>('readBlock', args, opts)
+    else {
+      const n = await this.#call<number | null>('readBlock', args, opts)
+      data = n === null ? null : opts.into.subarray(0, n)
+    }
     if (data !== null) this.#counters.bytesRead += data.byteLength
     return data
   }

@@ -13,6 +13,8 @@ export type StoreMethod = Exclude<keyof ObjectStore, 'blockSize' | 'capabilities
 export interface StoreTask {
   method: StoreMethod
   args: unknown[]
+  /** readBlock: copy the bytes here (shared memory) and return their count, instead of moving a new buffer. */
+  into?: Uint8Array
 }
 
 /**

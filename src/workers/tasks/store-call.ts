@@ -17,6 +17,10 @@ export default async function storeCall (task: StoreTask | CloseTask): Promise<T
     const store = await opened
     const fn = store[task.method] as (...args: unknown[]) => Promise<unknown>
     const value = await fn.apply(store, task.args)
+    if (task.into !== undefined && value instanceof Uint8Array) {
+      task.into.set(value)
+      return { ok: true, value: value.byteLength }
+    }
     // Block bytes go back transferred, not cloned: one buffer, no copy.
     if (value instanceof Uint8Array) return Piscina.move(value) as unknown as Uint8Array
     return { ok: true, value }
