@@ -77,6 +77,22 @@ export const defaults = (): Config => ({
   journal: true,
 })
 
+/**
+ * How long the kernel may trust a name (entry_timeout) on the embedded
+ * store when the options do not say. Its names change only through this
+ * daemon, and the kernel keeps its dentries right from our replies, so an
+ * expiry only costs a LOOKUP round trip (`rm` of 10,000 files paid one
+ * more per file with 1 s). An S3 bucket keeps defaults()'s 1 s: other
+ * clients change it. attr_timeout stays 1 s for both: a write by another
+ * user clears set-user-ID here (FUSE_WRITE_KILL_SUIDGID) without the
+ * kernel refreshing its copy of the mode, which an exec would trust for as
+ * long. negative_timeout stays 1 s: a name made here replaces a cached
+ * "no such name" anyway, and nothing measured gained from more.
+ */
+export const LOCAL_ENTRY_TIMEOUT = 60
+
+const isLocalSource = (source: string): boolean => source.trim() !== '' && !source.trim().startsWith('s3://')
+
 /** "4M", "4MiB", "512k", "1G", "4096" -> bytes. */
 export function parseSize (text: string, what: string): number {
   const m = /^(\d+)\s*([kmgt]?)(i?b)?$/i.exec(text.trim())
@@ -158,8 +174,13 @@ const setters: Record<string, Setter> = {
 export const isKnownOption = (name: string): boolean =>
   ignored.has(name) || name.startsWith('x-') || name === 'comment' || passed.has(name) || storeKeys.has(name) || Object.hasOwn(setters, name)
 
-/** Apply "-o" option strings (each possibly comma-separated) onto a Config. */
+/**
+ * Apply "-o" option strings (each possibly comma-separated) onto a Config;
+ * with `config.source` set first, an entry_timeout they leave unsaid
+ * defaults by store (LOCAL_ENTRY_TIMEOUT).
+ */
 export function applyOptions (config: Config, optionStrings: readonly string[]): Config {
+  const said = new Set<string>()
   for (const group of optionStrings) {
     for (const raw of group.split(',')) {
       const opt = raw.trim()
@@ -177,7 +198,9 @@ export function applyOptions (config: Config, optionStrings: readonly string[]):
       const set = setters[name]
       if (set === undefined) throw new ConfigError(`unknown mount option '${name}' (see objfs mount --help)`)
       set(config, value, name)
+      said.add(name)
     }
   }
+  if (isLocalSource(config.source) && !said.has('entry_timeout')) config.entryTimeout = LOCAL_ENTRY_TIMEOUT
   return config
 }

@@ -98,7 +98,9 @@ export class Dispatcher {
       this.#send([replyError(h.unique, errno)])
       return
     }
-    const parts = reply === null ? [] : Array.isArray(reply) ? reply : [reply]
+    // Empty parts left out: after writev(2) libuv writes what it thinks is
+    // left, an empty buffer, with a write(2) of its own (EINVAL from /dev/fuse).
+    const parts = (reply === null ? [] : Array.isArray(reply) ? reply : [reply]).filter(p => p.byteLength > 0)
     let len = 0
     for (const p of parts) len += p.byteLength
     this.#send([replyHeaderFor(h.unique, len), ...parts])

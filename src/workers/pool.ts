@@ -169,7 +169,15 @@ export class PooledStore implements ObjectStore {
     if (bytes <= this.#inlineIo) return await this.#here('writeBlocks', [id, blocks, minSize, mtime])
     // Dirty blocks live in SharedArrayBuffers: the worker sees the same
     // memory, so nothing is copied or detached on the way.
-    return await this.#call('writeBlocks', [id, blocks, minSize, mtime])
+    try {
+      return await this.#call('writeBlocks', [id, blocks, minSize, mtime])
+    } catch (err) {
+      // The inline instance holds the orphans waiting to be freed (the local
+      // store's reclaims.ts), and on a full disk it frees them and retries:
+      // a worker's instance has none to free.
+      if (this.#inline === undefined || !(err instanceof FsError) || err.errno !== E.ENOSPC) throw err
+      return await this.#here('writeBlocks', [id, blocks, minSize, mtime])
+    }
   }
 
   dropBlocks (id: ObjectId, first: number, last: number): Promise<void> { return this.#meta('dropBlocks', [id, first, last]) }

@@ -1,25 +1,19 @@
 // LocalStore: the conformance suite, then what only the embedded store promises
 // (its directory, its files, its database).
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { Worker } from 'node:worker_threads'
 import t from 'tap'
 import { errno as E } from '../../src/errors.ts'
 import { LocalStore } from '../../src/store/local/store.ts'
-import type { ObjectStore, StoreConfig } from '../../src/store/types.ts'
+import type { ObjectStore } from '../../src/store/types.ts'
 import { conformance, type StoreFixture } from './conformance.ts'
 import { LONG_AGO, S_IFDIR, file, mkdir, pattern, rejectsErrno } from './conformance/helpers.ts'
+import { BS, blockFiles, configFor, storeDirs, tree } from './local-fixture.ts'
 
-const BS = 4096
-const tmp = mkdtempSync(join(tmpdir(), 'objfs-local-'))
-t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
-let serial = 0
-const freshDir = (): string => join(tmp, `s${serial++}`)
-const configFor = (dir: string, over: Partial<StoreConfig> = {}): StoreConfig =>
-  ({ url: `local:${dir}`, blockSize: BS, readOnly: false, create: true, options: {}, ...over })
+const { freshDir } = storeDirs(t, 'local')
 
 async function makeLocal (): Promise<StoreFixture> {
   const dir = freshDir()
@@ -41,14 +35,6 @@ async function makeLocal (): Promise<StoreFixture> {
 }
 
 conformance(t, 'LocalStore', makeLocal)
-
-/** Every file below `dir`, relative, sorted. */
-function tree (dir: string): string[] {
-  return (readdirSync(dir, { recursive: true }) as string[]).sort()
-}
-
-const blockFiles = (dir: string): string[] =>
-  existsSync(join(dir, 'blocks')) ? tree(join(dir, 'blocks')).filter(p => statSync(join(dir, 'blocks', p)).isFile()) : []
 
 t.test('root directory', async t => {
   const s = await LocalStore.open(configFor(freshDir()))

@@ -1,7 +1,7 @@
 // Mount options, mount(8) style: each option, sizes, what is ignored,
 // what is passed on, and one-line ConfigErrors for everything else.
 import t, { type Test } from 'tap'
-import { MiB, applyOptions, defaults, parseSize, type Config } from '../../src/config.ts'
+import { LOCAL_ENTRY_TIMEOUT, MiB, applyOptions, defaults, parseSize, type Config } from '../../src/config.ts'
 import { ConfigError } from '../../src/errors.ts'
 
 const apply = (...opts: string[]): Config => applyOptions(defaults(), opts)
@@ -52,6 +52,17 @@ t.test('valued options', async t => {
   t.equal(apply('fsname=tank=data').fsname, 'tank=data', 'a value may hold "="')
   const sub = apply('subtype=objfs')
   t.same(sub, defaults(), 'subtype is accepted and changes nothing')
+})
+
+t.test('entry_timeout defaults by store when the options do not say', async t => {
+  const on = (source: string, ...opts: string[]): Config => applyOptions({ ...defaults(), source }, opts)
+  for (const source of ['local:/var/lib/objfs/data', '/srv/store']) {
+    const c = on(source)
+    t.same([c.entryTimeout, c.negativeTimeout, c.attrTimeout], [LOCAL_ENTRY_TIMEOUT, 1, 1], `${source}: names kept long, the rest 1 s`)
+    t.equal(on(source, 'entry_timeout=2').entryTimeout, 2, `${source}: what the options say wins`)
+  }
+  const s3 = on('s3://bucket/prefix')
+  t.same([s3.entryTimeout, s3.negativeTimeout, s3.attrTimeout], [1, 1, 1], 'S3: 1 s, other clients change the bucket')
 })
 
 t.test('store options are collected by key', async t => {

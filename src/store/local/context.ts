@@ -3,7 +3,8 @@
 import type { DatabaseSync } from 'node:sqlite'
 import { FsError, errno as E } from '../../errors.ts'
 import type { BlockFiles } from './blocks.ts'
-import { isDir, type ObjectRow } from './rows.ts'
+import type { Inos } from './inos.ts'
+import { isDir, rowOf, type ObjectRow } from './rows.ts'
 import type { Statements } from './statements.ts'
 
 export interface Ctx {
@@ -11,6 +12,10 @@ export interface Ctx {
   readonly st: Statements
   readonly files: BlockFiles
   readonly blockSize: number
+  /** This instance's range of inode numbers for new objects. */
+  readonly inos: Inos
+  /** Told of every commit (the checkpoint thread, checkpoint.ts). */
+  readonly committed?: () => void
 }
 
 /**
@@ -19,20 +24,23 @@ export interface Ctx {
  * can never interleave and lose an update. `fn` is synchronous: nothing
  * else of this instance runs while the lock is held.
  */
-export function transaction<T> (db: DatabaseSync, fn: () => T): T {
-  db.exec('BEGIN IMMEDIATE')
+export function transaction<T> (ctx: Pick<Ctx, 'db' | 'st' | 'committed'>, fn: () => T): T {
+  const { db, st } = ctx
+  st.begin.run()
   try {
     const result = fn()
-    db.exec('COMMIT')
+    st.commit.run()
+    ctx.committed?.()
     return result
   } catch (err) {
-    if (db.isTransaction) db.exec('ROLLBACK')
+    if (db.isTransaction) st.rollback.run()
     throw err
   }
 }
 
 export function findRow (st: Statements, id: string): ObjectRow | undefined {
-  return st.getObject.get(id) as ObjectRow | undefined
+  const a = st.getObject.get(id) as unknown[] | undefined
+  return a === undefined ? undefined : rowOf(a)
 }
 
 /** The object's row; ENOENT once it has been reclaimed. */
@@ -42,17 +50,33 @@ export function getRow (st: Statements, id: string): ObjectRow {
   return row
 }
 
+/** ENOENT once the object has been reclaimed; for checks that need nothing of its row. */
+export function checkExists (st: Statements, id: string): void {
+  if (st.hasObject.get(id) === undefined) throw new FsError(E.ENOENT)
+}
+
+/** The type and link count of an object; ENOENT once it has been reclaimed. */
+export function getKind (st: Statements, id: string): { mode: number, nlink: number } {
+  const a = st.objectKind.get(id) as [number, number] | undefined
+  if (a === undefined) throw new FsError(E.ENOENT)
+  return { mode: a[0], nlink: a[1] }
+}
+
 /**
  * A directory that can still gain entries. A removed directory (nlink 0)
  * may still be open, but creating in it is ENOENT, as on Linux.
  */
-export function getLiveDir (st: Statements, id: string): ObjectRow {
-  const row = getRow(st, id)
-  if (!isDir(row.mode)) throw new FsError(E.ENOTDIR)
-  if (row.nlink === 0) throw new FsError(E.ENOENT)
-  return row
+export function checkLiveDir (st: Statements, id: string): void {
+  const dir = getKind(st, id)
+  if (!isDir(dir.mode)) throw new FsError(E.ENOTDIR)
+  if (dir.nlink === 0) throw new FsError(E.ENOENT)
 }
 
 export function lookupRow (st: Statements, parent: string, name: string): ObjectRow | undefined {
-  return st.lookup.get(parent, name) as ObjectRow | undefined
+  const a = st.lookup.get(parent, name) as unknown[] | undefined
+  return a === undefined ? undefined : rowOf(a)
+}
+
+export function hasEntry (st: Statements, parent: string, name: string): boolean {
+  return st.hasEntry.get(parent, name) !== undefined
 }

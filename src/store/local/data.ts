@@ -3,15 +3,13 @@
 // Ordering rule: a block file is complete before a row names it (write), and
 // a row is gone before its file is deleted (truncate, drop, reclaim). A crash
 // can leave an unreferenced file for fsck, never a row naming a torn file.
-import type { DatabaseSync } from 'node:sqlite'
 import { FsError, errno as E } from '../../errors.ts'
 import type { BlockWrite, ObjectAttr, SetAttr, Timespec } from '../types.ts'
-import { getRow, findRow, transaction, type Ctx } from './context.ts'
+import { checkExists, getKind, getRow, transaction, type Ctx } from './context.ts'
 import { ALL } from './namespace.ts'
 import { S_IFMT, checkCount, isDir, isReg, now, toAttr, type ObjectRow } from './rows.ts'
-import type { Statements } from './statements.ts'
 
-function checkRegular (row: ObjectRow): void {
+function checkRegular (row: { mode: number }): void {
   if (isDir(row.mode)) throw new FsError(E.EISDIR)
   if (!isReg(row.mode)) throw new FsError(E.EINVAL, 'not a regular file')
 }
@@ -24,13 +22,13 @@ function checkRegular (row: ObjectRow): void {
 export const inlineMax = (blockSize: number): number => Math.min(64 * 1024, Math.floor(blockSize / 4))
 
 export function writeBlocks (ctx: Ctx, id: string, blocks: BlockWrite[], minSize: number, mtime: Timespec): ObjectAttr {
-  const { db, st, files, blockSize } = ctx
+  const { st, files, blockSize } = ctx
   checkCount(minSize, 'minSize')
   for (const b of blocks) {
     checkCount(b.index, 'block index')
     if (b.data.byteLength > blockSize) throw new FsError(E.EINVAL, `block ${b.index} holds ${b.data.byteLength} bytes, more than the block size ${blockSize}`)
   }
-  checkRegular(getRow(st, id))
+  checkRegular(getKind(st, id))
   // Small blocks live in their row: a host file costs an inode, a directory
   // entry and an open/close per access, most of the price of a small file.
   const small = inlineMax(blockSize)
@@ -45,8 +43,8 @@ export function writeBlocks (ctx: Ctx, id: string, blocks: BlockWrite[], minSize
   }
   let stale: number[] = []
   try {
-    const attr = transaction(db, () => {
-      getRow(st, id)
+    const attr = transaction(ctx, () => {
+      checkExists(st, id)
       stale = []
       for (const b of blocks) {
         const inline = b.data.byteLength <= small
@@ -77,7 +75,7 @@ export function readBlock (ctx: Ctx, id: string, index: number, offset: number, 
   const row = ctx.st.blockRange.get(offset, length, id, index) as { inline: number, part: Uint8Array | null } | undefined
   if (row === undefined) {
     // Only a hole costs the second query that tells a hole from a vanished object.
-    if (findRow(ctx.st, id) === undefined) throw new FsError(E.ENOENT)
+    checkExists(ctx.st, id)
     return null
   }
   if (row.inline === 1) return row.part === null ? new Uint8Array(0) : new Uint8Array(row.part)
@@ -86,9 +84,9 @@ export function readBlock (ctx: Ctx, id: string, index: number, offset: number, 
 
 export function setattr (ctx: Ctx, id: string, changes: SetAttr): ObjectAttr {
   if (changes.size !== undefined) checkCount(changes.size, 'size')
-  const { db, st, files } = ctx
+  const { st, files } = ctx
   let dropped: number[] = []
-  const attr = transaction(db, () => {
+  const attr = transaction(ctx, () => {
     const row = getRow(st, id)
     if (!Object.values(changes).some(v => v !== undefined)) return toAttr(row)
     const t = now()
@@ -143,9 +141,9 @@ function shrink (ctx: Ctx, id: string, size: number): number[] {
 export function dropBlocks (ctx: Ctx, id: string, first: number, last: number): void {
   checkCount(first, 'first')
   checkCount(last, 'last')
-  const { db, st, files } = ctx
-  const dropped = transaction(db, () => {
-    getRow(st, id)
+  const { st, files } = ctx
+  const dropped = transaction(ctx, () => {
+    checkExists(st, id)
     if (last < first) return []
     const indexes = (st.blocksIn.all(id, first, last) as Array<{ idx: number }>).map(r => r.idx)
     st.deleteBlocksIn.run(id, first, last)
@@ -162,7 +160,7 @@ export function seekBlock (ctx: Ctx, id: string, from: number, limit: number, da
   checkCount(from, 'from')
   checkCount(limit, 'limit')
   const { st } = ctx
-  getRow(st, id)
+  checkExists(st, id)
   if (from >= limit) return null
   if (data) return (st.firstData.get(id, from, limit) as { idx: number | null }).idx
   if (st.hasBlock.get(id, from) === undefined) return from
@@ -176,16 +174,16 @@ export function seekBlock (ctx: Ctx, id: string, from: number, limit: number, da
  * for the next sync; a failed fsync gives the claim back.
  */
 export function sync (ctx: Ctx, id: string | null): void {
-  const { db, st, files } = ctx
-  const claimed = transaction(db, () =>
+  const { st, files } = ctx
+  const claimed = transaction(ctx, () =>
     (id === null ? st.claimAllDirty.all() : st.claimDirty.all(id)) as Array<{ id: string, idx: number }>)
   try {
     files.fsync(claimed)
   } catch (err) {
-    transaction(db, () => { for (const b of claimed) st.markDirty.run(b.id, b.idx) })
+    transaction(ctx, () => { for (const b of claimed) st.markDirty.run(b.id, b.idx) })
     throw err
   }
-  durableCommit(db, st)
+  durableCommit(ctx)
 }
 
 /**
@@ -194,10 +192,11 @@ export function sync (ctx: Ctx, id: string | null): void {
  * under synchronous=FULL fsyncs the WAL, and with it every commit before
  * it, from any connection. So commit one tiny change under FULL.
  */
-function durableCommit (db: DatabaseSync, st: Statements): void {
+function durableCommit (ctx: Ctx): void {
+  const { db, st } = ctx
   db.exec('PRAGMA synchronous = FULL')
   try {
-    transaction(db, () => { st.bumpSyncSeq.run() })
+    transaction(ctx, () => { st.bumpSyncSeq.run() })
   } finally {
     db.exec('PRAGMA synchronous = NORMAL')
   }

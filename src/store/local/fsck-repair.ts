@@ -16,7 +16,7 @@ export function applyRows (db: DatabaseSync, plan: Plan): void {
   if (plan.nextIno !== undefined) run("UPDATE meta SET value = ? WHERE key = 'next_ino'", String(plan.nextIno))
   for (const e of plan.deleteEntries) st.deleteEntry.run(e.parent, e.name)
   if (plan.createDir !== undefined) {
-    const { ino } = st.takeIno.get() as { ino: number }
+    const { ino } = st.takeInos.get(1) as { ino: number }
     const t = now()
     const row: ObjectRow = {
       id: plan.createDir.id, ino, mode: S_IFDIR | 0o700, nlink: plan.setNlink.get(plan.createDir.id) ?? 2, uid: 0, gid: 0, size: 0, rdev: 0,

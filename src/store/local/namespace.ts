@@ -2,12 +2,11 @@
 // Each metadata change is one IMMEDIATE transaction.
 import { randomUUID } from 'node:crypto'
 import { FsError, errno as E } from '../../errors.ts'
-import type { CreateSpec, ObjectAttr, RemoveResult } from '../types.ts'
-import { getLiveDir, getRow, findRow, lookupRow, transaction, type Ctx } from './context.ts'
+import type { CreateSpec, ObjectAttr, RemoveResult, Timespec } from '../types.ts'
+import { checkLiveDir, findRow, getKind, getRow, hasEntry, transaction, type Ctx } from './context.ts'
 import {
   PATH_MAX, S_IFBLK, S_IFCHR, S_IFLNK, S_IFMT, checkName, isCreatableType, isDir, now, toAttr, type ObjectRow,
 } from './rows.ts'
-import { OBJECT_COLUMN_NAMES } from './statements.ts'
 
 /** Every block index: the upper bound of "all blocks of an object". */
 export const ALL = Number.MAX_SAFE_INTEGER
@@ -40,90 +39,94 @@ function newRow (ino: number, spec: CreateSpec): ObjectRow {
 export function create (ctx: Ctx, parent: string, name: string, spec: CreateSpec): ObjectAttr {
   checkName(name)
   checkSpec(spec)
-  const { db, st } = ctx
-  return transaction(db, () => {
-    getLiveDir(st, parent)
-    if (lookupRow(st, parent, name) !== undefined) throw new FsError(E.EEXIST)
-    const { ino } = st.takeIno.get() as { ino: number }
-    const row = newRow(ino, spec)
-    st.insertObject.run(...OBJECT_COLUMN_NAMES.map(c => row[c as keyof ObjectRow]))
-    st.insertEntry.run(parent, name, row.id)
-    // A subdirectory's ".." is one more link to its parent.
-    if (isDir(row.mode)) st.addNlink.run(1, parent)
-    st.touchMtime.run(row.mtime_s, row.mtime_ns, row.ctime_s, row.ctime_ns, parent)
-    return toAttr(row)
-  })
+  const { st, inos } = ctx
+  try {
+    return transaction(ctx, () => {
+      checkLiveDir(st, parent)
+      if (hasEntry(st, parent, name)) throw new FsError(E.EEXIST)
+      const r = newRow(inos.take(st), spec)
+      st.insertObject.run(r.id, r.ino, r.mode, r.nlink, r.uid, r.gid, r.size, r.rdev,
+        r.atime_s, r.atime_ns, r.mtime_s, r.mtime_ns, r.ctime_s, r.ctime_ns, r.target)
+      st.insertEntry.run(parent, name, r.id)
+      // A subdirectory's ".." is one more link to its parent.
+      st.touchDir.run(isDir(r.mode) ? 1 : 0, r.mtime_s, r.mtime_ns, r.ctime_s, r.ctime_ns, parent)
+      return toAttr(r)
+    })
+  } catch (err) {
+    inos.drop()
+    throw err
+  }
 }
 
 export function link (ctx: Ctx, id: string, parent: string, name: string): ObjectAttr {
   checkName(name)
-  const { db, st } = ctx
-  return transaction(db, () => {
-    const obj = getRow(st, id)
+  const { st } = ctx
+  return transaction(ctx, () => {
+    const obj = getKind(st, id)
     if (isDir(obj.mode)) throw new FsError(E.EPERM, 'hard links to directories are not allowed')
     // Linux refuses to give a name back to an unlinked file (short of O_TMPFILE).
     if (obj.nlink === 0) throw new FsError(E.ENOENT)
-    getLiveDir(st, parent)
-    if (lookupRow(st, parent, name) !== undefined) throw new FsError(E.EEXIST)
+    checkLiveDir(st, parent)
+    if (hasEntry(st, parent, name)) throw new FsError(E.EEXIST)
     const t = now()
     st.insertEntry.run(parent, name, id)
-    st.addNlink.run(1, id)
-    st.touchCtime.run(t.sec, t.nsec, id)
-    st.touchMtime.run(t.sec, t.nsec, t.sec, t.nsec, parent)
+    st.addLinks.run(1, t.sec, t.nsec, id)
+    st.touchDir.run(0, t.sec, t.nsec, t.sec, t.nsec, parent)
     return toAttr(getRow(st, id))
   })
 }
 
 export function remove (ctx: Ctx, parent: string, name: string, dir: boolean): RemoveResult {
   checkName(name)
-  const { db, st } = ctx
-  return transaction(db, () => {
-    if (!isDir(getRow(st, parent).mode)) throw new FsError(E.ENOTDIR)
-    const child = lookupRow(st, parent, name)
-    if (child === undefined) throw new FsError(E.ENOENT)
+  const { st } = ctx
+  return transaction(ctx, () => {
+    if (!isDir(getKind(st, parent).mode)) throw new FsError(E.ENOTDIR)
+    const found = st.lookupKind.get(parent, name) as [string, number, number] | undefined
+    if (found === undefined) throw new FsError(E.ENOENT)
+    const child = { id: found[0], mode: found[1], nlink: found[2] }
     const childIsDir = isDir(child.mode)
     if (dir && !childIsDir) throw new FsError(E.ENOTDIR)
     if (!dir && childIsDir) throw new FsError(E.EISDIR)
     if (childIsDir && st.hasChildren.get(child.id) !== undefined) throw new FsError(E.ENOTEMPTY)
     const t = now()
     st.deleteEntry.run(parent, name)
-    const nlink = unlinkChild(ctx, parent, child)
-    st.touchCtime.run(t.sec, t.nsec, child.id)
-    st.touchMtime.run(t.sec, t.nsec, t.sec, t.nsec, parent)
+    const nlink = unlinkChild(ctx, child, t)
+    // A removed subdirectory's ".." was a link to its parent.
+    st.touchDir.run(childIsDir ? -1 : 0, t.sec, t.nsec, t.sec, t.nsec, parent)
     return { id: child.id as RemoveResult['id'], nlink }
   })
 }
 
 /**
- * Account for `child` losing its entry in `parent` (the entry is already
- * gone); returns its remaining link count. A directory loses both its name
- * and its "." at once, and its parent loses the "..".
+ * Account for `child` losing an entry (the entry is already gone): its link
+ * count and ctime; returns its remaining link count. A directory loses its
+ * name and its "." at once; its parent's ".." link is the caller's to drop.
  */
-export function unlinkChild (ctx: Ctx, parent: string, child: ObjectRow): number {
-  if (!isDir(child.mode)) {
-    ctx.st.addNlink.run(-1, child.id)
-    return child.nlink - 1
-  }
-  ctx.st.addNlink.run(-child.nlink, child.id)
-  ctx.st.addNlink.run(-1, parent)
-  return 0
+export function unlinkChild (ctx: Ctx, child: Pick<ObjectRow, 'id' | 'mode' | 'nlink'>, t: Timespec): number {
+  const lost = isDir(child.mode) ? child.nlink : 1
+  ctx.st.addLinks.run(-lost, t.sec, t.nsec, child.id)
+  return child.nlink - lost
 }
 
 /**
- * Delete an object that has no names left, with its xattrs and blocks.
- * Rows go first, in one transaction, files after: a crash in between leaves
- * unreferenced files for fsck, never a row pointing at a missing file.
+ * Delete objects that have no names left, with their xattrs and blocks, in
+ * one transaction. Rows go first, files after commit: a crash in between
+ * leaves unreferenced files for fsck, never a row pointing at a missing file.
  */
-export function reclaim (ctx: Ctx, id: string): void {
-  const { db, st, files } = ctx
-  const dropped = transaction(db, () => {
-    const row = findRow(st, id)
-    if (row === undefined || row.nlink > 0) return null
-    const indexes = (st.blocksIn.all(id, 0, ALL) as Array<{ idx: number }>).map(r => r.idx)
-    st.deleteBlocksIn.run(id, 0, ALL)
-    st.deleteXattrs.run(id)
-    st.deleteObject.run(id)
-    return indexes
+export function reclaim (ctx: Ctx, ids: Iterable<string>): void {
+  const { st, files } = ctx
+  const dropped = transaction(ctx, () => {
+    const out: Array<[string, number[]]> = []
+    for (const id of ids) {
+      const row = findRow(st, id)
+      if (row === undefined || row.nlink > 0) continue
+      const indexes = (st.blocksIn.all(id, 0, ALL) as Array<{ idx: number }>).map(r => r.idx)
+      if (indexes.length > 0) st.deleteBlocksIn.run(id, 0, ALL)
+      st.deleteXattrs.run(id)
+      st.deleteObject.run(id)
+      if (indexes.length > 0) out.push([id, indexes])
+    }
+    return out
   })
-  if (dropped !== null) files.remove(id, dropped)
+  for (const [id, indexes] of dropped) files.remove(id, indexes)
 }

@@ -1,7 +1,7 @@
 // rename(2) / renameat2(2) in one transaction, with Linux's refusals.
 import { FsError, errno as E } from '../../errors.ts'
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, type ObjectId, type RenameResult } from '../types.ts'
-import { getLiveDir, getRow, lookupRow, transaction, type Ctx } from './context.ts'
+import { checkLiveDir, getKind, lookupRow, transaction, type Ctx } from './context.ts'
 import { unlinkChild } from './namespace.ts'
 import { checkName, isDir, now, type ObjectRow } from './rows.ts'
 import type { Statements } from './statements.ts'
@@ -24,10 +24,10 @@ export function rename (ctx: Ctx, parent: string, name: string, newParent: strin
   if ((flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE)) !== 0 || flags === (RENAME_NOREPLACE | RENAME_EXCHANGE)) {
     throw new FsError(E.EINVAL, `invalid rename flags ${flags}`)
   }
-  const { db, st } = ctx
-  return transaction(db, () => {
-    if (!isDir(getRow(st, parent).mode)) throw new FsError(E.ENOTDIR)
-    getLiveDir(st, newParent)
+  const { st } = ctx
+  return transaction(ctx, () => {
+    if (!isDir(getKind(st, parent).mode)) throw new FsError(E.ENOTDIR)
+    checkLiveDir(st, newParent)
     const src = lookupRow(st, parent, name)
     if (src === undefined) throw new FsError(E.ENOENT)
     const dst = lookupRow(st, newParent, newName)
@@ -57,8 +57,8 @@ function move (ctx: Ctx, parent: string, name: string, src: ObjectRow, newParent
   let result: RenameResult = {}
   if (dst !== undefined) {
     st.deleteEntry.run(newParent, newName)
-    const nlink = unlinkChild(ctx, newParent, dst)
-    st.touchCtime.run(t.sec, t.nsec, dst.id)
+    const nlink = unlinkChild(ctx, dst, t)
+    if (isDir(dst.mode)) st.addNlink.run(-1, newParent)
     result = { replaced: { id: dst.id as ObjectId, nlink } }
   }
   st.moveEntry.run(newParent, newName, parent, name)

@@ -25,6 +25,12 @@ export interface ObjectRow {
   target: string | null
 }
 
+/** An object row read as an array (statements.ts), its columns from `at` on in OBJECT_COLUMNS order. */
+export function rowOf (a: unknown[], at = 0): ObjectRow {
+  const [id, ino, mode, nlink, uid, gid, size, rdev, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target] = at === 0 ? a : a.slice(at)
+  return { id, ino, mode, nlink, uid, gid, size, rdev, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target } as ObjectRow
+}
+
 export const toAttr = (r: ObjectRow): ObjectAttr => ({
   id: r.id as ObjectId,
   ino: r.ino,

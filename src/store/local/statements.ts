@@ -5,12 +5,24 @@ const OBJECT_COLUMNS = 'id, ino, mode, nlink, uid, gid, size, rdev, atime_s, ati
 const O = OBJECT_COLUMNS.split(', ').map(c => `o.${c}`).join(', ')
 
 const sql = {
+  // transactions (context.ts); IMMEDIATE takes the write lock up front
+  begin: 'BEGIN IMMEDIATE',
+  commit: 'COMMIT',
+  rollback: 'ROLLBACK',
+
   // objects
   getObject: `SELECT ${OBJECT_COLUMNS} FROM objects WHERE id = ?`,
   getObjectByIno: `SELECT ${OBJECT_COLUMNS} FROM objects WHERE ino = ?`,
+  hasObject: 'SELECT 1 AS x FROM objects WHERE id = ?',
+  // [mode, nlink]: what a directory check needs, without the rest of the row
+  objectKind: 'SELECT mode, nlink FROM objects WHERE id = ?',
   insertObject: `INSERT INTO objects (${OBJECT_COLUMNS}) VALUES (${OBJECT_COLUMNS.split(', ').map(() => '?').join(', ')})`,
   deleteObject: 'DELETE FROM objects WHERE id = ?',
   addNlink: 'UPDATE objects SET nlink = nlink + ? WHERE id = ?',
+  // a name more or less: link count and ctime in one statement
+  addLinks: 'UPDATE objects SET nlink = nlink + ?, ctime_s = ?, ctime_ns = ? WHERE id = ?',
+  // a directory whose entries changed: ".." links, mtime and ctime in one statement
+  touchDir: 'UPDATE objects SET nlink = nlink + ?, mtime_s = ?, mtime_ns = ?, ctime_s = ?, ctime_ns = ? WHERE id = ?',
   touchCtime: 'UPDATE objects SET ctime_s = ?, ctime_ns = ? WHERE id = ?',
   touchMtime: 'UPDATE objects SET mtime_s = ?, mtime_ns = ?, ctime_s = ?, ctime_ns = ? WHERE id = ?',
   updateAttrs: `UPDATE objects SET mode = ?, uid = ?, gid = ?, size = ?,
@@ -21,12 +33,16 @@ const sql = {
   countObjects: 'SELECT count(*) AS n FROM objects',
 
   // meta counters; the text value is bumped in place, never reused
-  takeIno: `UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'next_ino'
-    RETURNING CAST(value AS INTEGER) - 1 AS ino`,
+  // a range of ?1 inos, from the returned one on (inos.ts)
+  takeInos: `UPDATE meta SET value = CAST(CAST(value AS INTEGER) + ?1 AS TEXT) WHERE key = 'next_ino'
+    RETURNING CAST(value AS INTEGER) - ?1 AS ino`,
   bumpSyncSeq: "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'sync_seq'",
 
   // entries
   lookup: `SELECT ${O} FROM entries e JOIN objects o ON o.id = e.child WHERE e.parent = ? AND e.name = ?`,
+  hasEntry: 'SELECT 1 AS x FROM entries WHERE parent = ? AND name = ?',
+  // [id, mode, nlink] of the object a name leads to
+  lookupKind: 'SELECT o.id, o.mode, o.nlink FROM entries e JOIN objects o ON o.id = e.child WHERE e.parent = ? AND e.name = ?',
   list: `SELECT e.name AS name, ${O} FROM entries e JOIN objects o ON o.id = e.child
     WHERE e.parent = ? AND e.name > ? ORDER BY e.name LIMIT ?`,
   hasChildren: 'SELECT 1 AS x FROM entries WHERE parent = ? LIMIT 1',
@@ -73,9 +89,18 @@ const sql = {
 
 export type Statements = { readonly [K in keyof typeof sql]: StatementSync }
 
+// Rows of these come as arrays (rows.ts rowOf): node:sqlite builds an
+// object per row property by property, several microseconds for an object
+// row, and these are read by nearly every request.
+const ARRAYS: ReadonlySet<keyof typeof sql> = new Set(['getObject', 'getObjectByIno', 'objectKind', 'lookup', 'lookupKind', 'list'] as const)
+
 export function prepare (db: DatabaseSync): Statements {
   const out: Record<string, StatementSync> = {}
-  for (const [key, text] of Object.entries(sql)) out[key] = db.prepare(text)
+  for (const [key, text] of Object.entries(sql)) {
+    const st = db.prepare(text)
+    if (ARRAYS.has(key as keyof typeof sql)) st.setReturnArrays(true)
+    out[key] = st
+  }
   return out as Statements
 }
 

@@ -4,20 +4,24 @@
 import { mkdirSync, closeSync, openSync, statfsSync } from 'node:fs'
 import { isAbsolute } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
-import { ConfigError, FsError, errno as E } from '../../errors.ts'
+import { isMainThread } from 'node:worker_threads'
+import { ConfigError, FsError, errno as E, toErrno } from '../../errors.ts'
 import type {
   BlockWrite, CreateSpec, ListPage, ObjectAttr, ObjectId, ObjectStore, RemoveResult, RenameResult, SetAttr,
   StoreCapabilities, StoreConfig, StoreCounters, StoreStatfs, Timespec,
 } from '../types.ts'
 import { BlockFiles } from './blocks.ts'
-import { getRow, lookupRow, transaction, type Ctx } from './context.ts'
+import { Checkpointer } from './checkpoint.ts'
+import { getKind, getRow, lookupRow, transaction, type Ctx } from './context.ts'
 import * as data from './data.ts'
 import { newToken, register, unregister } from './instances.ts'
+import { Inos } from './inos.ts'
 import { Layout, inspect } from './layout.ts'
 import { notWritable, readOnlyDatabase } from './media.ts'
 import * as ns from './namespace.ts'
+import { RECLAIM_BATCH, Reclaims } from './reclaims.ts'
 import { rename } from './rename.ts'
-import { NAME_MAX, S_IFLNK, S_IFMT, isDir, toAttr, type ObjectRow } from './rows.ts'
+import { NAME_MAX, S_IFLNK, S_IFMT, isDir, rowOf, toAttr } from './rows.ts'
 import { configure, initialise, migrate, readMeta } from './schema.ts'
 import { prepare } from './statements.ts'
 import * as xattr from './xattr.ts'
@@ -51,15 +55,19 @@ export class LocalStore implements ObjectStore {
   readonly #rootId: string
   readonly #readOnly: boolean
   readonly #token = newToken()
+  readonly #reclaims: Reclaims
+  readonly #checkpointer: Checkpointer | undefined
   readonly #counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
   #closed = false
 
-  private constructor (ctx: Ctx, layout: Layout, rootId: string, readOnly: boolean) {
+  private constructor (ctx: Ctx, layout: Layout, rootId: string, readOnly: boolean, checkpointer: Checkpointer | undefined) {
     this.#ctx = ctx
+    this.#checkpointer = checkpointer
     this.#layout = layout
     this.#rootId = rootId
     this.#readOnly = readOnly
     this.blockSize = ctx.blockSize
+    this.#reclaims = new Reclaims(ids => { ns.reclaim(ctx, ids) })
   }
 
   static async open (config: StoreConfig): Promise<LocalStore> {
@@ -93,8 +101,12 @@ export class LocalStore implements ObjectStore {
       }
       const meta = readMeta(db, layout.dir)
       migrate(db, layout.dir, config.readOnly)
-      const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout), blockSize: meta.blockSize }
-      const store = new LocalStore(ctx, layout, meta.rootId, config.readOnly)
+      // The serving thread's instance does the metadata work: its commits
+      // get checkpointed by a thread of their own. Worker instances write
+      // little (big blocks) and keep to the autocheckpoint.
+      const checkpointer = !config.readOnly && isMainThread ? new Checkpointer(layout.db) : undefined
+      const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout), blockSize: meta.blockSize, inos: new Inos(), committed: checkpointer === undefined ? undefined : () => checkpointer.committed() }
+      const store = new LocalStore(ctx, layout, meta.rootId, config.readOnly, checkpointer)
       if (!config.readOnly) store.#startup(config.takeover?.resumed === true)
       return store
     } catch (err) {
@@ -104,18 +116,18 @@ export class LocalStore implements ObjectStore {
     }
   }
 
-  /** Register this instance; reclaim a dead daemon's orphans (see instances.ts). */
   /**
-   * `keepOrphans` after a takeover: the kernel may still hold orphans open
+   * Register this instance; reclaim a dead daemon's orphans (see instances.ts),
+   * but not after a takeover: the kernel may still hold orphans open
    * through the previous serving process's handles; the next fresh mount
    * reclaims them.
    */
   #startup (keepOrphans: boolean): void {
-    const orphans = transaction(this.#ctx.db, () => register(this.#ctx.st, this.#token))
+    const orphans = transaction(this.#ctx, () => register(this.#ctx.st, this.#token))
     if (keepOrphans) return
-    for (const id of orphans) {
+    for (let i = 0; i < orphans.length; i += RECLAIM_BATCH) {
       try {
-        ns.reclaim(this.#ctx, id)
+        ns.reclaim(this.#ctx, orphans.slice(i, i + RECLAIM_BATCH))
       } catch {
         // Housekeeping must not make the store unmountable: an orphan that
         // cannot be freed now is still an orphan at the next open.
@@ -134,6 +146,28 @@ export class LocalStore implements ObjectStore {
     return this.#meta()
   }
 
+  /** A change, retried once on a full disk after the batch of orphans is freed (#roomy). */
+  #change<T> (fn: (ctx: Ctx) => T): T {
+    const ctx = this.#mutate()
+    return this.#roomy(() => fn(ctx))
+  }
+
+  /**
+   * Space a user freed (`rm`) is still held while its orphan waits for its
+   * batch (reclaims.ts): on ENOSPC, free the batch and try once more. Every
+   * change is one transaction that a failure rolls back, and writeBlocks
+   * removes the files it made, so the retry starts from where the first began.
+   */
+  #roomy<T> (fn: () => T): T {
+    try {
+      return fn()
+    } catch (err) {
+      if (!this.#reclaims.pending || toErrno(err) !== E.ENOSPC) throw err
+      this.#reclaims.flush()
+      return fn()
+    }
+  }
+
   async root (): Promise<ObjectAttr> {
     return toAttr(getRow(this.#meta().st, this.#rootId))
   }
@@ -144,7 +178,7 @@ export class LocalStore implements ObjectStore {
     const row = lookupRow(st, parent, name)
     if (row !== undefined) return toAttr(row)
     // Only a miss pays for telling "no such name" from "no such directory".
-    if (!isDir(getRow(st, parent).mode)) throw new FsError(E.ENOTDIR)
+    if (!isDir(getKind(st, parent).mode)) throw new FsError(E.ENOTDIR)
     return null
   }
 
@@ -153,42 +187,44 @@ export class LocalStore implements ObjectStore {
   }
 
   async byIno (ino: number): Promise<ObjectAttr | null> {
-    const row = this.#meta().st.getObjectByIno.get(ino) as ObjectRow | undefined
-    return row === undefined ? null : toAttr(row)
+    const a = this.#meta().st.getObjectByIno.get(ino) as unknown[] | undefined
+    return a === undefined ? null : toAttr(rowOf(a))
   }
 
   async list (dir: ObjectId, after: string | null, limit: number): Promise<ListPage> {
     const { st } = this.#meta()
-    if (!isDir(getRow(st, dir).mode)) throw new FsError(E.ENOTDIR)
+    if (!isDir(getKind(st, dir).mode)) throw new FsError(E.ENOTDIR)
     const n = Math.max(1, Math.floor(limit))
-    // One row more than asked tells whether another page follows.
-    const rows = st.list.all(dir, after ?? '', n + 1) as unknown as Array<ObjectRow & { name: string }>
-    const entries = rows.slice(0, n).map(r => ({ name: r.name, attr: toAttr(r) }))
+    // One row more than asked tells whether another page follows. Rows: [name, ...object columns].
+    const rows = st.list.all(dir, after ?? '', n + 1) as unknown as unknown[][]
+    const entries = rows.slice(0, n).map(r => ({ name: r[0] as string, attr: toAttr(rowOf(r, 1)) }))
     return { entries, next: rows.length > n ? entries[n - 1].name : null }
   }
 
   async create (parent: ObjectId, name: string, spec: CreateSpec): Promise<ObjectAttr> {
-    return ns.create(this.#mutate(), parent, name, spec)
+    return this.#change(ctx => ns.create(ctx, parent, name, spec))
   }
 
   async link (id: ObjectId, parent: ObjectId, name: string): Promise<ObjectAttr> {
-    return ns.link(this.#mutate(), id, parent, name)
+    return this.#change(ctx => ns.link(ctx, id, parent, name))
   }
 
   async remove (parent: ObjectId, name: string, dir: boolean): Promise<RemoveResult> {
-    return ns.remove(this.#mutate(), parent, name, dir)
+    return this.#change(ctx => ns.remove(ctx, parent, name, dir))
   }
 
+  /** Resolves once freed: with others, a few milliseconds later (reclaims.ts). */
   async reclaim (id: ObjectId): Promise<void> {
-    ns.reclaim(this.#mutate(), id)
+    this.#mutate()
+    await this.#reclaims.add(id)
   }
 
   async rename (parent: ObjectId, name: string, newParent: ObjectId, newName: string, flags: number): Promise<RenameResult> {
-    return rename(this.#mutate(), parent, name, newParent, newName, flags)
+    return this.#change(ctx => rename(ctx, parent, name, newParent, newName, flags))
   }
 
   async setattr (id: ObjectId, changes: SetAttr): Promise<ObjectAttr> {
-    return data.setattr(this.#mutate(), id, changes)
+    return this.#change(ctx => data.setattr(ctx, id, changes))
   }
 
   async readlink (id: ObjectId): Promise<string> {
@@ -209,13 +245,13 @@ export class LocalStore implements ObjectStore {
     if (this.#readOnly) throw new FsError(E.EROFS)
     if (this.#closed) throw new FsError(E.EIO, 'the store is closed')
     this.#counters.writeCalls++
-    const attr = data.writeBlocks(this.#ctx, id, blocks, minSize, mtime)
+    const attr = this.#roomy(() => data.writeBlocks(this.#ctx, id, blocks, minSize, mtime))
     for (const b of blocks) this.#counters.bytesWritten += b.data.byteLength
     return attr
   }
 
   async dropBlocks (id: ObjectId, first: number, last: number): Promise<void> {
-    data.dropBlocks(this.#mutate(), id, first, last)
+    this.#change(ctx => data.dropBlocks(ctx, id, first, last))
   }
 
   async seekBlock (id: ObjectId, from: number, limit: number, want: boolean): Promise<number | null> {
@@ -225,7 +261,7 @@ export class LocalStore implements ObjectStore {
   async sync (id: ObjectId): Promise<void> {
     const ctx = this.#meta()
     // A read-only instance wrote nothing there is to make durable.
-    if (!this.#readOnly) data.sync(ctx, id)
+    if (!this.#readOnly) this.#roomy(() => { data.sync(ctx, id) })
   }
 
   async getxattr (id: ObjectId, name: string): Promise<Uint8Array> {
@@ -233,7 +269,7 @@ export class LocalStore implements ObjectStore {
   }
 
   async setxattr (id: ObjectId, name: string, value: Uint8Array, flags: number): Promise<void> {
-    xattr.setxattr(this.#mutate(), id, name, value, flags)
+    this.#change(ctx => xattr.setxattr(ctx, id, name, value, flags))
   }
 
   async listxattr (id: ObjectId): Promise<string[]> {
@@ -241,11 +277,13 @@ export class LocalStore implements ObjectStore {
   }
 
   async removexattr (id: ObjectId, name: string): Promise<void> {
-    xattr.removexattr(this.#mutate(), id, name)
+    this.#change(ctx => xattr.removexattr(ctx, id, name))
   }
 
   async statfs (): Promise<StoreStatfs> {
     const { st } = this.#meta()
+    // Space freed by `rm` shows in df at once, not a batch later.
+    this.#reclaims.flush()
     const host = statfsSync(this.#layout.dir)
     const objects = (st.countObjects.get() as { n: number }).n
     return {
@@ -273,14 +311,17 @@ export class LocalStore implements ObjectStore {
     try {
       if (!this.#readOnly) {
         try {
+          this.#reclaims.flush()
           data.sync(this.#ctx, null)
         } finally {
           // Even when the sync failed: a row left behind would keep every
           // later open of this process from reclaiming orphans.
-          transaction(db, () => unregister(st, this.#token))
+          transaction(this.#ctx, () => unregister(st, this.#token))
         }
       }
     } finally {
+      // The writer closes last: the last connection checkpoints and removes the WAL.
+      await this.#checkpointer?.close()
       db.close()
     }
   }

@@ -1,7 +1,7 @@
 // Extended attributes, stored as rows; Linux's limits and flag semantics.
 import { FsError, errno as E } from '../../errors.ts'
 import { XATTR_CREATE, XATTR_REPLACE } from '../types.ts'
-import { getRow, transaction, type Ctx } from './context.ts'
+import { checkExists, transaction, type Ctx } from './context.ts'
 import { now } from './rows.ts'
 
 /** XATTR_NAME_MAX and XATTR_SIZE_MAX of linux/limits.h. */
@@ -16,7 +16,7 @@ function checkXattrName (name: string): void {
 
 export function getxattr (ctx: Ctx, id: string, name: string): Uint8Array {
   checkXattrName(name)
-  getRow(ctx.st, id)
+  checkExists(ctx.st, id)
   const row = ctx.st.getXattr.get(id, name) as { value: Uint8Array } | undefined
   if (row === undefined) throw new FsError(E.ENODATA)
   // A copy in its own ArrayBuffer: the result may be transferred between threads.
@@ -27,9 +27,9 @@ export function setxattr (ctx: Ctx, id: string, name: string, value: Uint8Array,
   checkXattrName(name)
   if (value.byteLength > XATTR_SIZE_MAX) throw new FsError(E.E2BIG)
   if ((flags & ~(XATTR_CREATE | XATTR_REPLACE)) !== 0) throw new FsError(E.EINVAL, `invalid xattr flags ${flags}`)
-  const { db, st } = ctx
-  transaction(db, () => {
-    getRow(st, id)
+  const { st } = ctx
+  transaction(ctx, () => {
+    checkExists(st, id)
     const present = st.getXattr.get(id, name) !== undefined
     if (present && (flags & XATTR_CREATE) !== 0) throw new FsError(E.EEXIST)
     if (!present && (flags & XATTR_REPLACE) !== 0) throw new FsError(E.ENODATA)
@@ -40,15 +40,15 @@ export function setxattr (ctx: Ctx, id: string, name: string, value: Uint8Array,
 }
 
 export function listxattr (ctx: Ctx, id: string): string[] {
-  getRow(ctx.st, id)
+  checkExists(ctx.st, id)
   return (ctx.st.listXattr.all(id) as Array<{ name: string }>).map(r => r.name)
 }
 
 export function removexattr (ctx: Ctx, id: string, name: string): void {
   checkXattrName(name)
-  const { db, st } = ctx
-  transaction(db, () => {
-    getRow(st, id)
+  const { st } = ctx
+  transaction(ctx, () => {
+    checkExists(st, id)
     if (Number(st.deleteXattr.run(id, name).changes) === 0) throw new FsError(E.ENODATA)
     const t = now()
     st.touchCtime.run(t.sec, t.nsec, id)

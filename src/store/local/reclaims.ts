@@ -1,0 +1,70 @@
+// Orphans are freed in batches: one transaction for many objects.
+//
+// Every unlinked file comes back as a reclaim once the kernel forgets it: a
+// commit of its own per file (three WAL pages, the write lock, ~50 us) cost
+// more than the unlink itself in `rm -rf`. Freeing an orphan changes nothing
+// anyone can see (no name leads to it), so it may wait a few milliseconds
+// for company; a crash meanwhile leaves orphans, which the next mount frees.
+
+/** How long the first orphan of a batch waits for others. */
+export const RECLAIM_DELAY_MS = 20
+/** A batch this large is freed at once: bounds the transaction and the memory held. */
+export const RECLAIM_BATCH = 512
+
+interface Batch {
+  ids: Set<string>
+  done: Promise<void>
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+export class Reclaims {
+  readonly #free: (ids: Iterable<string>) => void
+  #batch: Batch | undefined
+  #timer: NodeJS.Timeout | undefined
+
+  /** `free` runs one transaction for the ids it is given. */
+  constructor (free: (ids: Iterable<string>) => void) {
+    this.#free = free
+  }
+
+  /** Queue `id`; resolves once the batch holding it is committed. */
+  add (id: string): Promise<void> {
+    const batch = this.#batch ?? this.#open()
+    batch.ids.add(id)
+    if (batch.ids.size >= RECLAIM_BATCH) this.flush()
+    return batch.done
+  }
+
+  #open (): Batch {
+    let resolve!: () => void
+    let reject!: (err: unknown) => void
+    const done = new Promise<void>((res, rej) => { resolve = res; reject = rej })
+    // Nobody may be waiting (the daemon does not): a failure must not become an unhandled rejection.
+    done.catch(() => {})
+    this.#batch = { ids: new Set(), done, resolve, reject }
+    // Not unref'ed: a caller awaiting the promise must see it settle.
+    this.#timer = setTimeout(() => this.flush(), RECLAIM_DELAY_MS)
+    return this.#batch
+  }
+
+  /** Orphans wait in a batch: their space is not free yet. */
+  get pending (): boolean {
+    return this.#batch !== undefined
+  }
+
+  /** Free what is queued now (also before close, statfs, and a retry on a full disk). */
+  flush (): void {
+    const batch = this.#batch
+    if (batch === undefined) return
+    this.#batch = undefined
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    try {
+      this.#free(batch.ids)
+      batch.resolve()
+    } catch (err) {
+      batch.reject(err)
+    }
+  }
+}
