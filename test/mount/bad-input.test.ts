@@ -8,14 +8,14 @@ import { DatabaseSync } from 'node:sqlite'
 import t from 'tap'
 import type { Test } from 'tap'
 import { isMounted } from '../../src/channel/unmount.ts'
-import { ensureUnmounted, mountObjfs, mountTier, objfsBin, q, run, sh, shOk, tempDir, waitForNoDaemon } from './harness.ts'
+import { mountObjfs, mountTier, objfsBin, q, run, sh, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
 
 /** A mountpoint for a mount that must fail; unmounted in teardown should it succeed after all. */
 function mountpoint (t: Test): { base: string, mnt: string } {
   const base = tempDir(t)
   const mnt = join(base, 'mnt')
   mkdirSync(mnt)
-  t.teardown(() => ensureUnmounted(mnt, msg => t.comment(msg)))
+  unmountAtEnd(t, mnt)
   return { base, mnt }
 }
 

@@ -5,9 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { isMounted } from '../../src/channel/unmount.ts'
-import {
-  daemonPids, ensureUnmounted, mountObjfs, mountTier, objfsBin, q, run, shOk, tempDir, waitForNoDaemon
-} from './harness.ts'
+import { daemonPids, mountObjfs, mountTier, objfsBin, q, run, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
 import type { RunResult } from './harness.ts'
 import type { Test } from 'tap'
 
@@ -16,7 +14,7 @@ function scratchMountpoint (t: Test): { base: string, mnt: string } {
   const base = tempDir(t)
   const mnt = join(base, 'mnt')
   mkdirSync(mnt)
-  t.teardown(() => ensureUnmounted(mnt, msg => t.comment(msg)))
+  unmountAtEnd(t, mnt)
   return { base, mnt }
 }
 

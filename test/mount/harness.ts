@@ -219,12 +219,7 @@ export async function mountObjfs (t: Test, opts: MountOptions = {}): Promise<Mou
     await ensureUnmounted(mountpoint, msg => t.comment(msg))
     live.delete(mountpoint)
     await removeTree(base)
-    // Each test mounts on a new path, so its log and state under /run/objfs
-    // would pile up; those of a failed test stay for a look.
-    if (t.passing()) {
-      rmSync(stateDirOf({ stateDir: undefined, mountpoint }), { recursive: true, force: true })
-      rmSync(defaultLogFile(mountpoint), { force: true })
-    }
+    forgetRunState(t, mountpoint)
   })
 
   const mountArgs = ['mount', source, mountpoint]
@@ -255,6 +250,24 @@ export async function mountObjfs (t: Test, opts: MountOptions = {}): Promise<Mou
       return JSON.parse(out)
     }
   }
+}
+
+/** In teardown: unmount `mountpoint` whatever state its daemon is in, then forget its state under /run. */
+export function unmountAtEnd (t: Test, mountpoint: string): void {
+  t.teardown(async () => {
+    await ensureUnmounted(mountpoint, msg => t.comment(msg))
+    forgetRunState(t, mountpoint)
+  })
+}
+
+/**
+ * Each test mounts on a new path, so its log and state under /run/objfs
+ * would pile up; those of a failed test stay for a look.
+ */
+function forgetRunState (t: Test, mountpoint: string): void {
+  if (!t.passing()) return
+  rmSync(stateDirOf({ stateDir: undefined, mountpoint }), { recursive: true, force: true })
+  rmSync(defaultLogFile(mountpoint), { force: true })
 }
 
 /**

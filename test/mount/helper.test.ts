@@ -10,9 +10,7 @@ import { join } from 'node:path'
 import { onExit } from 'signal-exit'
 import t, { type Test } from 'tap'
 import { findMount, isMounted } from '../../src/channel/unmount.ts'
-import {
-  daemonPids, ensureUnmounted, mountObjfs, mountTier, objfsBin, q, repoRoot, run, sh, shOk, tempDir, waitForNoDaemon,
-} from './harness.ts'
+import { daemonPids, mountObjfs, mountTier, objfsBin, q, repoRoot, run, sh, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
 
 const HELPER = '/sbin/mount.fuse.objfs'
 const MOUNT_TIMEOUT = { timeoutMs: 60_000 }
@@ -37,7 +35,7 @@ function place (t: Test): Place {
   const base = tempDir(t)
   const p = { base, mnt: join(base, 'mnt'), store: join(base, 'store'), log: join(base, 'daemon.log') }
   mkdirSync(p.mnt)
-  t.teardown(() => ensureUnmounted(p.mnt, msg => t.comment(msg)))
+  unmountAtEnd(t, p.mnt)
   return p
 }
 

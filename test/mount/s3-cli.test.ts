@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { isMounted } from '../../src/channel/unmount.ts'
 import { client, deletePrefix, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
-import { daemonPids, ensureUnmounted, mountObjfs, mountTier, objfsBin, run, tempDir, type RunResult } from './harness.ts'
+import { daemonPids, mountObjfs, mountTier, objfsBin, run, tempDir, type RunResult, unmountAtEnd } from './harness.ts'
 
 t.setTimeout(300_000)
 
@@ -28,7 +28,7 @@ if (env !== undefined) {
   const mount = async (t: Test, source: string, options: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<[RunResult, string]> => {
     const mnt = join(tempDir(t), 'mnt')
     mkdirSync(mnt)
-    t.teardown(() => ensureUnmounted(mnt, msg => t.comment(msg)))
+    unmountAtEnd(t, mnt)
     const r = await run(objfsBin, ['mount', source, mnt, '-o', options], { timeoutMs: 120_000, env: { ...process.env, ...extraEnv } })
     return [r, mnt]
   }

@@ -10,7 +10,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { findMount, isMounted } from '../../src/channel/unmount.ts'
-import { daemonPids, ensureUnmounted, killDaemon, mountObjfs, mountTier, objfsBin, q, repoRoot, shOk, tempDir, waitForNoDaemon } from './harness.ts'
+import { daemonPids, killDaemon, mountObjfs, mountTier, objfsBin, q, repoRoot, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
 
 const isCI = (): boolean => !['', '0', 'false', undefined].includes(process.env.CI)
 
@@ -69,7 +69,7 @@ function place (t: Test): Place {
   const notified = join(base, 'notified')
   mkdirSync(mnt)
   mkdirSync(bin)
-  t.teardown(() => ensureUnmounted(mnt, msg => t.comment(msg)))
+  unmountAtEnd(t, mnt)
   writeFileSync(join(bin, 'systemd-notify'), [
     '#!/bin/sh',
     `if grep -qF ' ${mnt} ' /proc/self/mountinfo; then state=live; else state=not-live; fi`,

@@ -7,7 +7,7 @@ import t from 'tap'
 import {
   ensureFusectl, findMount, forceUnmount, fuseConnectionOf, isMounted, parseMountinfo
 } from '../../src/channel/unmount.ts'
-import { daemonPids, ensureUnmounted, mountTier, q, run, sh, shOk, tempDir, waitForNoDaemon } from './harness.ts'
+import { daemonPids, mountTier, q, run, sh, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
 import type { Test } from 'tap'
 
 t.test('mountinfo parsing unescapes paths and skips optional fields', async t => {
@@ -29,7 +29,7 @@ async function bindfs (t: Test): Promise<{ src: string, mnt: string }> {
   mkdirSync(src)
   mkdirSync(mnt)
   writeFileSync(join(src, 'file'), 'data\n')
-  t.teardown(() => ensureUnmounted(mnt, msg => t.comment(msg)))
+  unmountAtEnd(t, mnt)
   const r = await run('bindfs', [src, mnt], { timeoutMs: 30_000 })
   t.equal(r.code, 0, 'bindfs mounts', { stderr: r.stderr })
   t.ok(isMounted(mnt), 'the mount is in mountinfo')
@@ -99,7 +99,7 @@ if (mountTier(t)) {
     const base = tempDir(t)
     const mnt = join(base, 'a b\\c')
     mkdirSync(mnt)
-    t.teardown(() => ensureUnmounted(mnt, msg => t.comment(msg)))
+    unmountAtEnd(t, mnt)
     await shOk(`mount -t tmpfs objfs-test ${q(mnt)}`)
     t.equal(findMount(mnt)?.fstype, 'tmpfs')
     t.equal(fuseConnectionOf(mnt), null, 'not a FUSE mount')
