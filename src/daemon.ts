@@ -96,6 +96,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
     inline: inline ? local : undefined,
     inlineIoBytes: config.inlineIo,
     inlineOnly: capabilities.inlineOnly === true,
+    maxRead: MAX_WRITE,
   })
   const stats = new OpStats()
   let session: Session | undefined
@@ -143,8 +144,6 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
     writebackCache: (negotiated.flags & FUSE_WRITEBACK_CACHE) !== 0,
     readdirplus: (negotiated.flags & FUSE_DO_READDIRPLUS) !== 0,
   }
-  // Test-only, like OBJFS_FAULTS: behave as on a kernel before Linux 6.9, which cannot resend.
-  if (process.env[NO_RESEND_ENV] === '1') negotiated = { ...negotiated, flags2: negotiated.flags2 & ~FUSE_HAS_RESEND_FLAGS2 }
   if (!resumed && !setReadahead(config.mountpoint, config.maxReadahead)) log.warn({ bytes: config.maxReadahead }, 'could not set the read-ahead window')
   const live = session
   // Objects changed by other clients: the kernel's copies go, by notifications from a thread of their own (channel/notify.ts).
@@ -179,6 +178,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
     // unmount, ignored), and their data lands in the store before the pool closes.
     while (dispatcher.inFlight > 0) await new Promise(resolve => setTimeout(resolve, 10))
     await coalescer.drain()
+    notifier?.close()
     closeTakeoverState(kept)
     await store.close()
     closeMetrics(metrics)
@@ -196,8 +196,9 @@ function sessionOptionsOf (config: Config): SessionOptions {
     wantFlags: FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS |
       FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA | FUSE_HANDLE_KILLPRIV_V2 | FUSE_CACHE_SYMLINKS |
       (config.writebackCache ? FUSE_WRITEBACK_CACHE : 0),
-    // Only to learn whether the kernel can resend after a takeover.
-    wantFlags2: FUSE_HAS_RESEND_FLAGS2,
+    // Only to learn whether the kernel can resend after a takeover. Test-only,
+    // like OBJFS_FAULTS: not asked, as on a kernel before Linux 6.9, which cannot resend.
+    wantFlags2: process.env[NO_RESEND_ENV] === '1' ? 0 : FUSE_HAS_RESEND_FLAGS2,
     maxReadahead: config.maxReadahead,
     maxBackground: Math.max(16, config.slots),
   }

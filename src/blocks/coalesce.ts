@@ -16,8 +16,8 @@
 import { spans, type Span } from './range.ts'
 import { untilAborted } from '../abortable.ts'
 import { FsError, toErrno } from '../errors.ts'
+import { nowTimespec } from '../time.ts'
 import type { Journal } from './journal.ts'
-import { ReadBuffers } from './read-buffers.ts'
 import { logger } from '../log.ts'
 import type { ObjectAttr, ObjectId, ObjectStore, Timespec } from '../store/types.ts'
 
@@ -69,17 +69,12 @@ export interface CoalescerOptions {
   journal?: Journal
 }
 
+/** What a read needs of the FUSE request it serves (a Req). */
+interface ReadReq { signal?: AbortSignal, afterReply?: () => void }
+
 type BlockIO = Pick<ObjectStore, 'writeBlocks'> & {
   /** The pool withdraws a queued call whose request `signal` aborts. */
-  readBlock: (id: ObjectId, index: number, offset: number, length: number, opts?: { signal?: AbortSignal, into?: Uint8Array }) => Promise<Uint8Array | null>
-}
-
-/** The largest READ the kernel sends: max_pages of our INIT reply (daemon.ts); a larger one is served unpooled. */
-const MAX_READ = 1024 * 1024
-
-const now = (): Timespec => {
-  const ms = Date.now()
-  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 }
+  readBlock: (id: ObjectId, index: number, offset: number, length: number, opts?: { signal?: AbortSignal, reply?: ReadReq }) => Promise<Uint8Array | null>
 }
 
 export class Coalescer {
@@ -99,7 +94,6 @@ export class Coalescer {
   readonly #spare: Uint8Array[] = []
   /** A block of zeros to clear spares from (never written, so never resident). */
   readonly #zeros: Uint8Array
-  readonly #readBuffers: ReadBuffers
   /** Completed store writes per file: a partial write reloads its base if this moved meanwhile. */
   readonly #epochs = new WeakMap<Buffered, number>()
   #waiters: Array<() => void> = []
@@ -116,8 +110,6 @@ export class Coalescer {
     this.#hooks = hooks
     this.#journal = opts.journal
     this.#zeros = new Uint8Array(blockSize)
-    // No read asks for more than the kernel's largest request (max_pages).
-    this.#readBuffers = new ReadBuffers(Math.min(blockSize, MAX_READ))
   }
 
   /** Buffer `data` at `offset`. Resolves once the bytes are in memory and visible to readers. */
@@ -137,7 +129,7 @@ export class Coalescer {
         block.length = Math.max(block.length, s.offset + s.length)
         if (seg !== 0) this.#pin(block, seg)
         d.size = Math.max(d.size, s.index * this.blockSize + s.offset + s.length)
-        d.mtime = now()
+        d.mtime = nowTimespec()
         if (s.offset + s.length === this.blockSize) {
           this.#seal(file, [block])
         } else {
@@ -223,11 +215,12 @@ export class Coalescer {
 
   /**
    * Bytes [offset, offset+length) as readers must see them, clipped at the
-   * size. An aborted `signal` (FUSE_INTERRUPT) ends the wait with EINTR.
-   * With `reply`, the bytes may be in a pooled buffer lent until
-   * `reply.afterReply` (read-buffers.ts).
+   * size. The request's aborted signal (FUSE_INTERRUPT) ends the wait with
+   * EINTR. With a request, the bytes may be in a pooled buffer lent until
+   * its afterReply (the pool's read-buffers.ts).
    */
-  async read (file: Buffered, offset: number, length: number, signal?: AbortSignal, reply?: { afterReply?: () => void }): Promise<Uint8Array> {
+  async read (file: Buffered, offset: number, length: number, req?: ReadReq): Promise<Uint8Array> {
+    const signal = req?.signal
     const size = file.size
     if (offset >= size || length === 0) return new Uint8Array(0)
     const n = Math.min(length, size - offset)
@@ -236,13 +229,7 @@ export class Coalescer {
     if (parts.length === 1 && buffered(parts[0]) === undefined) {
       const s = parts[0]
       this.readMisses++
-      const lease = reply === undefined || s.length > this.#readBuffers.size ? undefined : this.#readBuffers.lend()
-      const call = this.#io.readBlock(file.id, s.index, s.offset, s.length, { signal, into: lease?.buf })
-      if (lease !== undefined) {
-        (reply as { afterReply?: () => void }).afterReply = lease.done
-        call.then(lease.done, lease.done)
-      }
-      const got = await untilAborted(call, signal)
+      const got = await untilAborted(this.#io.readBlock(file.id, s.index, s.offset, s.length, { signal, reply: req }), signal)
       if (got !== null && got.byteLength === s.length) return got   // the common case: no copy
       const out = new Uint8Array(s.length)
       if (got !== null) out.set(got)
@@ -290,13 +277,22 @@ export class Coalescer {
   }
 
   /** Flush every file (unmount, shutdown). Errors were already logged per file. */
+  /**
+   * Object ids are about to change (a rename where ids are keys). The
+   * journal names objects by the id they had when written: what it holds
+   * is stored first. Without a journal, rekeying the table is enough.
+   */
+  async idsChanging (): Promise<void> {
+    if (this.#journal !== undefined) await this.drain()
+  }
+
   async drain (): Promise<void> {
     await Promise.all([...this.#files].map(async f => await this.flush(f).catch(() => {})))
   }
 
   #dirtyOf (file: Buffered): DirtyFile {
     if (file.dirty === undefined) {
-      file.dirty = { size: file.attr.size, storedSize: file.attr.size, attr: undefined, mtime: now(), blocks: new Map(), sealed: new Map(), error: 0 }
+      file.dirty = { size: file.attr.size, storedSize: file.attr.size, attr: undefined, mtime: nowTimespec(), blocks: new Map(), sealed: new Map(), error: 0 }
       this.#files.add(file)
     }
     return file.dirty

@@ -15,9 +15,10 @@
 // holds, and rewriting it would stamp replay's mtime over times set since
 // (rsync sets the mtime after writing), and cost a block write per record.
 import { readFileSync, unlinkSync } from 'node:fs'
-import { spans } from './range.ts'
+import { blockCount, blockOf, spans } from './range.ts'
+import { timespecOf } from '../time.ts'
 import { errno as E, toErrno } from '../errors.ts'
-import type { BlockWrite, ObjectId, ObjectStore, Timespec } from '../store/types.ts'
+import type { BlockWrite, ObjectId, ObjectStore } from '../store/types.ts'
 import { KIND_SIZE, KIND_WRITE, MAGIC, decodeRecord, segmentsIn, type JournalRecord } from './journal.ts'
 
 /** What replay needs of the store: the embedded store itself, opened before the pool. */
@@ -109,7 +110,6 @@ const MAX_FILES = 10_000
 const MAX_MISSING = 100_000
 const WRITE_BATCH = 64
 
-const timespec = (ms: number): Timespec => ({ sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 })
 
 class Image {
   /** Write-backs that changed the store. */
@@ -185,7 +185,7 @@ class Image {
       f.size = size
       return
     }
-    const index = Math.floor(size / this.#bs)
+    const index = blockOf(size, this.#bs)
     const within = size - index * this.#bs
     if (within > 0) {
       const k = await this.#block(f, index)
@@ -253,7 +253,7 @@ class Image {
 
   /** Make the store hold the image; true if anything had to change. */
   async #writeBack (f: FileImage): Promise<boolean> {
-    const mtime = timespec(f.time)
+    const mtime = timespecOf(f.time)
     let changed = false
     // The cut itself only when the store keeps something past it the image does not cover.
     if (f.cut < f.storedSize && (f.size < f.storedSize || await this.#strayPastCut(f))) {
@@ -280,8 +280,8 @@ class Image {
 
   /** Does the store hold a data block wholly past the cut that no image covers? */
   async #strayPastCut (f: FileImage): Promise<boolean> {
-    const limit = Math.ceil(f.storedSize / this.#bs)
-    let i = await this.#store.seekBlock(f.id, Math.ceil(f.cut / this.#bs), limit, true)
+    const limit = blockCount(f.storedSize, this.#bs)
+    let i = await this.#store.seekBlock(f.id, blockCount(f.cut, this.#bs), limit, true)
     while (i !== null) {
       if (!f.blocks.has(i)) return true
       i = await this.#store.seekBlock(f.id, i + 1, limit, true)

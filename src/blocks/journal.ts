@@ -32,14 +32,14 @@ import type { ObjectId } from '../store/types.ts'
 const log = logger('journal')
 
 export const MAGIC = Buffer.from('OBJFSJ01', 'latin1')
-export const HEADER = 36
+const HEADER = 36
 export const KIND_WRITE = 1
 export const KIND_SIZE = 2
-export const KIND_ZERO = 3
+const KIND_ZERO = 3
 const MAX_ID = 16 * 1024
 const TWO32 = 0x1_0000_0000
 
-export const segmentName = (n: number): string => `${String(n).padStart(6, '0')}.jrnl`
+const segmentName = (n: number): string => `${String(n).padStart(6, '0')}.jrnl`
 
 /** Segment files in `dir`, oldest first; none when `dir` does not exist. */
 export function segmentsIn (dir: string): Array<{ n: number, path: string }> {
@@ -93,7 +93,7 @@ export function decodeRecord (buf: Buffer, pos: number): { record: JournalRecord
   return { record: { kind, id, time, a, b, data }, next: pos + length }
 }
 
-export interface JournalOptions {
+interface JournalOptions {
   /** Start a new segment once the current one would grow past this (bytes). */
   segmentBytes?: number
   /** The clock records are stamped with (tests pin it). */
@@ -104,8 +104,6 @@ interface Segment {
   n: number
   /** Writes recorded here and not yet stored: one per dirty block holding some, one per WRITE in progress. */
   pins: number
-  /** Still appended to: never deleted. */
-  open: boolean
 }
 
 /**
@@ -117,8 +115,8 @@ export class Journal {
   readonly segmentBytes: number
   readonly #now: () => number
   #fd = -1
-  /** Number of the segment appended to, and its length. */
-  #n = 0
+  /** The segment appended to (never deleted; none once closed), and its length. */
+  #cur: Segment | undefined
   #bytes = 0
   /** Segments on disk, oldest first. */
   readonly #live = new Map<number, Segment>()
@@ -143,7 +141,7 @@ export class Journal {
    */
   appendWrite (id: ObjectId, offset: number, data: Uint8Array): number {
     this.#append(KIND_WRITE, id, offset, data.byteLength, data)
-    const s = this.#live.get(this.#n) as Segment
+    const s = this.#cur as Segment
     s.pins++
     return s.n
   }
@@ -186,8 +184,7 @@ export class Journal {
   close (): void {
     if (this.#fd >= 0) closeSync(this.#fd)
     this.#fd = -1
-    const s = this.#live.get(this.#n)
-    if (s !== undefined) s.open = false
+    this.#cur = undefined
     this.#collect()
     if (this.#live.size > 0) log.warn({ dir: this.dir, segments: this.#live.size }, 'journal segments kept: some written data was not stored')
   }
@@ -245,17 +242,17 @@ export class Journal {
 
   #open (n: number): void {
     this.#fd = openSync(join(this.dir, segmentName(n)), 'wx', 0o600)
-    this.#n = n
     this.#bytes = 0
-    this.#live.set(n, { n, pins: 0, open: true })
+    this.#cur = { n, pins: 0 }
+    this.#live.set(n, this.#cur)
   }
 
   #rotate (): void {
     closeSync(this.#fd)
     this.#fd = -1
-    const s = this.#live.get(this.#n) as Segment
-    s.open = false
-    this.#open(this.#n + 1)
+    const next = (this.#cur as Segment).n + 1
+    this.#cur = undefined
+    this.#open(next)
     this.#collect()
   }
 
@@ -266,7 +263,7 @@ export class Journal {
    */
   #collect (): void {
     for (const s of this.#live.values()) {
-      if (s.open || s.pins > 0) return
+      if (s === this.#cur || s.pins > 0) return
       try {
         unlinkSync(join(this.dir, segmentName(s.n)))
       } catch (err) {

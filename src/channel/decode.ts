@@ -36,8 +36,12 @@ export class DecodeError extends FsError {
 
 const utf8 = new TextDecoder('utf-8', { fatal: false })
 const TWO_32 = 2 ** 32
-/** FUSE_UNIQUE_RESEND as bit 31 of the field's high u32, which is how the codec reads it. */
-const RESEND_HI = Number(FUSE_UNIQUE_RESEND >> 32n)
+/**
+ * FUSE_UNIQUE_RESEND as bit 31 of the field's high u32, which is how the
+ * codec reads it here and encode.ts writes it. Not in abi.ts, whose every
+ * number test/unit/abi-sizes.test.ts pins against <linux/fuse.h>.
+ */
+export const UNIQUE_RESEND_HI = Number(FUSE_UNIQUE_RESEND >> 32n)
 
 /**
  * A little-endian cursor over one request body. take() checks bounds once per
@@ -84,8 +88,8 @@ export class Reader {
   /** A request's unique: negative when FUSE_UNIQUE_RESEND is set (see the top of this file). */
   unique (at: number): number {
     const hi = this.view.getUint32(at + 4, true)
-    const rest = this.view.getUint32(at, true) + (hi & ~RESEND_HI) * TWO_32
-    return (hi & RESEND_HI) !== 0 ? -rest : rest
+    const rest = this.view.getUint32(at, true) + (hi & ~UNIQUE_RESEND_HI) * TWO_32
+    return (hi & UNIQUE_RESEND_HI) !== 0 ? -rest : rest
   }
 
   /** A NUL-terminated string; the cursor moves past the NUL. */
@@ -145,6 +149,15 @@ export function decodeInHeader (buf: Uint8Array): InHeader {
  */
 export function isResent (unique: number): boolean {
   return unique < 0 || Object.is(unique, -0)
+}
+
+/**
+ * fuse_in_header.unique of a request's bytes without decoding the header
+ * (at least 16 bytes): the u64 as on the wire, so a resent unique reads
+ * above 2^63, not negative as in InHeader.unique.
+ */
+export function wireUniqueOf (buf: Uint8Array): number {
+  return new Reader(buf).u64(8)
 }
 
 /* ------------------------------------------------------------ INIT, names */

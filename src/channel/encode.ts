@@ -7,12 +7,11 @@ import {
   FUSE_NOTIFY_DELETE, FUSE_NOTIFY_INVAL_ENTRY, FUSE_NOTIFY_INVAL_INODE, FUSE_NOTIFY_RESEND,
   GETXATTR_OUT_SIZE, INIT_OUT_SIZE, LSEEK_OUT_SIZE, NOTIFY_DELETE_OUT_SIZE, NOTIFY_INVAL_ENTRY_OUT_SIZE,
   NOTIFY_INVAL_INODE_OUT_SIZE, OPEN_OUT_SIZE, OUT_HEADER_SIZE, STATFS_OUT_SIZE, WRITE_OUT_SIZE,
-  FUSE_UNIQUE_RESEND, fuseRecAlign,
+  fuseRecAlign,
 } from './abi.ts'
+import { UNIQUE_RESEND_HI, isResent } from './decode.ts'
 
 const TWO_32 = 2 ** 32
-/** FUSE_UNIQUE_RESEND as bit 31 of the field's high u32, which is how the codec writes it. */
-const RESEND_HI = Number(FUSE_UNIQUE_RESEND >> 32n)
 const utf8 = new TextEncoder()
 
 /**
@@ -58,10 +57,10 @@ export class Writer {
    * to complete and the caller waits on.
    */
   unique (v: number): this {
-    const resent = v < 0 || Object.is(v, -0)
+    const resent = isResent(v)
     const rest = Math.abs(v)
     this.view.setUint32(this.pos, rest >>> 0, true)
-    this.view.setUint32(this.pos + 4, (resent ? RESEND_HI : 0) + Math.floor(rest / TWO_32), true)
+    this.view.setUint32(this.pos + 4, (resent ? UNIQUE_RESEND_HI : 0) + Math.floor(rest / TWO_32), true)
     this.pos += 8
     return this
   }

@@ -26,6 +26,11 @@ export interface DirHandle {
 
 export type Handle = FileHandle | DirHandle
 
+/** A directory handle before its first page is read. */
+export function dirHandle (inode: Inode): DirHandle {
+  return { kind: 'dir', inode, entries: [], pages: [], cursor: null, complete: false, loading: undefined }
+}
+
 /**
  * fh values say their kind (odd: directory) and carry the serving process's
  * generation above bit 32, so a process the keeper started after a crash
@@ -60,7 +65,7 @@ export class Handles {
   /** Rebuild a handle a previous serving process gave the kernel; a directory's listing is read again. */
   restore (fh: number, inode: Inode): Handle {
     const h: Handle = fh % 2 === 1
-      ? { kind: 'dir', inode, entries: [], pages: [], cursor: null, complete: false, loading: undefined }
+      ? dirHandle(inode)
       : { kind: 'file', inode, flags: 0 }
     this.#open.set(fh, h)
     return h

@@ -9,9 +9,17 @@ import type { Config } from '../config.ts'
 /** A mountpoint as one path component: /mnt/data -> mnt-data. */
 export const escapeMountpoint = (mp: string): string => mp.replace(/^\/+/, '').replace(/[^A-Za-z0-9._-]/g, '-') || 'root'
 
-export function stateDirOf (config: Pick<Config, 'stateDir' | 'mountpoint'>): string {
+type StatePlace = Pick<Config, 'stateDir' | 'mountpoint'>
+
+export function stateDirOf (config: StatePlace): string {
   return config.stateDir ?? join('/run/objfs', escapeMountpoint(config.mountpoint))
 }
+
+/** The write journal's segments (src/blocks/journal.ts). */
+export const journalDirOf = (config: StatePlace): string => join(stateDirOf(config), 'journal')
+
+/** The serving process's nodeids and their objects, for a successor (src/inode/nodeid-log.ts). */
+export const nodeidLogOf = (config: StatePlace): string => join(stateDirOf(config), 'nodeids.log')
 
 /** Where a mount started without -f logs, unless log_file says otherwise. */
 export const defaultLogFile = (mountpoint: string): string => join('/run/objfs', `${escapeMountpoint(mountpoint)}.log`)
@@ -23,7 +31,7 @@ export interface KeeperState {
   generation: number
 }
 
-export function writeKeeperState (config: Pick<Config, 'stateDir' | 'mountpoint'>, s: KeeperState): void {
+export function writeKeeperState (config: StatePlace, s: KeeperState): void {
   const dir = stateDirOf(config)
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 })
@@ -34,7 +42,7 @@ export function writeKeeperState (config: Pick<Config, 'stateDir' | 'mountpoint'
   }
 }
 
-export function readKeeperState (config: Pick<Config, 'stateDir' | 'mountpoint'>): KeeperState | undefined {
+export function readKeeperState (config: StatePlace): KeeperState | undefined {
   try {
     return JSON.parse(readFileSync(join(stateDirOf(config), 'keeper.json'), 'utf8')) as KeeperState
   } catch {
@@ -49,11 +57,11 @@ export function readKeeperState (config: Pick<Config, 'stateDir' | 'mountpoint'>
  * data acknowledged and not stored, kept for whoever looks. Nothing goes
  * if the keeper file names another keeper: a remount may already be live.
  */
-export function clearKeeperState (config: Pick<Config, 'stateDir' | 'mountpoint'>): void {
+export function clearKeeperState (config: StatePlace): void {
   if (readKeeperState(config)?.keeper !== process.pid) return
   const dir = stateDirOf(config)
-  for (const name of ['keeper.json', 'nodeids.log']) rmSync(join(dir, name), { force: true })
-  for (const d of [join(dir, 'journal'), dir]) {
+  for (const file of [join(dir, 'keeper.json'), nodeidLogOf(config)]) rmSync(file, { force: true })
+  for (const d of [journalDirOf(config), dir]) {
     try { rmdirSync(d) } catch {}
   }
 }

@@ -5,7 +5,6 @@
 // and handles of the predecessor resolved first, and, on kernels that
 // cannot resend, the uniques held reported for the keeper's EIO sweep.
 import { existsSync, readdirSync, renameSync } from 'node:fs'
-import { join } from 'node:path'
 import { Journal } from '../blocks/journal.ts'
 import { replayJournal } from '../blocks/journal-replay.ts'
 import type { Config } from '../config.ts'
@@ -14,7 +13,7 @@ import { logger } from '../log.ts'
 import { Adopter } from '../ops/adopt.ts'
 import type { Fs } from '../ops/context.ts'
 import type { ObjectId, ObjectStore } from '../store/types.ts'
-import { stateDirOf } from './state.ts'
+import { journalDirOf, nodeidLogOf } from './state.ts'
 import { UniqueSpan } from './unanswered.ts'
 
 const log = logger('takeover')
@@ -32,8 +31,7 @@ export interface TakeoverState {
  * nodeid log. `resumed`: a predecessor served this connection.
  */
 export async function openTakeoverState (config: Config, store: ObjectStore, resumed: boolean): Promise<TakeoverState> {
-  const dir = stateDirOf(config)
-  const journalDir = join(dir, 'journal')
+  const journalDir = journalDirOf(config)
   const journaled = config.journal && !config.readOnly
   // A journal found by the first process of a connection is from a keeper
   // that died too: the store may have changed since (mounted elsewhere),
@@ -45,7 +43,7 @@ export async function openTakeoverState (config: Config, store: ObjectStore, res
     if (r.torn !== undefined) log.warn(r.torn, 'the last journal record was cut short by the crash (never acknowledged)')
   }
   const logsNodeids = store.capabilities.inoNodeids !== true
-  const nodeidLogPath = join(dir, 'nodeids.log')
+  const nodeidLogPath = nodeidLogOf(config)
   const previousNodeids = logsNodeids && resumed ? loadNodeids(nodeidLogPath) : new Map<number, ObjectId>()
   return {
     journal: journaled ? new Journal(journalDir) : undefined,
@@ -93,11 +91,12 @@ export function takeoverPath (fs: Fs, state: TakeoverState, dispatch: Sink, o: {
   const adopting: Sink = adopter === undefined
     ? dispatch
     : (bytes, release) => {
-        if (!adopter.needs(bytes)) {
+        const refs = adopter.unknown(bytes)
+        if (refs === null) {
           dispatch(bytes, release)
           return
         }
-        adopter.resolve(bytes).then(() => dispatch(bytes, release), () => dispatch(bytes, release))
+        adopter.resolve(refs).then(() => dispatch(bytes, release), () => dispatch(bytes, release))
       }
   const held = o.resends ? undefined : new UniqueSpan()
   return {

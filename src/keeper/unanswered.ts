@@ -6,9 +6,9 @@
 // in the kernel's processing list (read by the dead process) match; a
 // reply to any other unique fails with ENOENT and does nothing.
 import { writeSync } from 'node:fs'
+import { wireUniqueOf } from '../channel/decode.ts'
 import { replyError } from '../channel/encode.ts'
-
-const EIO = 5
+import { errno } from '../errors.ts'
 
 /** The requests a serving process holds: read from the connection, not yet answered. */
 export class UniqueSpan {
@@ -18,7 +18,7 @@ export class UniqueSpan {
   /** Note a request; returns its `done`, which forgets it. */
   hold (bytes: Uint8Array, done: () => void): () => void {
     if (bytes.byteLength < 16) return done
-    const unique = Number(new DataView(bytes.buffer, bytes.byteOffset, 16).getBigUint64(8, true))
+    const unique = wireUniqueOf(bytes)
     this.#held.add(unique)
     if (unique > this.#high) this.#high = unique
     return () => {
@@ -43,7 +43,7 @@ export function answerAbandoned (fd: number, low: number, high: number, margin: 
   let answered = 0
   for (let u = Math.max(1, low); u <= high + margin; u++) {
     try {
-      writeSync(fd, replyError(u, EIO))
+      writeSync(fd, replyError(u, errno.EIO))
       answered++
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code

@@ -23,7 +23,7 @@ const FH_FIRST = new Set([FUSE_READ, FUSE_WRITE, FUSE_RELEASE, FUSE_FSYNC, FUSE_
 /** Requests whose body starts with a second nodeid (LINK's old node, RENAME's new directory). */
 const NODE_FIRST = new Set([FUSE_LINK, FUSE_RENAME, FUSE_RENAME2])
 
-interface Refs {
+export interface Refs {
   nodeids: number[]
   /** fh values with the nodeid they belong to. */
   handles: Array<{ fh: number, nodeid: number }>
@@ -69,20 +69,19 @@ export class Adopter {
     this.#resolve = resolve
   }
 
-  /** Whether `bytes` names something this process has not issued; cheap, synchronous. */
-  needs (bytes: Uint8Array): boolean {
-    const { nodeids, handles } = refsOf(bytes)
-    return nodeids.some(n => n !== 0 && this.#fs.table.find(n) === undefined) ||
-      handles.some(h => h.fh !== 0 && !this.#fs.handles.has(h.fh))
+  /** What `bytes` names, if any of it is something this process has not issued (else null); synchronous. */
+  unknown (bytes: Uint8Array): Refs | null {
+    const refs = refsOf(bytes)
+    const { table, handles } = this.#fs
+    return refs.nodeids.some(n => n !== 0 && table.find(n) === undefined) || refs.handles.some(h => h.fh !== 0 && !handles.has(h.fh)) ? refs : null
   }
 
   /**
-   * Resolve what `bytes` names. Whatever cannot be resolved is left
+   * Resolve `refs` (from unknown()). Whatever cannot be resolved is left
    * unknown: the handler then answers ESTALE or EBADF, as for any stale name.
    */
-  async resolve (bytes: Uint8Array): Promise<void> {
+  async resolve ({ nodeids, handles: fhs }: Refs): Promise<void> {
     const { table, handles } = this.#fs
-    const { nodeids, handles: fhs } = refsOf(bytes)
     for (const n of nodeids) {
       if (n === 0 || table.find(n) !== undefined) continue
       try {

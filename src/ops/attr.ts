@@ -8,7 +8,8 @@ import type { AccessIn, GetattrIn, SetattrIn } from '../channel/decode.ts'
 import { FsError, errno as E } from '../errors.ts'
 import type { Inode } from '../inode/table.ts'
 import type { ObjectAttr, SetAttr } from '../store/types.ts'
-import { attrTimeout, fuseAttr, nowTimespec, type Fs, type Reply, type Req } from './context.ts'
+import { nowTimespec } from '../time.ts'
+import { attrTimeout, fuseAttr, type Fs, type Reply, type Req } from './context.ts'
 
 export function attrReply (fs: Fs, inode: Inode, attr: ObjectAttr): Uint8Array {
   const [s, ns] = attrTimeout(fs)

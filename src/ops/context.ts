@@ -101,7 +101,3 @@ export function attrTimeout (fs: Fs): [number, number] {
 
 const emptyAttr: Attr = { ino: 0, size: 0, blocks: 0, atime: 0, mtime: 0, ctime: 0, atimensec: 0, mtimensec: 0, ctimensec: 0, mode: 0, nlink: 0, uid: 0, gid: 0, rdev: 0, blksize: 0, flags: 0 }
 
-export const nowTimespec = (): { sec: number, nsec: number } => {
-  const ms = Date.now()
-  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 }
-}

@@ -7,7 +7,7 @@ import { DirentWriter, encodeOpenOut, type EntryOut } from '../channel/encode.ts
 import { DT_DIR, DT_UNKNOWN, S_IFDIR, S_IFMT, modeToDirentType } from '../channel/abi.ts'
 import type { OpenIn, ReadIn, ReleaseIn } from '../channel/decode.ts'
 import { FsError, errno as E } from '../errors.ts'
-import type { DirHandle } from '../inode/handles.ts'
+import { dirHandle, type DirHandle } from '../inode/handles.ts'
 import { entryFor, fuseAttr, type Fs, type Reply, type Req } from './context.ts'
 
 const PAGE = 1000
@@ -16,7 +16,7 @@ export function opendir (fs: Fs, req: Req, _body: OpenIn): Reply {
   const inode = fs.table.get(req.nodeid)
   if ((inode.attr.mode & S_IFMT) !== S_IFDIR) throw new FsError(E.ENOTDIR)
   fs.table.pin(inode)
-  const fh = fs.handles.add({ kind: 'dir', inode, entries: [], pages: [], cursor: null, complete: false, loading: undefined })
+  const fh = fs.handles.add(dirHandle(inode))
   return encodeOpenOut({ fh, open_flags: 0 })
 }
 

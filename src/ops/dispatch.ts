@@ -100,10 +100,12 @@ export class Dispatcher {
     }
     // Empty parts left out: after writev(2) libuv writes what it thinks is
     // left, an empty buffer, with a write(2) of its own (EINVAL from /dev/fuse).
-    const parts = (reply === null ? [] : Array.isArray(reply) ? reply : [reply]).filter(p => p.byteLength > 0)
+    const parts = reply === null ? [] : Array.isArray(reply) ? reply : [reply]
     let len = 0
     for (const p of parts) len += p.byteLength
-    this.#send([replyHeaderFor(h.unique, len), ...parts])
+    const out = [replyHeaderFor(h.unique, len)]
+    for (const p of parts) if (p.byteLength > 0) out.push(p)
+    this.#send(out)
   }
 
   /**

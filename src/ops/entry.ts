@@ -103,9 +103,8 @@ export async function rmdir (fs: Fs, req: Req, { name }: NameIn): Promise<Reply>
 export async function rename2 (fs: Fs, req: Req, { newdir, flags, oldname, newname }: Rename2In): Promise<Reply> {
   const parent = fs.table.get(req.nodeid)
   const target = fs.table.get(newdir)
-  // Where ids are keys (S3), the write journal names objects by the key
-  // they had when written: store what is buffered before a rename changes it.
-  if (!fs.store.capabilities.stableIds) await fs.coalescer.drain()
+  // Where ids are keys (S3), a rename changes them.
+  if (!fs.store.capabilities.stableIds) await fs.coalescer.idsChanging()
   const r = await fs.store.rename(parent.id, oldname, target.id, newname, flags)
   if (r.replaced !== undefined) lostName(fs, r.replaced)
   for (const m of r.moved ?? []) fs.table.rekey(m.from, m.to, m.subtree)

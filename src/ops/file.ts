@@ -65,7 +65,7 @@ export function createdReply (fs: Fs, attr: ObjectAttr, flags: number, readAt?: 
 export async function read (fs: Fs, req: Req, { fh, offset, size }: ReadIn): Promise<Reply> {
   const h = fs.handles.file(fh)
   // Returned as a part of its own: sent with writev after the header, not copied.
-  return [await fs.coalescer.read(h.inode, offset, size, req.signal, req)]
+  return [await fs.coalescer.read(h.inode, offset, size, req)]
 }
 
 export async function write (fs: Fs, _req: Req, { fh, offset, data, write_flags }: WriteIn): Promise<Reply> {

@@ -26,10 +26,9 @@ import { logger } from '../log.ts'
 import type { ObjectAttr } from '../store/types.ts'
 import { entryReply, type Fs, type Reply, type Req } from './context.ts'
 import { createdReply } from './file.ts'
+import type { OpSpec } from './table.ts'
 
 const log = logger('resend')
-
-type Handler = (fs: Fs, req: Req, body: any) => Reply | Promise<Reply>
 
 /**
  * The errno a completed first run makes the retry fail with, and the first
@@ -119,7 +118,7 @@ const recoveries: ReadonlyMap<number, Recovery<any>> = new Map<number, Recovery<
  * Serve a resent request: run it as usual; a failure that a completed first
  * run explains becomes that run's answer. Any other outcome stands.
  */
-export async function serveResent (fs: Fs, req: Req, body: unknown, handler: Handler): Promise<Reply> {
+export async function serveResent (fs: Fs, req: Req, body: unknown, handler: OpSpec['handler']): Promise<Reply> {
   try {
     return await handler(fs, req, body)
   } catch (err) {

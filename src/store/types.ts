@@ -250,6 +250,13 @@ export interface ObjectStore {
    */
   flush? (id: ObjectId): Promise<void>
 
+  /**
+   * Optional: free at once the room this instance holds back (the local
+   * store frees unlinked files in batches). True if there was any, so a
+   * change that failed with ENOSPC in another instance is worth a retry.
+   */
+  freeHeld? (): boolean
+
   getxattr (id: ObjectId, name: string): Promise<Uint8Array>            // ENODATA when absent
   setxattr (id: ObjectId, name: string, value: Uint8Array, flags: number): Promise<void> // XATTR_CREATE/REPLACE -> EEXIST/ENODATA
   listxattr (id: ObjectId): Promise<string[]>

@@ -90,6 +90,30 @@ t.test('inode numbers: a range per instance, never two objects with one', async 
   await c.close()
 })
 
+t.test('a refused create keeps the range of inos it did not take', async t => {
+  const { dir, s, root } = await openFresh()
+  const a = await file(s, root.id, 'a')
+  await rejectsErrno(t, file(s, root.id, 'a'), E.EEXIST, 'a name taken')
+  await rejectsErrno(t, file(s, a.id, 'x'), E.ENOTDIR, 'a parent that is a file')
+  const b = await file(s, root.id, 'b')
+  t.equal(b.ino, a.ino + 1, 'the next ino of the same range')
+  t.equal(nextIno(dir), 2 + INO_RANGE, 'no second range taken')
+  await s.close()
+})
+
+t.test('freeHeld frees the orphans waiting for their batch', async t => {
+  const { s, root } = await openFresh()
+  t.equal(s.freeHeld(), false, 'nothing held')
+  const f = await file(s, root.id, 'f')
+  await s.remove(root.id, 'f', false)
+  const freed = s.reclaim(f.id)
+  t.equal(s.freeHeld(), true, 'an orphan was held')
+  await freed
+  await rejectsErrno(t, s.getattr(f.id), E.ENOENT, 'freed at once')
+  t.equal(s.freeHeld(), false, 'nothing held after')
+  await s.close()
+})
+
 t.test('WAL checkpoints run while the store is open, and the WAL goes at close', async t => {
   const { dir, s, root } = await openFresh()
   const db = join(dir, 'objfs.db')

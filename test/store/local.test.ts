@@ -207,6 +207,18 @@ t.test('inos are never reused', async t => {
   await s.close()
 })
 
+t.test('remove tells a missing name from a parent that is no directory', async t => {
+  const s = await LocalStore.open(configFor(freshDir()))
+  const root = await s.root()
+  const f = await file(s, root.id, 'f')
+  await rejectsErrno(t, s.remove(f.id, 'x', false), E.ENOTDIR, 'unlink under a file')
+  await rejectsErrno(t, s.remove(f.id, 'x', true), E.ENOTDIR, 'rmdir under a file')
+  await s.remove(root.id, 'f', false)
+  await s.reclaim(f.id)
+  await rejectsErrno(t, s.remove(f.id, 'x', false), E.ENOENT, 'unlink under an object that is gone')
+  await s.close()
+})
+
 t.test('read-only rejects every change with EROFS', async t => {
   const dir = freshDir()
   const w = await LocalStore.open(configFor(dir))

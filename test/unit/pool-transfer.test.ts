@@ -154,3 +154,23 @@ t.test('an abort after the call was handed to piscina lets it finish', async t =
   t.ok(there !== null, 'the store did create it')
   t.equal(outcome, `created ${(S_IFREG | 0o644).toString(8)}`, `so the caller must be told it succeeded (got: ${outcome})`)
 })
+
+t.test('a read for a request lands in a pooled shared buffer, lent until the reply and the call are done', async t => {
+  const s = pooled(1)
+  const shared = new Uint8Array(new SharedArrayBuffer(BS))
+  shared.set(pattern(BS, 9))
+  await s.writeBlocks(file.id, [{ index: 0, data: shared }], BS, MTIME)
+
+  const req: { afterReply?: () => void } = {}
+  const got = await s.readBlock(file.id, 0, 10, 100, { reply: req })
+  if (got === null) throw new Error('block 0 read as a hole')
+  t.same(got, pattern(BS, 9).subarray(10, 110), 'the bytes read')
+  t.ok(got.buffer instanceof SharedArrayBuffer, 'in shared memory: nothing moved to this thread')
+  t.type(req.afterReply, 'function', 'the request is told when to give the buffer back')
+
+  const other = await s.readBlock(file.id, 0, 0, 10, { reply: {} })
+  t.not(other?.buffer, got.buffer, 'not lent again before the reply was sent')
+  req.afterReply?.()
+  const again = await s.readBlock(file.id, 0, 0, 10, { reply: {} })
+  t.equal(again?.buffer, got.buffer, 'lent again once the reply was sent')
+})

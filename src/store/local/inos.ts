@@ -12,6 +12,13 @@ export const INO_RANGE = 256
 export class Inos {
   #next = 0
   #end = 0
+  /** A range was taken since begin(): a rollback gives it back. */
+  #fresh = false
+
+  /** At the start of a transaction that may take an ino. */
+  begin (): void {
+    this.#fresh = false
+  }
 
   /** Inside a transaction: the ino of a new object. */
   take (st: Statements): number {
@@ -19,16 +26,17 @@ export class Inos {
       const { ino } = st.takeInos.get(INO_RANGE) as { ino: number }
       this.#next = ino
       this.#end = ino + INO_RANGE
+      this.#fresh = true
     }
     return this.#next++
   }
 
   /**
-   * After a transaction that may have taken a range rolled back: the range
-   * went back to the counter, where another instance may take it, so it is
-   * no longer ours.
+   * After the transaction since begin() rolled back: a range it took went
+   * back to the counter, where another instance may take it, so it is no
+   * longer ours. A range taken by an earlier commit stays ours.
    */
   drop (): void {
-    this.#next = this.#end = 0
+    if (this.#fresh) this.#next = this.#end = 0
   }
 }

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto'
 import { FsError, errno as E } from '../../errors.ts'
 import type { CreateSpec, ObjectAttr, RemoveResult, Timespec } from '../types.ts'
-import { checkLiveDir, findRow, getKind, getRow, hasEntry, transaction, type Ctx } from './context.ts'
+import { checkLiveDir, getKind, getRow, hasEntry, transaction, type Ctx } from './context.ts'
 import {
   PATH_MAX, S_IFBLK, S_IFCHR, S_IFLNK, S_IFMT, checkName, isCreatableType, isDir, now, toAttr, type ObjectRow,
 } from './rows.ts'
@@ -40,6 +40,7 @@ export function create (ctx: Ctx, parent: string, name: string, spec: CreateSpec
   checkName(name)
   checkSpec(spec)
   const { st, inos } = ctx
+  inos.begin()
   try {
     return transaction(ctx, () => {
       checkLiveDir(st, parent)
@@ -62,7 +63,7 @@ export function link (ctx: Ctx, id: string, parent: string, name: string): Objec
   checkName(name)
   const { st } = ctx
   return transaction(ctx, () => {
-    const obj = getKind(st, id)
+    const obj = getRow(st, id)
     if (isDir(obj.mode)) throw new FsError(E.EPERM, 'hard links to directories are not allowed')
     // Linux refuses to give a name back to an unlinked file (short of O_TMPFILE).
     if (obj.nlink === 0) throw new FsError(E.ENOENT)
@@ -72,7 +73,8 @@ export function link (ctx: Ctx, id: string, parent: string, name: string): Objec
     st.insertEntry.run(parent, name, id)
     st.addLinks.run(1, t.sec, t.nsec, id)
     st.touchDir.run(0, t.sec, t.nsec, t.sec, t.nsec, parent)
-    return toAttr(getRow(st, id))
+    // What addLinks wrote; the parent is a directory, never this object.
+    return toAttr({ ...obj, nlink: obj.nlink + 1, ctime_s: t.sec, ctime_ns: t.nsec })
   })
 }
 
@@ -80,9 +82,12 @@ export function remove (ctx: Ctx, parent: string, name: string, dir: boolean): R
   checkName(name)
   const { st } = ctx
   return transaction(ctx, () => {
-    if (!isDir(getKind(st, parent).mode)) throw new FsError(E.ENOTDIR)
     const found = st.lookupKind.get(parent, name) as [string, number, number] | undefined
-    if (found === undefined) throw new FsError(E.ENOENT)
+    if (found === undefined) {
+      // Only a miss pays for telling "no such name" from "no such directory".
+      if (!isDir(getKind(st, parent).mode)) throw new FsError(E.ENOTDIR)
+      throw new FsError(E.ENOENT)
+    }
     const child = { id: found[0], mode: found[1], nlink: found[2] }
     const childIsDir = isDir(child.mode)
     if (dir && !childIsDir) throw new FsError(E.ENOTDIR)
@@ -118,8 +123,8 @@ export function reclaim (ctx: Ctx, ids: Iterable<string>): void {
   const dropped = transaction(ctx, () => {
     const out: Array<[string, number[]]> = []
     for (const id of ids) {
-      const row = findRow(st, id)
-      if (row === undefined || row.nlink > 0) continue
+      const kind = st.objectKind.get(id) as [number, number] | undefined
+      if (kind === undefined || kind[1] > 0) continue
       const indexes = (st.blocksIn.all(id, 0, ALL) as Array<{ idx: number }>).map(r => r.idx)
       if (indexes.length > 0) st.deleteBlocksIn.run(id, 0, ALL)
       st.deleteXattrs.run(id)

@@ -19,7 +19,7 @@ import { Inos } from './inos.ts'
 import { Layout, inspect } from './layout.ts'
 import { notWritable, readOnlyDatabase } from './media.ts'
 import * as ns from './namespace.ts'
-import { RECLAIM_BATCH, Reclaims } from './reclaims.ts'
+import { Reclaims } from './reclaims.ts'
 import { rename } from './rename.ts'
 import { NAME_MAX, S_IFLNK, S_IFMT, isDir, rowOf, toAttr } from './rows.ts'
 import { configure, initialise, migrate, readMeta } from './schema.ts'
@@ -125,14 +125,11 @@ export class LocalStore implements ObjectStore {
   #startup (keepOrphans: boolean): void {
     const orphans = transaction(this.#ctx, () => register(this.#ctx.st, this.#token))
     if (keepOrphans) return
-    for (let i = 0; i < orphans.length; i += RECLAIM_BATCH) {
-      try {
-        ns.reclaim(this.#ctx, orphans.slice(i, i + RECLAIM_BATCH))
-      } catch {
-        // Housekeeping must not make the store unmountable: an orphan that
-        // cannot be freed now is still an orphan at the next open.
-      }
-    }
+    // Housekeeping must not make the store unmountable: a batch that fails
+    // rejects its promise (nobody waits on it here) and its orphans are
+    // still orphans at the next open.
+    for (const id of orphans) void this.#reclaims.add(id)
+    this.#reclaims.flush()
   }
 
   #meta (): Ctx {
@@ -162,10 +159,16 @@ export class LocalStore implements ObjectStore {
     try {
       return fn()
     } catch (err) {
-      if (!this.#reclaims.pending || toErrno(err) !== E.ENOSPC) throw err
-      this.#reclaims.flush()
+      if (toErrno(err) !== E.ENOSPC || !this.freeHeld()) throw err
       return fn()
     }
+  }
+
+  /** The room held back is the orphans waiting for their batch. */
+  freeHeld (): boolean {
+    if (!this.#reclaims.pending) return false
+    this.#reclaims.flush()
+    return true
   }
 
   async root (): Promise<ObjectAttr> {

@@ -27,7 +27,8 @@ const PATH_MAX = 4096
 
 function listedFile (s: Session, key: string, name: string, size: number, etag: string | undefined, lastModified: number): DirEntry {
   const known = s.meta.stale(key)
-  if (known?.kind === 'file' && etag !== undefined && known.etag === quoteEtag(etag)) {
+  const quoted = quoteEtag(etag)
+  if (known?.kind === 'file' && etag !== undefined && known.etag === quoted) {
     // A version this mount wrote: the listing tells its Last-Modified, which
     // from now on tells a metadata-only change by another client apart.
     if (known.lastModified === 0) {
@@ -39,9 +40,9 @@ function listedFile (s: Session, key: string, name: string, size: number, etag: 
       return { name, attr: known.attr }
     }
   }
-  if (known?.kind === 'file' && etag !== undefined && known.etag !== quoteEtag(etag)) {
+  if (known?.kind === 'file' && etag !== undefined && known.etag !== quoted) {
     // Replaced by another client: say so once, and look it up afresh next time.
-    s.stale.compareEtag(key, known, quoteEtag(etag))
+    s.stale.compareEtag(key, known, quoted)
     s.meta.drop(key)
   }
   const attr = attrOf(key, inoOf(s.bucket, key), 1, { kind: 'file', size, lastModified, metadata: undefined }, s.opts)

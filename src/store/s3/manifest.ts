@@ -16,7 +16,7 @@
 // then lag after a crash).
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import type { ObjectAttr } from '../types.ts'
-import type { Base, Staged } from './staging.ts'
+import { Staged, type Base } from './staging.ts'
 
 export interface Manifest {
   v: 1
@@ -37,7 +37,9 @@ export interface Manifest {
 }
 
 export const STAGE_SUFFIX = '.stage'
-export const manifestPath = (stagePath: string): string => `${stagePath.slice(0, -STAGE_SUFFIX.length)}.manifest`
+export const MANIFEST_SUFFIX = '.manifest'
+export const manifestPath = (stagePath: string): string => stagePath.slice(0, -STAGE_SUFFIX.length) + MANIFEST_SUFFIX
+export const stagePathOf = (path: string): string => path.slice(0, -MANIFEST_SUFFIX.length) + STAGE_SUFFIX
 
 let lastSeq = 0
 /** Increasing within a process, and from one process to its successor (they do not overlap in time). */
@@ -66,6 +68,17 @@ export function writeManifest (st: Staged, uploadId: string | undefined): void {
   renameSync(tmp, path)
 }
 
+const xattrsOf = (m: Manifest): Map<string, Uint8Array> =>
+  new Map(m.xattrs.map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]))
+
+/** The inverse of writeManifest: the staged file at `stagePath` as its manifest left it (recover.ts). */
+export function restore (stagePath: string, m: Manifest): Staged {
+  const st = new Staged(m.key, m.attr, stagePath, m.base, m.onServer, xattrsOf(m), m.contentType)
+  st.baseLimit = m.baseLimit
+  st.restore(m.blocks)
+  return st
+}
+
 export function dropManifest (stagePath: string): void {
   rmSync(manifestPath(stagePath), { force: true })
 }
@@ -79,6 +92,3 @@ export function readManifest (path: string): Manifest | undefined {
     return undefined
   }
 }
-
-export const xattrsOf = (m: Manifest): Map<string, Uint8Array> =>
-  new Map(m.xattrs.map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))]))

@@ -24,9 +24,9 @@ export interface S3Options {
   commitDelayMs: number
   /** Bytes of each of the first 1000 parts of a multipart upload (parts.ts); at least 5 MiB. */
   partSize: number | undefined
-  /** A file written here starts uploading parts while it is still being written once it is this large (write-stream.ts). */
+  /** A file written here starts uploading parts while it is still being written once it is this large (stream.ts). */
   streamThreshold: number
-  /** Bytes of parts ready to upload but not uploaded yet, all files together; a writer waits above it (write-stream.ts). */
+  /** Bytes of parts ready to upload but not uploaded yet, all files together; a writer waits above it (stream.ts). */
   uploadBuffer: number
 }
 

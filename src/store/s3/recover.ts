@@ -16,12 +16,12 @@
 //   rule as the write journal's, README "The keeper").
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { AbortMultipartUploadCommand } from '@aws-sdk/client-s3'
 import { logger } from '../../log.ts'
+import { alive } from '../local/liveness.ts'
 import type { StoreConfig } from '../types.ts'
-import { STAGE_SUFFIX, manifestPath, readManifest, xattrsOf, type Manifest } from './manifest.ts'
+import { MANIFEST_SUFFIX, dropManifest, readManifest, stagePathOf, type Manifest } from './manifest.ts'
 import type { Session } from './session.ts'
-import { Staged } from './staging.ts'
+import { abortUpload } from './write.ts'
 
 const log = logger('s3')
 
@@ -47,16 +47,6 @@ export interface Staging {
   found: Found[]
   /** The first staging file number free in `dir`. */
   next: number
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (err) {
-    // EPERM: it exists, as someone else's.
-    return (err as NodeJS.ErrnoException).code === 'EPERM'
-  }
 }
 
 /** The owner of a staging directory; from its name for one made before owner files. Undefined: not a staging directory. */
@@ -98,11 +88,10 @@ export function openStaging (cacheDir: string, session: string, takeover: Takeov
 
 function merge (from: string, to: string, tag: string): void {
   for (const name of readdirSync(from)) {
-    if (!name.endsWith('.manifest')) continue
-    const base = name.slice(0, -'.manifest'.length)
-    const stage = join(from, base + STAGE_SUFFIX)
-    if (existsSync(stage)) renameSync(stage, join(to, tag + base + STAGE_SUFFIX))
-    renameSync(join(from, name), join(to, `${tag}${name}`))
+    if (!name.endsWith(MANIFEST_SUFFIX)) continue
+    const stage = stagePathOf(join(from, name))
+    if (existsSync(stage)) renameSync(stage, stagePathOf(join(to, tag + name)))
+    renameSync(join(from, name), join(to, tag + name))
   }
   rmSync(from, { recursive: true, force: true })
 }
@@ -114,8 +103,8 @@ function collect (dir: string): { found: Found[], next: number } {
   for (const name of readdirSync(dir)) {
     const n = Number(name.split('.')[0])
     if (Number.isInteger(n)) next = Math.max(next, n + 1)
-    if (!name.endsWith('.manifest')) continue
-    const stagePath = join(dir, name.slice(0, -'.manifest'.length) + STAGE_SUFFIX)
+    if (!name.endsWith(MANIFEST_SUFFIX)) continue
+    const stagePath = stagePathOf(join(dir, name))
     const manifest = readManifest(join(dir, name))
     if (manifest === undefined) {
       log.warn({ file: join(dir, name) }, 'an unreadable staging manifest is ignored')
@@ -127,19 +116,10 @@ function collect (dir: string): { found: Found[], next: number } {
     byKey.set(manifest.key, keep)
     if (lose !== undefined) {
       rmSync(lose.stagePath, { force: true })
-      rmSync(manifestPath(lose.stagePath), { force: true })
+      dropManifest(lose.stagePath)
     }
   }
   return { found: [...byKey.values()], next }
-}
-
-/** A staged file as its manifest left it. */
-export function restore (f: Found): Staged {
-  const m = f.manifest
-  const st = new Staged(m.key, m.attr, f.stagePath, m.base, m.onServer, xattrsOf(m), m.contentType)
-  st.baseLimit = m.baseLimit
-  st.restore(m.blocks)
-  return st
 }
 
 /**
@@ -150,9 +130,6 @@ export function restore (f: Found): Staged {
 export function abortStale (s: Session, found: readonly Found[]): void {
   for (const { manifest: m } of found) {
     if (m.uploadId === undefined) continue
-    s.client.send(new AbortMultipartUploadCommand({ Bucket: s.bucket, Key: m.key, UploadId: m.uploadId })).catch((err: unknown) => {
-      if ((err as { name?: string }).name === 'NoSuchUpload') return
-      log.warn({ key: m.key, err: String(err) }, 'aborting the multipart upload of a dead predecessor failed; a lifecycle rule for incomplete uploads removes it')
-    })
+    void abortUpload(s, m.key, m.uploadId)
   }
 }

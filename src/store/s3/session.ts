@@ -18,7 +18,8 @@ import type { S3Options } from './options.ts'
 import { PartLayout } from './parts.ts'
 import { StaleWatch } from './stale.ts'
 import { Reader } from './read.ts'
-import { openStaging, restore, type Found } from './recover.ts'
+import { restore } from './manifest.ts'
+import { openStaging, type Found } from './recover.ts'
 import type { Staged } from './staging.ts'
 
 const log = logger('s3')
@@ -86,7 +87,7 @@ export class Session {
     this.stagingDir = staging.dir
     this.#nextStage = staging.next
     this.recovered = staging.found
-    for (const f of staging.found) this.staged.set(f.manifest.key, restore(f))
+    for (const f of staging.found) this.staged.set(f.manifest.key, restore(f.stagePath, f.manifest))
   }
 
   /** A fresh staging file path (created on first write). */

@@ -32,6 +32,8 @@ type Listener = (e: StaleEvent) => void
 export class StaleWatch {
   readonly #s: Session
   readonly #listeners = new Map<Listener, number>()
+  /** The longest time the kernel keeps an answer, over #listeners (0 with none); set by #arm whenever they change. */
+  #cacheMs = 0
   /** key -> until (ms): the kernel may hold what it was told of it until then. */
   readonly #watched = new LRUCache<string, number>({ max: WATCHED_MAX })
   #timer: NodeJS.Timeout | undefined
@@ -39,13 +41,6 @@ export class StaleWatch {
 
   constructor (s: Session) {
     this.#s = s
-  }
-
-  /** The longest time the kernel keeps an answer, over the listeners; 0 with none. */
-  #cacheMs (): number {
-    let ms = 0
-    for (const v of this.#listeners.values()) ms = Math.max(ms, v)
-    return ms
   }
 
   listen (listener: Listener, cacheMs: number): () => void {
@@ -59,8 +54,9 @@ export class StaleWatch {
 
   /** Watch only when the kernel may keep answers longer than this store trusts its own. */
   #arm (): void {
+    this.#cacheMs = Math.max(0, ...this.#listeners.values())
     const ttl = this.#s.opts.metadataTtlMs
-    const needed = this.#cacheMs() > ttl
+    const needed = this.#cacheMs > ttl
     if (needed && this.#timer === undefined) {
       this.#timer = setInterval(() => { this.#round ??= this.#revalidate().finally(() => { this.#round = undefined }) }, Math.max(1000, ttl))
       this.#timer.unref()
@@ -74,7 +70,7 @@ export class StaleWatch {
   /** The store just told the caller about file `key`. */
   note (key: string): void {
     if (this.#timer === undefined) return
-    this.#watched.set(key, Date.now() + this.#cacheMs())
+    this.#watched.set(key, Date.now() + this.#cacheMs)
   }
 
   /**
@@ -91,10 +87,10 @@ export class StaleWatch {
     if (etag === undefined || etag === before.etag) return
     // A file this mount is writing is this mount's to show.
     if (this.#s.staged.get(key)?.removed === false) return
-    this.changed(key, etag === null)
+    this.#changed(key, etag === null)
   }
 
-  changed (key: string, gone: boolean): void {
+  #changed (key: string, gone: boolean): void {
     this.#s.backend.staleNoticed++
     if (gone) this.#watched.delete(key)
     const e: StaleEvent = { id: key as ObjectId, parent: parentOf(key) as ObjectId, name: nameOf(key), gone }
@@ -139,6 +135,7 @@ export class StaleWatch {
     clearInterval(this.#timer)
     this.#timer = undefined
     this.#listeners.clear()
+    this.#cacheMs = 0
     this.#watched.clear()
   }
 }

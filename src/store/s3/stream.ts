@@ -25,7 +25,6 @@
 // in progress is committed under its old key and copied (rename.ts). That
 // is why streaming waits for stream_threshold: the temporary files that
 // rsync and git rename are almost all smaller, and move for free.
-import { AbortMultipartUploadCommand, UploadPartCommand } from '@aws-sdk/client-s3'
 import { toErrno } from '../../errors.ts'
 import { logger } from '../../log.ts'
 import type { Metadata } from './attrs.ts'
@@ -34,7 +33,7 @@ import { asFsError, quoteEtag } from './client.ts'
 import type { PartRange } from './parts.ts'
 import type { Session } from './session.ts'
 import type { Staged } from './staging.ts'
-import { createUpload, materialize } from './write.ts'
+import { abortUpload, createUpload, materialize, uploadPart } from './write.ts'
 
 const log = logger('s3-write')
 
@@ -95,12 +94,7 @@ export class Stream {
     this.#aborted ??= (async () => {
       await this.settled()
       const UploadId = await this.created.catch(() => undefined)
-      if (UploadId === undefined) return
-      try {
-        await this.#s.client.send(new AbortMultipartUploadCommand({ Bucket: this.#s.bucket, Key: this.key, UploadId }))
-      } catch (err) {
-        log.warn({ key: this.key, err: String(err) }, 'aborting a multipart upload failed; the bucket may keep its parts (a lifecycle rule for incomplete uploads removes them)')
-      }
+      if (UploadId !== undefined) await abortUpload(this.#s, this.key, UploadId)
     })()
     await this.#aborted
   }
@@ -198,10 +192,9 @@ async function uploadAhead (s: Session, st: Staged, stream: Stream, r: PartRange
   s.backend.uploadMemory += body.byteLength
   s.backend.uploadMemoryPeak = Math.max(s.backend.uploadMemoryPeak, s.backend.uploadMemory)
   try {
-    const res = await s.client.send(new UploadPartCommand({ Bucket: s.bucket, Key: stream.key, UploadId, PartNumber: r.n + 1, Body: body, ContentLength: body.byteLength }))
-    const etag = quoteEtag(res.ETag)
+    // Kept quoted, as completion sends it; an empty answer is none.
+    const etag = quoteEtag(await uploadPart(s, stream.key, UploadId, r.n + 1, body))
     if (etag === undefined) throw new Error(`UploadPart ${r.n + 1} answered no ETag`)
-    s.backend.bytesUploaded += body.byteLength
     s.backend.partsAhead++
     stream.uploaded.set(r.n, { etag, gen, end: r.end })
   } finally {

@@ -121,8 +121,34 @@ export async function createUpload (s: Session, key: string, metadata: Metadata 
   return r.UploadId
 }
 
+/**
+ * End a multipart upload that will not be completed, so that the bucket
+ * does not keep its parts. Never rejects: a failure is logged (a lifecycle
+ * rule for incomplete uploads is the fallback), and one already gone is
+ * fine.
+ */
+export async function abortUpload (s: Session, key: string, uploadId: string): Promise<void> {
+  try {
+    await s.client.send(new AbortMultipartUploadCommand({ Bucket: s.bucket, Key: key, UploadId: uploadId }))
+  } catch (err) {
+    if ((err as { name?: string }).name === 'NoSuchUpload') return
+    log.warn({ key, err: String(err) }, 'aborting a multipart upload failed; the bucket may keep its parts (a lifecycle rule for incomplete uploads removes them)')
+  }
+}
+
+/**
+ * Upload `body` as part `partNumber`; the ETag as the server answered it
+ * (unquoted by some servers: each caller decides what it sends back at
+ * completion).
+ */
+export async function uploadPart (s: Session, key: string, uploadId: string, partNumber: number, body: Uint8Array): Promise<string | undefined> {
+  const res = await s.client.send(new UploadPartCommand({ Bucket: s.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.byteLength }))
+  s.backend.bytesUploaded += body.byteLength
+  return res.ETag
+}
+
 /** Part `r` of the new version, uploaded from the staging file or copied from the base on the server. */
-async function uploadPart (s: Session, st: Staged, UploadId: string, r: PartRange): Promise<{ PartNumber: number, ETag: string | undefined }> {
+async function commitPart (s: Session, st: Staged, UploadId: string, r: PartRange): Promise<{ PartNumber: number, ETag: string | undefined }> {
   const { Bucket, Key } = { Bucket: s.bucket, Key: st.key }
   const PartNumber = r.n + 1
   const base = st.base
@@ -133,9 +159,7 @@ async function uploadPart (s: Session, st: Staged, UploadId: string, r: PartRang
     return { PartNumber, ETag: res.CopyPartResult?.ETag }
   }
   const body = await materialize(s, st, r.start, r.end)
-  const res = await s.client.send(new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: body, ContentLength: body.byteLength }))
-  s.backend.bytesUploaded += body.byteLength
-  return { PartNumber, ETag: res.ETag }
+  return { PartNumber, ETag: await uploadPart(s, Key, UploadId, PartNumber, body) }
 }
 
 const sameMetadata = (a: Metadata, b: Metadata): boolean => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort())
@@ -158,7 +182,7 @@ async function multipart (s: Session, st: Staged, metadata: Metadata, streamed: 
       const r = s.layout.clipped(n, size)
       const ahead = stream?.uploaded.get(n)
       if (ahead !== undefined && stream?.holds(st, r, s.blockSize) === true) return { PartNumber: n + 1, ETag: ahead.etag }
-      return await s.parts.add(async () => await uploadPart(s, st, UploadId, r))
+      return await s.parts.add(async () => await commitPart(s, st, UploadId, r))
     }))
     const done = await s.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }))
     completed = true
@@ -177,8 +201,7 @@ async function multipart (s: Session, st: Staged, metadata: Metadata, streamed: 
       if (stream !== undefined) {
         await stream.abort()
       } else if (uploadId !== undefined) {
-        await s.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId: uploadId }))
-          .catch(err => { log.warn({ key: Key, err: String(err) }, 'aborting a failed multipart upload failed; the bucket may keep its parts') })
+        await abortUpload(s, Key, uploadId)
       }
     }
   }
@@ -247,6 +270,6 @@ export async function copyObject (s: Session, from: string, etag: string | undef
   } catch (err) {
     throw asFsError(err)
   } finally {
-    if (uploadId !== undefined) await s.client.send(new AbortMultipartUploadCommand({ Bucket, Key: to, UploadId: uploadId })).catch(() => {})
+    if (uploadId !== undefined) await abortUpload(s, to, uploadId)
   }
 }
