@@ -74,8 +74,9 @@ const W_OK = 2
 const X_OK = 1
 
 /**
- * access(2) by mode bits. With default_permissions (the default) the kernel
- * checks modes itself and never sends ACCESS; this serves mounts without it.
+ * access(2) by mode bits. With default_permissions (with allow_other, by
+ * default) the kernel checks modes itself and never sends ACCESS; this
+ * serves mounts without it.
  */
 export async function access (fs: Fs, req: Req, { mask }: AccessIn): Promise<Reply> {
   const inode = fs.table.get(req.nodeid)

@@ -1,6 +1,8 @@
-// Security defaults, shown on real mounts: the kernel enforces file modes
-// (default_permissions), other users see nothing unless allow_other was
-// asked for, and then only what the modes allow; the store is private to
+// Security defaults, shown on real mounts: other users see nothing unless
+// allow_other was asked for, and then the kernel enforces file modes
+// (default_permissions) and they get only what the modes allow; root, the
+// only one in without allow_other, is refused exec of a file with no x bit
+// either way; the store is private to
 // root; no file name reaches a host path; credentials never reach the log.
 import { chmodSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -51,11 +53,11 @@ async function tree (m: Mount): Promise<void> {
 }
 
 if (mountTier(t)) {
-  t.test('by default: modes enforced by the kernel, and nobody else gets in', async t => {
+  t.test('by default: nobody else gets in', async t => {
     const m = await mountObjfs(t)
     traversable(t, m.mountpoint)
-    t.ok(superOptions(m.mountpoint).includes('default_permissions'), 'default_permissions is on')
     t.notOk(superOptions(m.mountpoint).includes('allow_other'), 'allow_other is off')
+    t.notOk(superOptions(m.mountpoint).includes('default_permissions'), 'so default_permissions is off too')
     await tree(m)
     const M = q(m.mountpoint)
     for (const cmd of [`ls ${M}`, `stat ${M}/public`, `cat ${M}/public`]) {
@@ -64,6 +66,22 @@ if (mountTier(t)) {
       t.match(r.out, /Permission denied/, 'with EACCES', { out: r.out })
     }
     t.equal(await shOk(`cat ${M}/public`), 'public\n', 'while root reads')
+    t.equal(await shOk(`cat ${M}/secret`), 'secret\n', 'everything, as root does')
+    await shOk(`printf '#!/bin/sh\\necho ran\\n' > ${M}/tool && chmod 644 ${M}/tool`)
+    const r = await sh(`${M}/tool`)
+    t.not(r.code, 0, 'root may not run a file without an x bit')
+    t.match(r.stderr, /Permission denied/, 'EACCES')
+    t.equal((await sh(`test -x ${M}/tool`)).code, 1, 'and access(X_OK) says so')
+    t.equal((await sh(`test -w ${M}/tool`)).code, 0, 'while access(W_OK) lets root write')
+    await shOk(`chmod 755 ${M}/tool`)
+    t.equal(await shOk(`${M}/tool`), 'ran\n', 'with an x bit it runs')
+  })
+
+  t.test('default_permissions without allow_other: asked for, it is on', async t => {
+    const m = await mountObjfs(t, { options: ['default_permissions'] })
+    t.ok(superOptions(m.mountpoint).includes('default_permissions'), 'default_permissions is on')
+    await shOk(`echo x > ${q(m.mountpoint)}/f && chmod 000 ${q(m.mountpoint)}/f`)
+    t.equal(await shOk(`cat ${q(m.mountpoint)}/f`), 'x\n', 'root still reads a mode 000 file')
   })
 
   t.test('with allow_other: others get in, and the modes decide', async t => {

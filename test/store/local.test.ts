@@ -90,11 +90,11 @@ t.test('refuses a newer format', async t => {
   const dir = freshDir()
   await (await LocalStore.open(configFor(dir))).close()
   const db = new DatabaseSync(join(dir, 'objfs.db'))
-  db.exec("UPDATE meta SET value = '3' WHERE key = 'format_version'")
+  db.exec("UPDATE meta SET value = '4' WHERE key = 'format_version'")
   db.close()
   await t.rejects(LocalStore.open(configFor(dir)), {
     code: 'OBJFS_ERR_CONFIG',
-    message: 'store format 3 is newer than this objfs supports (2); upgrade objfs',
+    message: 'store format 4 is newer than this objfs supports (3); upgrade objfs',
   })
 })
 
@@ -157,7 +157,37 @@ t.test('a format 1 store is upgraded in place', async t => {
   t.same(await again.readBlock(f.id, 1, 0, 10), pattern(10, 5), 'and a small block written after the upgrade')
   await again.close()
   const check = new DatabaseSync(join(dir, 'objfs.db'))
-  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '2', 'recorded as format 2')
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '3', 'recorded as format 3')
+  check.close()
+})
+
+t.test('a format 2 store is upgraded in place: its blocks table becomes a rowid table', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const f = await file(s, (await s.root()).id, 'kept')
+  await s.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 4) }, { index: 1, data: pattern(100, 5) }], BS + 100, LONG_AGO)
+  await s.close()
+  const db = new DatabaseSync(join(dir, 'objfs.db'))
+  // What format 2 looked like: the same columns, WITHOUT ROWID.
+  db.exec(`ALTER TABLE blocks RENAME TO b3; DROP INDEX blocks_dirty;
+    CREATE TABLE blocks (id TEXT NOT NULL REFERENCES objects (id), idx INTEGER NOT NULL, dirty INTEGER NOT NULL DEFAULT 1, data BLOB, PRIMARY KEY (id, idx)) WITHOUT ROWID;
+    CREATE INDEX blocks_dirty ON blocks (id, idx) WHERE dirty = 1;
+    INSERT INTO blocks SELECT id, idx, dirty, data FROM b3; DROP TABLE b3;
+    UPDATE meta SET value = '2' WHERE key = 'format_version'`)
+  db.close()
+  await t.rejects(LocalStore.open(configFor(dir, { readOnly: true })), { code: 'OBJFS_ERR_CONFIG', message: /store format 2 must be upgraded by one read-write mount first/ }, 'not upgraded read-only')
+  const again = await LocalStore.open(configFor(dir))
+  t.same(await again.readBlock(f.id, 0, 0, BS), pattern(BS, 4), 'the block in a file is read')
+  t.same(await again.readBlock(f.id, 1, 0, 100), pattern(100, 5), 'and the block in its row')
+  await again.writeBlocks(f.id, [{ index: 1, data: pattern(50, 6) }], BS + 100, LONG_AGO)
+  t.same(await again.readBlock(f.id, 1, 0, 50), pattern(50, 6), 'a block rewritten after the upgrade')
+  await again.close()
+  const check = new DatabaseSync(join(dir, 'objfs.db'))
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '3', 'recorded as format 3')
+  const ddl = (check.prepare("SELECT sql FROM sqlite_master WHERE name = 'blocks'").get() as { sql: string }).sql
+  t.notMatch(ddl, /WITHOUT ROWID/, 'blocks is a rowid table')
+  t.same(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'blocks' AND type = 'index' AND name NOT LIKE 'sqlite_%'").all().map(r => r.name), ['blocks_dirty'], 'with its dirty index')
+  t.same(check.prepare('SELECT idx, data IS NULL AS infile FROM blocks ORDER BY idx').all().map(r => [r.idx, r.infile]), [[0, 1], [1, 0]], 'every row kept, in a file or inline')
   check.close()
 })
 

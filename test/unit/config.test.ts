@@ -25,10 +25,14 @@ t.test('flags', async t => {
   t.equal(apply('allow_other').allowOther, true)
   t.equal(apply('no_default_permissions').defaultPermissions, false)
   t.equal(apply('no_default_permissions,default_permissions').defaultPermissions, true, 'the last one wins')
+  t.equal(apply().defaultPermissions, false, 'no default_permissions when only root can get in')
+  t.equal(apply('allow_other').defaultPermissions, true, 'default_permissions follows allow_other')
+  t.equal(apply('allow_other,no_default_permissions').defaultPermissions, false, 'unless said otherwise')
+  t.equal(apply('default_permissions').defaultPermissions, true, 'or asked for without it')
   t.equal(apply('writeback_cache').writebackCache, true)
   t.equal(apply('writeback_cache,no_writeback_cache').writebackCache, false)
   const d = defaults()
-  t.same([d.readOnly, d.allowOther, d.defaultPermissions, d.writebackCache], [false, false, true, false], 'defaults')
+  t.same([d.readOnly, d.allowOther, d.defaultPermissions, d.writebackCache], [false, false, false, false], 'defaults')
 })
 
 t.test('valued options', async t => {

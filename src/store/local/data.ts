@@ -49,8 +49,9 @@ export function writeBlocks (ctx: Ctx, id: string, blocks: BlockWrite[], minSize
       for (const b of blocks) {
         const inline = b.data.byteLength <= small
         if (inline && (st.blockInFile.get(id, b.index) as { infile: number } | undefined)?.infile === 1) stale.push(b.index)
-        // node:sqlite binds a copy; the view may be on a SharedArrayBuffer.
-        st.insertBlock.run(id, b.index, inline ? Uint8Array.from(b.data) : null)
+        // A copy of its own: the view may be on a SharedArrayBuffer. slice()
+        // copies at memcpy speed; Uint8Array.from went byte by byte (80 us for 16 KiB).
+        st.insertBlock.run(id, b.index, inline ? b.data.slice() : null)
       }
       const t = now()
       st.growSize.run(minSize, mtime.sec, mtime.nsec, t.sec, t.nsec, id)
