@@ -118,8 +118,11 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   const snapshot = () => daemonSnapshot({
     config, startedAt, ops: stats, store, coalescer, inodes: () => table.size, handles: () => fs.handles.size, inFlight: () => inFlight(),
   })
-  // Before mounting: a port in use fails the mount with nothing mounted.
-  const metrics = config.metricsPort === undefined ? undefined : await serveMetrics(config.metricsPort, snapshot)
+  // Before mounting: a port in use fails the mount with nothing mounted, and
+  // leaves no journal behind (an empty segment would keep its directory).
+  const metrics = config.metricsPort === undefined
+    ? undefined
+    : await serveMetrics(config.metricsPort, snapshot).catch(err => { closeTakeoverState(kept); throw err })
 
   if (takeover !== undefined && !resumed) await takeover.mounted?.()
   const fd = takeover?.fd ?? await mountFuse(mountRequestOf(config))

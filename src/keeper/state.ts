@@ -56,11 +56,14 @@ export function readKeeperState (config: StatePlace): KeeperState | undefined {
  * state directory go only if empty: journal segments left by a failure are
  * data acknowledged and not stored, kept for whoever looks. Nothing goes
  * if the keeper file names another keeper: a remount may already be live.
+ * With no keeper file (a start that failed before the mount was live, such
+ * as a metrics port in use) only the empty directories go.
  */
 export function clearKeeperState (config: StatePlace): void {
-  if (readKeeperState(config)?.keeper !== process.pid) return
+  const keeper = readKeeperState(config)?.keeper
+  if (keeper !== undefined && keeper !== process.pid) return
   const dir = stateDirOf(config)
-  for (const file of [join(dir, 'keeper.json'), nodeidLogOf(config)]) rmSync(file, { force: true })
+  if (keeper !== undefined) for (const file of [join(dir, 'keeper.json'), nodeidLogOf(config)]) rmSync(file, { force: true })
   for (const d of [journalDirOf(config), dir]) {
     try { rmdirSync(d) } catch {}
   }

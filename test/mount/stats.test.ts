@@ -1,13 +1,14 @@
 // Seeing what the daemon does: `objfs stats` (human and --json), the
 // Prometheus endpoint on the loopback port, and per-request debug logging
 // that only appears when asked for.
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import type { StatsSnapshot } from '../../src/metrics/snapshot.ts'
 import { isMounted } from '../../src/channel/unmount.ts'
-import { dropCaches, killDaemon, servingPid, mountObjfs, mountTier, objfsBin, q, run, shOk, tempDir, waitForNoDaemon } from './harness.ts'
+import { stateDirOf } from '../../src/keeper/state.ts'
+import { dropCaches, killDaemon, servingPid, mountObjfs, mountTier, objfsBin, q, run, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
 
 async function listen (port: number): Promise<Server> {
   const server = createServer()
@@ -130,12 +131,14 @@ if (mountTier(t)) {
     const base = tempDir(t)
     const mnt = join(base, 'mnt')
     await shOk(`mkdir ${q(mnt)}`)
+    unmountAtEnd(t, mnt)
     const r = await run(objfsBin, ['mount', `local:${base}/store`, mnt, '-o', `metrics_port=${port}`], { timeoutMs: 60_000 })
     t.not(r.code, 0)
     t.equal(r.stderr.trim().split('\n').length, 1, 'one line', { stderr: r.stderr })
     t.match(r.stderr, new RegExp(`metrics_port=${port}`))
     t.notOk(isMounted(mnt))
     t.same(await waitForNoDaemon(mnt, 5000), [])
+    t.notOk(existsSync(stateDirOf({ stateDir: undefined, mountpoint: mnt })), 'and leaves no state directory behind')
   })
 
   t.test('objfs stats of a path that is not a live objfs mount', async t => {
