@@ -276,7 +276,6 @@ export class Coalescer {
     }
   }
 
-  /** Flush every file (unmount, shutdown). Errors were already logged per file. */
   /**
    * Object ids are about to change (a rename where ids are keys). The
    * journal names objects by the id they had when written: what it holds
@@ -286,6 +285,7 @@ export class Coalescer {
     if (this.#journal !== undefined) await this.drain()
   }
 
+  /** Flush every file (unmount, shutdown). Errors were already logged per file. */
   async drain (): Promise<void> {
     await Promise.all([...this.#files].map(async f => await this.flush(f).catch(() => {})))
   }

@@ -211,17 +211,23 @@ export class Harness {
   }
 }
 
-/**
- * Run `body` against a fresh harness, closed afterwards; then no protocol
- * rule may have been broken and nothing may be left in flight.
- */
-export async function withHarness (t: Test, body: (h: Harness) => Promise<void>, opts: HarnessOptions = {}): Promise<void> {
+/** Run `body` against a fresh harness, closed afterwards; the harness is returned for checks. */
+export async function usingHarness (body: (h: Harness) => Promise<void>, opts: HarnessOptions = {}): Promise<Harness> {
   const h = await Harness.create(opts)
   try {
     await body(h)
   } finally {
     await h.close()
   }
+  return h
+}
+
+/**
+ * Run `body` against a fresh harness, closed afterwards; then no protocol
+ * rule may have been broken and nothing may be left in flight.
+ */
+export async function withHarness (t: Test, body: (h: Harness) => Promise<void>, opts: HarnessOptions = {}): Promise<void> {
+  const h = await usingHarness(body, opts)
   t.same(h.problems, [], 'no protocol rule broken')
   t.equal(h.dispatcher.inFlight, 0, 'nothing left in flight')
 }

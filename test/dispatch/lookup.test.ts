@@ -2,19 +2,14 @@
 // dropping a nodeid, READDIRPLUS counting one lookup per entry it sends.
 import t, { type Test } from 'tap'
 import { errno as E } from '../../src/errors.ts'
-import { Harness, type HarnessOptions } from './harness.ts'
+import { usingHarness, type Harness, type HarnessOptions } from './harness.ts'
 import { ROOT, parse, req } from './kernel.ts'
 
 const DT_DIR = 4
 const DT_REG = 8
 
 async function withHarness (t: Test, opts: HarnessOptions, body: (h: Harness) => Promise<void>): Promise<void> {
-  const h = await Harness.create(opts)
-  try {
-    await body(h)
-  } finally {
-    await h.close()
-  }
+  const h = await usingHarness(body, opts)
   t.same(h.problems, [], 'no protocol rule broken')
 }
 

@@ -3,6 +3,7 @@
 import { constants as fsc } from 'node:fs'
 import { FsError, errno as E } from '../../errors.ts'
 import type { ObjectAttr, ObjectId, Timespec } from '../types.ts'
+import { nowTimespec as now } from '../../time.ts'
 
 export const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK } = fsc
 
@@ -51,11 +52,8 @@ export const isReg = (mode: number): boolean => (mode & S_IFMT) === S_IFREG
 const creatable = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK])
 export const isCreatableType = (mode: number): boolean => creatable.has(mode & S_IFMT)
 
-/** Wall-clock now. Millisecond resolution is what Date offers; nsec carries it. */
-export function now (): Timespec {
-  const ms = Date.now()
-  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1_000_000 }
-}
+/** Wall-clock now (millisecond resolution, what Date offers). */
+export { now }
 
 /** NAME_MAX of Linux, counted in bytes as the kernel does. */
 export const NAME_MAX = 255

@@ -13,6 +13,7 @@
 import { constants } from 'node:fs'
 import type { ObjectAttr, Timespec } from '../types.ts'
 import type { S3Options } from './options.ts'
+import { timespecOf as timeOf } from '../../time.ts'
 
 export const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK } = constants
 
@@ -42,7 +43,7 @@ function parseNumber (text: string | undefined): number | undefined {
   return t.length > 1 && t.startsWith('0') ? parseInt(t, 8) : Number(t)
 }
 
-export const timeOf = (ms: number): Timespec => ({ sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 })
+export { timeOf }
 
 interface Described {
   kind: 'file' | 'dir'

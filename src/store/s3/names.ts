@@ -13,13 +13,11 @@ import type { Session } from './session.ts'
 import { Staged } from './staging.ts'
 import { schedule, stagedAttr } from './files.ts'
 import { DIR_CONTENT_TYPE, putObject } from './write.ts'
+import { nowTimespec as now } from '../../time.ts'
 
 const log = logger('s3')
 
-export const now = (): Timespec => {
-  const ms = Date.now()
-  return { sec: Math.floor(ms / 1000), nsec: (ms % 1000) * 1e6 }
-}
+export { now }
 
 /** What `key` (no trailing slash) names now: a staged file, or the server's answer (cached for metadata_ttl). */
 export async function resolveName (s: Session, key: string): Promise<ObjectInfo | null> {
