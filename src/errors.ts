@@ -66,13 +66,32 @@ export function toErrno (err: unknown): number {
   return E.EIO
 }
 
+/** SQLite's primary result code: the low byte of an extended one (SQLITE_IOERR_WRITE is 778). */
+const sqlitePrimary = (err: object): number => ((err as { errcode?: number }).errcode ?? 1) & 0xff
+
 function sqliteErrno (err: object): number {
-  const code = (err as { errcode?: number }).errcode
+  const code = sqlitePrimary(err)
   // SQLITE_FULL (13): the database file could not grow.
   if (code === 13) return E.ENOSPC
   // SQLITE_READONLY (8)
   if (code === 8) return E.EROFS
   return E.EIO
+}
+
+// The SQLite codes that say the storage failed, not the statement: BUSY,
+// LOCKED, NOMEM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN.
+const SQLITE_STORE_FAULTS = new Set([5, 6, 7, 8, 10, 11, 13, 14])
+
+/**
+ * A failure no rule of toErrno foresaw: a bug, worth its stack in the log.
+ * A host error (it carries an errno) or a SQLite store fault is the
+ * store's trouble, already an errno for the caller.
+ */
+export function isBug (err: unknown): boolean {
+  if (!(err instanceof Error) || err instanceof FsError) return false
+  if ('errno' in err || err.name === 'AbortError') return false
+  if ((err as { code?: unknown }).code === 'ERR_SQLITE_ERROR') return !SQLITE_STORE_FAULTS.has(sqlitePrimary(err))
+  return true
 }
 
 export { E as errno }

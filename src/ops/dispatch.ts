@@ -5,7 +5,7 @@
 import { FUSE_INTERRUPT, IN_HEADER_SIZE, opcodeName } from '../channel/abi.ts'
 import { decodeInHeader, decodeInterruptIn, isResent, type InHeader } from '../channel/decode.ts'
 import { replyError, replyHeaderFor } from '../channel/encode.ts'
-import { errno as E, toErrno } from '../errors.ts'
+import { errno as E, isBug, toErrno } from '../errors.ts'
 import { logger } from '../log.ts'
 import type { Fs, Reply, Req } from './context.ts'
 import { serveResent } from './resend.ts'
@@ -132,6 +132,6 @@ export class Dispatcher {
     const logged = (err as { logged?: unknown } | undefined)?.logged === true
     if ((errno === E.EIO || errno === E.ENOSPC) && !logged) log.warn({ unique: h.unique, op, nodeid: h.nodeid, errno, err: String(err) }, 'request failed')
     else if (this.#debug) log.debug({ unique: h.unique, op, nodeid: h.nodeid, errno, err: String(err) }, 'request failed')
-    if (err instanceof Error && !('errno' in err) && err.name !== 'AbortError') log.error({ op, err }, 'unexpected failure (bug)')
+    if (isBug(err)) log.error({ op, err }, 'unexpected failure (bug)')
   }
 }

@@ -3,6 +3,7 @@
 //
 //   <dir>/objfs.db (+ -wal, -shm)   metadata (SQLite)
 //   <dir>/blocks/<ab>/<uuid>.<idx>  block data, <ab> = first two hex digits of the uuid
+//   <dir>/reserve                   room for deleting on a full disk (reserve.ts)
 //
 // Block files are named by object uuid and block index only, never by a
 // user's file name: renames never touch them and no user string reaches a
@@ -13,16 +14,19 @@ import { ConfigError } from '../../errors.ts'
 
 export const DB_FILE = 'objfs.db'
 export const BLOCKS_DIR = 'blocks'
+export const RESERVE_FILE = 'reserve'
 
 export class Layout {
   readonly dir: string
   readonly db: string
   readonly blocks: string
+  readonly reserve: string
 
   constructor (dir: string) {
     this.dir = dir
     this.db = join(dir, DB_FILE)
     this.blocks = join(dir, BLOCKS_DIR)
+    this.reserve = join(dir, RESERVE_FILE)
   }
 
   /** The fan-out directory of an object's blocks: 256 of them keeps each one small. */

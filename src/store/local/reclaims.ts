@@ -5,6 +5,8 @@
 // more than the unlink itself in `rm -rf`. Freeing an orphan changes nothing
 // anyone can see (no name leads to it), so it may wait a few milliseconds
 // for company; a crash meanwhile leaves orphans, which the next mount frees.
+// A batch that fails (a full disk, see reserve.ts) is kept and goes with
+// the next: its room must come free within this mount, not the next one.
 
 /** How long the first orphan of a batch waits for others. */
 export const RECLAIM_DELAY_MS = 20
@@ -21,6 +23,8 @@ interface Batch {
 export class Reclaims {
   readonly #free: (ids: Iterable<string>) => void
   #batch: Batch | undefined
+  /** Ids of batches that failed: tried again with the next flush. */
+  #stalled = new Set<string>()
   #timer: NodeJS.Timeout | undefined
 
   /** `free` runs one transaction for the ids it is given. */
@@ -48,13 +52,18 @@ export class Reclaims {
     return this.#batch
   }
 
-  /** Orphans wait in a batch: their space is not free yet. */
+  /** Orphans wait in a batch, or failed to be freed: their space is not free yet. */
   get pending (): boolean {
-    return this.#batch !== undefined
+    return this.#batch !== undefined || this.#stalled.size > 0
   }
 
   /** Free what is queued now (also before close, statfs, and a retry on a full disk). */
   flush (): void {
+    if (this.#stalled.size > 0) {
+      const batch = this.#batch ?? this.#open()
+      for (const id of this.#stalled) batch.ids.add(id)
+      this.#stalled.clear()
+    }
     const batch = this.#batch
     if (batch === undefined) return
     this.#batch = undefined
@@ -64,6 +73,7 @@ export class Reclaims {
       this.#free(batch.ids)
       batch.resolve()
     } catch (err) {
+      this.#stalled = batch.ids
       batch.reject(err)
     }
   }

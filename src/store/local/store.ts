@@ -21,6 +21,7 @@ import { notWritable, readOnlyDatabase } from './media.ts'
 import * as ns from './namespace.ts'
 import { Reclaims } from './reclaims.ts'
 import { rename } from './rename.ts'
+import { Reserve } from './reserve.ts'
 import { NAME_MAX, S_IFLNK, S_IFMT, isDir, rowOf, toAttr } from './rows.ts'
 import { configure, initialise, migrate, readMeta } from './schema.ts'
 import { prepare } from './statements.ts'
@@ -57,6 +58,7 @@ export class LocalStore implements ObjectStore {
   readonly #token = newToken()
   readonly #reclaims: Reclaims
   readonly #checkpointer: Checkpointer | undefined
+  readonly #reserve: Reserve | undefined
   readonly #counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
   #closed = false
 
@@ -67,7 +69,9 @@ export class LocalStore implements ObjectStore {
     this.#rootId = rootId
     this.#readOnly = readOnly
     this.blockSize = ctx.blockSize
-    this.#reclaims = new Reclaims(ids => { ns.reclaim(ctx, ids) })
+    // The instance that serves metadata (and so every delete) keeps the reserve.
+    this.#reserve = checkpointer === undefined ? undefined : new Reserve(layout.reserve)
+    this.#reclaims = new Reclaims(ids => { this.#usingReserve(() => { ns.reclaim(ctx, ids) }) })
   }
 
   static async open (config: StoreConfig): Promise<LocalStore> {
@@ -164,6 +168,30 @@ export class LocalStore implements ObjectStore {
     }
   }
 
+  /** A change that frees room: on a full disk it may use the reserve. */
+  #freeing<T> (fn: (ctx: Ctx) => T): T {
+    const ctx = this.#mutate()
+    return this.#usingReserve(() => this.#roomy(() => fn(ctx)))
+  }
+
+  /**
+   * Run `fn`; when it fails for want of room, give up the reserve
+   * (reserve.ts) and run it once more. Every change is one transaction that
+   * a failure rolls back, so the retry starts from where the first began.
+   * The reserve is taken back as soon as the disk has room for it.
+   */
+  #usingReserve<T> (fn: () => T): T {
+    let result: T
+    try {
+      result = fn()
+    } catch (err) {
+      if (toErrno(err) !== E.ENOSPC || this.#reserve?.release() !== true) throw err
+      result = fn()
+    }
+    this.#reserve?.refill()
+    return result
+  }
+
   /** The room held back is the orphans waiting for their batch. */
   freeHeld (): boolean {
     if (!this.#reclaims.pending) return false
@@ -213,7 +241,7 @@ export class LocalStore implements ObjectStore {
   }
 
   async remove (parent: ObjectId, name: string, dir: boolean): Promise<RemoveResult> {
-    return this.#change(ctx => ns.remove(ctx, parent, name, dir))
+    return this.#freeing(ctx => ns.remove(ctx, parent, name, dir))
   }
 
   /** Resolves once freed: with others, a few milliseconds later (reclaims.ts). */
@@ -223,10 +251,12 @@ export class LocalStore implements ObjectStore {
   }
 
   async rename (parent: ObjectId, name: string, newParent: ObjectId, newName: string, flags: number): Promise<RenameResult> {
-    return this.#change(ctx => rename(ctx, parent, name, newParent, newName, flags))
+    return this.#freeing(ctx => rename(ctx, parent, name, newParent, newName, flags))
   }
 
   async setattr (id: ObjectId, changes: SetAttr): Promise<ObjectAttr> {
+    // Truncating frees room; other changes must not take the reserve.
+    if (changes.size !== undefined) return this.#freeing(ctx => data.setattr(ctx, id, changes))
     return this.#change(ctx => data.setattr(ctx, id, changes))
   }
 
@@ -254,7 +284,7 @@ export class LocalStore implements ObjectStore {
   }
 
   async dropBlocks (id: ObjectId, first: number, last: number): Promise<void> {
-    this.#change(ctx => data.dropBlocks(ctx, id, first, last))
+    this.#freeing(ctx => data.dropBlocks(ctx, id, first, last))
   }
 
   async seekBlock (id: ObjectId, from: number, limit: number, want: boolean): Promise<number | null> {
@@ -280,7 +310,7 @@ export class LocalStore implements ObjectStore {
   }
 
   async removexattr (id: ObjectId, name: string): Promise<void> {
-    this.#change(ctx => xattr.removexattr(ctx, id, name))
+    this.#freeing(ctx => xattr.removexattr(ctx, id, name))
   }
 
   async statfs (): Promise<StoreStatfs> {
