@@ -134,7 +134,8 @@ if (mountTier(t)) {
     t.ok(blockFiles.length >= 3, `${blockFiles.length} block files`)
     t.same(blockFiles.filter(f => !/^[0-9a-f]{2}\/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.\d+$/.test(f)), [], 'every block file is named <uuid>.<index> in a fan-out directory')
     t.ok(blockFiles.every(f => (statSync(join(storeDir, 'blocks', f)).mode & 0o777) === 0o600), 'every block file is 0600')
-    t.same(readdirSync(storeDir).sort().filter(n => !/^objfs\.db(-wal|-shm)?$/.test(n) && n !== 'blocks'), [], 'nothing else in the store directory')
+    t.equal(statSync(join(storeDir, 'reserve')).mode & 0o777, 0o600, 'the reserve for deleting on a full disk 0600')
+    t.same(readdirSync(storeDir).sort().filter(n => !/^objfs\.db(-wal|-shm)?$/.test(n) && n !== 'blocks' && n !== 'reserve'), [], 'nothing else in the store directory')
     t.same(readdirSync(dirname(storeDir)), ['store'], 'and nothing escaped next to it')
   })
 
