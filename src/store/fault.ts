@@ -159,7 +159,8 @@ export function withFaults (inner: ObjectStore, spec: string): ObjectStore {
       // Methods see the store itself as `this`: its private fields are not the proxy's.
       if (typeof prop !== 'string' || prop === 'counters' || prop === 'close') return fn.bind(target)
       return async (...args: unknown[]): Promise<unknown> => {
-        const fire = firing(source.rules, prop, args)
+        // The same read, whichever buffer it fills: rules name it readBlock.
+        const fire = firing(source.rules, prop === 'readBlockInto' ? 'readBlock' : prop, args)
         if (fire.length === 0) return await fn.apply(target, args)
         for (const r of fire) if (r.delayMs > 0) await sleep(r.delayMs)
         const failing = fire.find(r => r.errno !== 0)

@@ -223,6 +223,13 @@ export interface ObjectStore {
   readBlock (id: ObjectId, index: number, offset: number, length: number): Promise<Uint8Array | null>
 
   /**
+   * Optional: readBlock into `into` (from its start, at least `length`
+   * long); the byte count, or null for a hole. A worker fills the reply's
+   * pooled buffer with it, with no buffer of its own to allocate and copy.
+   */
+  readBlockInto? (id: ObjectId, index: number, offset: number, length: number, into: Uint8Array): Promise<number | null>
+
+  /**
    * Store whole blocks, then, in one metadata transaction, point the object
    * at them and raise its size to at least `minSize` and set mtime. A block
    * is on disk before metadata refers to it.

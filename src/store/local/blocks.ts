@@ -55,22 +55,28 @@ export class BlockFiles {
    * file only in a race with a truncate, where zeros are a correct answer.
    */
   read (id: string, index: number, offset: number, length: number): Uint8Array {
+    const buf = new Uint8Array(length)
+    const got = this.readInto(id, index, offset, length, buf)
+    return got === length ? buf : buf.slice(0, got)
+  }
+
+  /** `read` into the start of `into`; the byte count. */
+  readInto (id: string, index: number, offset: number, length: number, into: Uint8Array): number {
     let fd: number
     try {
       fd = openSync(this.#layout.blockPath(id, index), fsc.O_RDONLY)
     } catch (err) {
-      if (isENOENT(err)) return new Uint8Array(0)
+      if (isENOENT(err)) return 0
       throw err
     }
     try {
-      const buf = new Uint8Array(length)
       let got = 0
       while (got < length) {
-        const n = readSync(fd, buf, got, length - got, offset + got)
+        const n = readSync(fd, into, got, length - got, offset + got)
         if (n === 0) break
         got += n
       }
-      return got === length ? buf : buf.slice(0, got)
+      return got
     } finally {
       closeSync(fd)
     }

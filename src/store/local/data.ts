@@ -69,6 +69,27 @@ export function writeBlocks (ctx: Ctx, id: string, blocks: BlockWrite[], minSize
 }
 
 export function readBlock (ctx: Ctx, id: string, index: number, offset: number, length: number): Uint8Array | null {
+  const row = blockRow(ctx, id, index, offset, length)
+  if (row === null) return null
+  if (row.inline === 1) return row.part === null ? new Uint8Array(0) : new Uint8Array(row.part)
+  return ctx.files.read(id, index, offset, length)
+}
+
+/** readBlock into the start of `into`: the byte count, null for a hole. */
+export function readBlockInto (ctx: Ctx, id: string, index: number, offset: number, length: number, into: Uint8Array): number | null {
+  if (into.byteLength < length) throw new FsError(E.EINVAL, `a buffer of ${into.byteLength} bytes cannot take ${length}`)
+  const row = blockRow(ctx, id, index, offset, length)
+  if (row === null) return null
+  if (row.inline === 1) {
+    if (row.part === null) return 0
+    into.set(row.part)
+    return row.part.byteLength
+  }
+  return ctx.files.readInto(id, index, offset, length, into)
+}
+
+/** Where block `index` is, and its bytes in the range if they are in its row; null for a hole. */
+function blockRow (ctx: Ctx, id: string, index: number, offset: number, length: number): { inline: number, part: Uint8Array | null } | null {
   checkCount(index, 'block index')
   checkCount(offset, 'offset')
   checkCount(length, 'length')
@@ -79,8 +100,7 @@ export function readBlock (ctx: Ctx, id: string, index: number, offset: number, 
     checkExists(ctx.st, id)
     return null
   }
-  if (row.inline === 1) return row.part === null ? new Uint8Array(0) : new Uint8Array(row.part)
-  return ctx.files.read(id, index, offset, length)
+  return row
 }
 
 export function setattr (ctx: Ctx, id: string, changes: SetAttr): ObjectAttr {

@@ -274,6 +274,14 @@ export class LocalStore implements ObjectStore {
     return bytes
   }
 
+  async readBlockInto (id: ObjectId, index: number, offset: number, length: number, into: Uint8Array): Promise<number | null> {
+    if (this.#closed) throw new FsError(E.EIO, 'the store is closed')
+    this.#counters.readCalls++
+    const n = data.readBlockInto(this.#ctx, id, index, offset, length, into)
+    if (n !== null) this.#counters.bytesRead += n
+    return n
+  }
+
   async writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec): Promise<ObjectAttr> {
     if (this.#readOnly) throw new FsError(E.EROFS)
     if (this.#closed) throw new FsError(E.EIO, 'the store is closed')

@@ -4,7 +4,7 @@ import { workerData } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { openStore } from '../../store/registry.ts'
 import { toErrno } from '../../errors.ts'
-import type { ObjectStore } from '../../store/types.ts'
+import type { ObjectId, ObjectStore } from '../../store/types.ts'
 import type { CloseTask, StoreTask, TaskResult, WorkerSetup } from '../protocol.ts'
 
 const setup = workerData as WorkerSetup
@@ -15,6 +15,10 @@ export default async function storeCall (task: StoreTask | CloseTask): Promise<T
   try {
     opened ??= openStore({ ...setup.store, create: false })
     const store = await opened
+    if (task.into !== undefined && task.method === 'readBlock' && store.readBlockInto !== undefined) {
+      const [id, index, offset, length] = task.args as [ObjectId, number, number, number]
+      return { ok: true, value: await store.readBlockInto(id, index, offset, length, task.into) }
+    }
     const fn = store[task.method] as (...args: unknown[]) => Promise<unknown>
     const value = await fn.apply(store, task.args)
     if (task.into !== undefined && value instanceof Uint8Array) {

@@ -70,6 +70,23 @@ export function dataTests (t: Test, make: StoreFactory): void {
     t.equal(await s.readBlock(f.id, 2, 0, bs), null, 'a block never written is a hole')
   })
 
+  storeTest(t, make, 'readBlockInto reads what readBlock does, into a shared buffer', async (s, _fx, t) => {
+    if (s.readBlockInto === undefined) return skip(t, 'the store has no readBlockInto')
+    const bs = s.blockSize
+    const root = await s.root()
+    const f = await file(s, root.id, 'f')
+    // A whole block (a file of the embedded store), a small one (in its row), and a hole.
+    await s.writeBlocks(f.id, [{ index: 0, data: pattern(bs, 3) }, { index: 1, data: pattern(10, 4) }], 3 * bs, LONG_AGO)
+    const into = new Uint8Array(new SharedArrayBuffer(bs + 16)).fill(0xee)
+    for (const [index, offset, length] of [[0, 0, bs], [0, 100, 50], [1, 0, bs], [1, 5, 100]]) {
+      const n = await s.readBlockInto(f.id, index, offset, length, into)
+      const want = await s.readBlock(f.id, index, offset, length)
+      t.same(n === null ? null : into.slice(0, n), want, `block ${index}, ${length} bytes at ${offset}`)
+    }
+    t.equal(await s.readBlockInto(f.id, 2, 0, bs, into), null, 'a hole is null')
+    await rejectsErrno(t, s.readBlockInto(f.id, 0, 0, bs, new Uint8Array(10)), E.EINVAL, 'a buffer too small')
+  })
+
   storeTest(t, make, 'holes, dropBlocks and seekBlock', async (s, _fx, t) => {
     if (!s.capabilities.blockWrites) return skip(t, 'the store writes whole objects only')
     const bs = s.blockSize
