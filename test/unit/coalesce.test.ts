@@ -217,6 +217,30 @@ t.test('overwrites in random order match a model', async t => {
   t.same(io.content(file.id), model, 'store equals the model')
 })
 
+t.test('a reused block buffer shows nothing of its last file', async t => {
+  const { io, c, file } = setup()
+  // Fill block buffers with 'x' and let them go back to the spares.
+  await c.write(file, 0, fill(2 * BS, 'x'))
+  await c.flush(file)
+  await settle()
+  const other = (size: number): Inode => new Inode(3 + serial, attrOf(`g${serial++}` as ObjectId, size))
+  const gap = other(0)
+  await c.write(gap, 5, fill(3, 'z'))
+  t.equal(text(await c.read(gap, 0, 8)), '\0\0\0\0\0zzz', 'a gap before a write reads as zeros')
+  await c.write(gap, 12, fill(2, 'w'))
+  t.equal(text(await c.read(gap, 0, 14)), '\0\0\0\0\0zzz\0\0\0\0ww', 'and a gap between writes')
+  await c.flush(gap)
+  t.equal(text(io.content(gap.id)), '\0\0\0\0\0zzz\0\0\0\0ww', 'as stored')
+  // A stored block shorter than the size there (a file extended by truncate).
+  const short = other(10)
+  io.blocks.set(`${short.id}:0`, fill(3, 's'))
+  io.sizes.set(short.id, 10)
+  await c.write(short, 8, fill(1, 'v'))
+  t.equal(text(await c.read(short, 0, 10)), 'sss\0\0\0\0\0v\0', 'the stored bytes, zeros to the size, the write')
+  await c.flush(short)
+  t.equal(text(io.content(short.id)), 'sss\0\0\0\0\0v\0', 'as stored')
+})
+
 t.test('a failed store write is reported by the next flush, then cleared', async t => {
   const { io, c, file } = setup()
   io.failNext = E.ENOSPC
