@@ -97,7 +97,7 @@ export class Coalescer {
   readonly #files = new Set<Buffered>()
   /** Block buffers ready for reuse, at most a budget's worth; bytes up to `stale` are not cleared. */
   readonly #spare: Array<{ data: Uint8Array, stale: number }> = []
-  /** A block of zeros to clear spares from (never written, so never resident). */
+  /** A block of zeros to clear parts of a buffer from (never written, so never resident). */
   readonly #zeros: Uint8Array
   /** Completed store writes per file: a partial write reloads its base if this moved meanwhile. */
   readonly #epochs = new WeakMap<Buffered, number>()
@@ -131,7 +131,7 @@ export class Coalescer {
         // From here to the end of the iteration nothing awaits: the block stays open.
         const d = file.dirty as DirtyFile
         // A write past the end of the block leaves a gap that reads as zeros.
-        if (s.offset > block.length) block.data.set(this.#zeros.subarray(0, s.offset - block.length), block.length)
+        this.#clear(block.data, block.length, s.offset)
         block.data.set(data.subarray(s.pos, s.pos + s.length), s.offset)
         block.length = Math.max(block.length, s.offset + s.length)
         if (seg !== 0) this.#pin(block, seg)
@@ -313,8 +313,7 @@ export class Coalescer {
     if (copied > 0) data.set((base as Uint8Array).subarray(0, copied))
     // A stored block shorter than the size there reads as zeros to `length`.
     const stale = spare?.stale ?? 0
-    const clear = Math.min(length, stale)
-    if (clear > copied) data.set(this.#zeros.subarray(0, clear - copied), copied)
+    this.#clear(data, copied, Math.min(length, stale))
     const block: DirtyBlock = { index, data, length, stale }
     // Not in #order until written: the budget must not seal a block its writer has not filled yet.
     d.blocks.set(index, block)
@@ -368,10 +367,15 @@ export class Coalescer {
     if (this.#spare.length >= this.limit / this.blockSize) return
     // Not cleared: a block is filled from its start, and a gap is cleared
     // when a write leaves one. Clearing every buffer here cost 0.12 ms a
-    // MiB of a sequential write that overwrites all of it anyway (CPU
-    // profile). Copies from zeros, not fill(0): fill on shared memory goes
-    // byte by byte, 0.38 ms a MiB against 0.10.
+    // MiB of a sequential write that overwrites all of it anyway (CPU profile).
     this.#spare.push({ data: b.data, stale: Math.max(b.stale, b.length) })
+  }
+
+  /** Zeros in [from, to) of a block buffer. */
+  #clear (data: Uint8Array, from: number, to: number): void {
+    // Copied from zeros, not fill(0): fill on shared memory goes byte by
+    // byte, 0.38 ms a MiB against 0.10.
+    if (to > from) data.set(this.#zeros.subarray(0, to - from), from)
   }
 
   /** Drop a file's dirty state once nothing is buffered, in flight or unreported. */

@@ -9,7 +9,7 @@ import { FsError, errno as E, toErrno } from '../../src/errors.ts'
 import { Reclaims } from '../../src/store/local/reclaims.ts'
 import { RESERVE_BYTES } from '../../src/store/local/reserve.ts'
 import { LocalStore } from '../../src/store/local/store.ts'
-import { pattern, rejectsErrno } from './conformance/helpers.ts'
+import { file, pattern, rejectsErrno } from './conformance/helpers.ts'
 import { BS, configFor, storeDirs } from './local-fixture.ts'
 
 t.test('a failed batch of orphans is kept and goes with the next flush', async t => {
@@ -48,7 +48,7 @@ t.test('a full disk', { skip: process.getuid?.() !== 0 ? 'needs root to mount a 
   t.equal(statSync(reserve).size, RESERVE_BYTES, 'a new store takes its reserve')
 
   const root = await s.root()
-  const f = await s.create(root.id, 'f', { mode: 0o100644, uid: 0, gid: 0 })
+  const f = await file(s, root.id, 'f')
   let index = 0
   let stop: unknown
   while (stop === undefined) {
@@ -71,7 +71,7 @@ t.test('a full disk', { skip: process.getuid?.() !== 0 ? 'needs root to mount a 
       }
     }
   }
-  const refused = await s.create(root.id, 'g', { mode: 0o100644, uid: 0, gid: 0 }).then(() => 0, toErrno)
+  const refused = await file(s, root.id, 'g').then(() => 0, toErrno)
   t.equal(refused, E.ENOSPC, 'a create is ENOSPC: the reserve is not for it')
 
   await s.remove(root.id, 'f', false)
@@ -80,7 +80,7 @@ t.test('a full disk', { skip: process.getuid?.() !== 0 ? 'needs root to mount a 
   await s.reclaim(f.id)
   await rejectsErrno(t, s.getattr(f.id), E.ENOENT, 'the orphan is freed')
   t.equal(statSync(reserve).size, RESERVE_BYTES, 'and the reserve is back')
-  const g = await s.create(root.id, 'g', { mode: 0o100644, uid: 0, gid: 0 })
+  const g = await file(s, root.id, 'g')
   await s.writeBlocks(g.id, [{ index: 0, data: pattern(BS, 0) }], BS, g.mtime)
   t.pass('writing works again')
   await s.close()

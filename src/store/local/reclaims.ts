@@ -59,22 +59,20 @@ export class Reclaims {
 
   /** Free what is queued now (also before close, statfs, and a retry on a full disk). */
   flush (): void {
-    if (this.#stalled.size > 0) {
-      const batch = this.#batch ?? this.#open()
-      for (const id of this.#stalled) batch.ids.add(id)
-      this.#stalled.clear()
-    }
     const batch = this.#batch
-    if (batch === undefined) return
     this.#batch = undefined
     clearTimeout(this.#timer)
     this.#timer = undefined
+    const ids = batch?.ids ?? new Set<string>()
+    for (const id of this.#stalled) ids.add(id)
+    if (ids.size === 0) return
     try {
-      this.#free(batch.ids)
-      batch.resolve()
+      this.#free(ids)
+      this.#stalled.clear()
+      batch?.resolve()
     } catch (err) {
-      this.#stalled = batch.ids
-      batch.reject(err)
+      this.#stalled = ids
+      batch?.reject(err)
     }
   }
 }

@@ -25,10 +25,6 @@ export class Reserve {
     this.refill()
   }
 
-  get held (): boolean {
-    return this.#held
-  }
-
   /** Give the room up; false when it was not held (nothing to give). */
   release (): boolean {
     if (!this.#held) return false

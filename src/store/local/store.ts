@@ -48,6 +48,21 @@ function prepareNew (layout: Layout, absent: boolean): void {
   closeSync(openSync(layout.db, 'a', 0o600))
 }
 
+/**
+ * Run `fn`; if it fails for want of room and `free` made some, run it once
+ * more. Every change is one transaction that a failure rolls back, and
+ * writeBlocks removes the files it made, so the retry starts from where the
+ * first began.
+ */
+function onceMoreIfFreed<T> (fn: () => T, free: () => boolean): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (toErrno(err) !== E.ENOSPC || !free()) throw err
+    return fn()
+  }
+}
+
 export class LocalStore implements ObjectStore {
   readonly blockSize: number
   readonly capabilities: StoreCapabilities = { stableIds: true, hardLinks: true, blockWrites: true, inoNodeids: true }
@@ -155,17 +170,10 @@ export class LocalStore implements ObjectStore {
 
   /**
    * Space a user freed (`rm`) is still held while its orphan waits for its
-   * batch (reclaims.ts): on ENOSPC, free the batch and try once more. Every
-   * change is one transaction that a failure rolls back, and writeBlocks
-   * removes the files it made, so the retry starts from where the first began.
+   * batch (reclaims.ts): on ENOSPC, free the batch and try once more.
    */
   #roomy<T> (fn: () => T): T {
-    try {
-      return fn()
-    } catch (err) {
-      if (toErrno(err) !== E.ENOSPC || !this.freeHeld()) throw err
-      return fn()
-    }
+    return onceMoreIfFreed(fn, () => this.freeHeld())
   }
 
   /** A change that frees room: on a full disk it may use the reserve. */
@@ -175,19 +183,11 @@ export class LocalStore implements ObjectStore {
   }
 
   /**
-   * Run `fn`; when it fails for want of room, give up the reserve
-   * (reserve.ts) and run it once more. Every change is one transaction that
-   * a failure rolls back, so the retry starts from where the first began.
-   * The reserve is taken back as soon as the disk has room for it.
+   * On ENOSPC, give up the reserve (reserve.ts) and try once more; the
+   * reserve is taken back as soon as the disk has room for it.
    */
   #usingReserve<T> (fn: () => T): T {
-    let result: T
-    try {
-      result = fn()
-    } catch (err) {
-      if (toErrno(err) !== E.ENOSPC || this.#reserve?.release() !== true) throw err
-      result = fn()
-    }
+    const result = onceMoreIfFreed(fn, () => this.#reserve?.release() === true)
     this.#reserve?.refill()
     return result
   }

@@ -15,22 +15,26 @@ export default async function storeCall (task: StoreTask | CloseTask): Promise<T
   try {
     opened ??= openStore({ ...setup.store, create: false })
     const store = await opened
-    if (task.into !== undefined && task.method === 'readBlock' && store.readBlockInto !== undefined) {
-      const [id, index, offset, length] = task.args as [ObjectId, number, number, number]
-      return { ok: true, value: await store.readBlockInto(id, index, offset, length, task.into) }
-    }
+    if (task.into !== undefined) return { ok: true, value: await readInto(store, task.args as ReadArgs, task.into) }
     const fn = store[task.method] as (...args: unknown[]) => Promise<unknown>
     const value = await fn.apply(store, task.args)
-    if (task.into !== undefined && value instanceof Uint8Array) {
-      task.into.set(value)
-      return { ok: true, value: value.byteLength }
-    }
     // Block bytes go back transferred, not cloned: one buffer, no copy.
     if (value instanceof Uint8Array) return Piscina.move(value) as unknown as Uint8Array
     return { ok: true, value }
   } catch (err) {
     return { ok: false, errno: toErrno(err), message: err instanceof Error ? err.message : String(err) }
   }
+}
+
+type ReadArgs = [ObjectId, number, number, number]
+
+/** A readBlock into shared memory: the byte count, null for a hole. A store without readBlockInto pays a copy. */
+async function readInto (store: ObjectStore, [id, index, offset, length]: ReadArgs, into: Uint8Array): Promise<number | null> {
+  if (store.readBlockInto !== undefined) return await store.readBlockInto(id, index, offset, length, into)
+  const got = await store.readBlock(id, index, offset, length)
+  if (got === null) return null
+  into.set(got)
+  return got.byteLength
 }
 
 async function close (task: CloseTask): Promise<TaskResult> {
