@@ -152,12 +152,13 @@ export function withFaults (inner: ObjectStore, spec: string): ObjectStore {
   const source = new RuleSource(spec)
   log.warn({ spec }, 'TEST-ONLY fault injection is active on this store')
   return new Proxy(inner, {
-    get (target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown
+    get (target, prop) {
+      // Getters and methods see the store itself as `this`: its private fields are not the proxy's.
+      const value = Reflect.get(target, prop) as unknown
       if (typeof value !== 'function') return value
       const fn = value as (...a: unknown[]) => Promise<unknown>
-      // Methods see the store itself as `this`: its private fields are not the proxy's.
-      if (typeof prop !== 'string' || prop === 'counters' || prop === 'close') return fn.bind(target)
+      // Not store calls a rule could name; freeHeld is synchronous.
+      if (typeof prop !== 'string' || prop === 'counters' || prop === 'close' || prop === 'freeHeld') return fn.bind(target)
       return async (...args: unknown[]): Promise<unknown> => {
         // The same read, whichever buffer it fills: rules name it readBlock.
         const fire = firing(source.rules, prop === 'readBlockInto' ? 'readBlock' : prop, args)

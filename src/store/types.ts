@@ -259,10 +259,16 @@ export interface ObjectStore {
 
   /**
    * Optional: free at once the room this instance holds back (the local
-   * store frees unlinked files in batches). True if there was any, so a
-   * change that failed with ENOSPC in another instance is worth a retry.
+   * store frees unlinked files in batches). True if there was any.
    */
   freeHeld? (): boolean
+
+  /**
+   * Optional, with freeHeld: how often held room was freed so far, by
+   * freeHeld or in due course. A change that failed with ENOSPC in another
+   * instance is worth a retry once this moved after the change began.
+   */
+  readonly heldFreed?: number
 
   getxattr (id: ObjectId, name: string): Promise<Uint8Array>            // ENODATA when absent
   setxattr (id: ObjectId, name: string, value: Uint8Array, flags: number): Promise<void> // XATTR_CREATE/REPLACE -> EEXIST/ENODATA

@@ -100,6 +100,7 @@ export class PooledStore implements ObjectStore {
     const withdraw = (): void => { if (!started) queued?.abort(signal?.reason) }
     signal?.addEventListener('abort', withdraw, { once: true })
     const task: StoreTask = { method, args, into }
+    const freedBefore = this.#inline?.heldFreed
     const run = async (): Promise<TaskResult | Uint8Array> => {
       this.calls.worker++
       return await (pool.run(task) as Promise<TaskResult | Uint8Array>)
@@ -108,14 +109,23 @@ export class PooledStore implements ObjectStore {
       let result = await this.#queue.add(async () => { started = true; return await run() }, { signal: queued?.signal })
       if (result instanceof Uint8Array) return result as T
       if (result === undefined) throw new FsError(E.EINTR)
-      // A full disk may be room the inline instance holds back (the local
-      // store frees unlinked files in batches): once freed, one more try.
-      if (!result.ok && result.errno === E.ENOSPC && this.#inline?.freeHeld?.() === true) result = await run() as TaskResult
+      if (!result.ok && result.errno === E.ENOSPC && this.#roomFreedSince(freedBefore)) result = await run() as TaskResult
       if (!result.ok) throw new FsError(result.errno, result.message)
       return result.value as T
     } finally {
       signal?.removeEventListener('abort', withdraw)
     }
+  }
+
+  /**
+   * A full disk may be room the inline instance holds back (the local store
+   * frees unlinked files in batches): a call that failed for want of room
+   * is worth one more try once that was freed, now or while the call ran
+   * (by its timer, or for another call that failed alike in another worker).
+   */
+  #roomFreedSince (mark: number | undefined): boolean {
+    this.#inline?.freeHeld?.()
+    return this.#inline?.heldFreed !== mark
   }
 
   async #meta<T> (method: StoreMethod, args: unknown[], opts?: CallOptions): Promise<T> {

@@ -100,6 +100,14 @@ t.test('only the environment turns it on', async t => {
   await rejectsErrno(t, withEnvFaults(inner).root(), E.EIO, 'set: behind the rules')
 })
 
+t.test('the room a store holds back is freed through the wrapper as without it', async t => {
+  const { s } = await faulty('*:EIO')
+  const root = await s.root().catch(() => undefined)
+  t.equal(root, undefined, 'store calls meet the rules')
+  t.equal(s.heldFreed, 0, 'a getter reads the store itself')
+  t.equal(s.freeHeld?.(), false, 'freeHeld answers at once, not with a promise')
+})
+
 // Rules that never fire: every call passes through the proxy untouched.
 conformance(t, 'LocalStore behind an idle fault wrapper', async (): Promise<StoreFixture> => {
   const dir = join(tmp, `s${serial++}`)

@@ -213,3 +213,22 @@ t.test('on a full disk, a write in a worker thread finds the room freed in the s
   await removeThenWrite(t, pool, fill)
   t.ok(pool.calls.worker > 4, 'the block writes ran in the worker')
 })
+
+t.test('on a full disk, writes that fail at once in two workers all find the room freed', needsRoot, async t => {
+  let pool: PooledStore | undefined
+  const { disk, fill } = smallDisk(t, async () => { await pool?.close() })
+  const config = configFor(join(disk, 'store'), { blockSize: SIZE })
+  const inline = await LocalStore.open(config)
+  pool = new PooledStore({ threads: 2, setup: { store: { ...config, create: false } }, blockSize: SIZE, capabilities: inline.capabilities, inline, inlineIoBytes: 0 })
+  const root = await pool.root()
+  const a = await file(pool, root.id, 'a')
+  const later = []
+  for (const name of ['b', 'c', 'd', 'e']) later.push(await file(pool, root.id, name))
+  t.ok(await fill(pool, a.id) > 8, 'the disk is full')
+  await pool.remove(root.id, 'a', false)
+  const reclaimed = pool.reclaim(a.id)
+  // The first failure to come back frees the batch; the others must see that it was freed.
+  await Promise.all(later.map(async f => await pool?.writeBlocks(f.id, [0, 1].map(index => ({ index, data: pattern(SIZE, index) })), 2 * SIZE, LONG_AGO)))
+  t.pass('every write succeeds')
+  await reclaimed
+})

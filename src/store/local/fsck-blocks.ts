@@ -57,6 +57,8 @@ export function checkBlocks (db: DatabaseSync, m: FsckModel, layout: Layout, blo
   const files = scanFiles(layout, found)
   const fileCount = files.size
   const reclaimed = new Set(plan.reclaim)
+  // A live daemon's orphan is its own to free, and it removes the files before the rows (namespace.ts reclaim).
+  const held = new Set(plan.held)
   // Format 2 keeps small blocks in their row (data.ts inlineMax); format 1 had no column for it.
   const hasData = (db.prepare('PRAGMA table_info(blocks)').all() as Array<{ name: string }>).some(c => c.name === 'data')
   const rows = db.prepare(`SELECT id, idx, ${hasData ? 'length(data)' : 'NULL'} AS inline FROM blocks ORDER BY id, idx`).all() as Array<{ id: string, idx: number, inline: number | null }>
@@ -74,6 +76,8 @@ export function checkBlocks (db: DatabaseSync, m: FsckModel, layout: Layout, blo
     if (reclaimed.has(id)) {
       // The orphan's rows go with it; its files after.
       remove(file)
+    } else if (held.has(id)) {
+      continue
     } else if (o === undefined) {
       found.push({ kind: 'orphan-block-row', detail: `block ${idx} of object ${id}, which does not exist` })
       drop(id, idx, file)

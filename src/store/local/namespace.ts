@@ -115,23 +115,24 @@ export function unlinkChild (ctx: Ctx, child: Pick<ObjectRow, 'id' | 'mode' | 'n
 
 /**
  * Delete objects that have no names left, with their xattrs and blocks, in
- * one transaction. Rows go first, files after commit: a crash in between
- * leaves unreferenced files for fsck, never a row pointing at a missing file.
+ * one transaction. Block files go before the rows: on a full disk the
+ * commit needs the room they hold. Nothing reads an orphan again, so a
+ * commit that fails, or a crash, leaves only an orphan whose rows name
+ * missing files; the next try (this mount's, or the next mount's) deletes them.
  */
 export function reclaim (ctx: Ctx, ids: Iterable<string>): void {
   const { st, files } = ctx
-  const dropped = transaction(ctx, () => {
-    const out: Array<[string, number[]]> = []
+  transaction(ctx, () => {
     for (const id of ids) {
       const kind = st.objectKind.get(id) as [number, number] | undefined
       if (kind === undefined || kind[1] > 0) continue
       const indexes = (st.blocksIn.all(id, 0, ALL) as Array<{ idx: number }>).map(r => r.idx)
-      if (indexes.length > 0) st.deleteBlocksIn.run(id, 0, ALL)
+      if (indexes.length > 0) {
+        files.remove(id, indexes)
+        st.deleteBlocksIn.run(id, 0, ALL)
+      }
       st.deleteXattrs.run(id)
       st.deleteObject.run(id)
-      if (indexes.length > 0) out.push([id, indexes])
     }
-    return out
   })
-  for (const [id, indexes] of dropped) files.remove(id, indexes)
 }

@@ -26,6 +26,7 @@ export class Reclaims {
   /** Ids of batches that failed: tried again with the next flush. */
   #stalled = new Set<string>()
   #timer: NodeJS.Timeout | undefined
+  #flushes = 0
 
   /** `free` runs one transaction for the ids it is given. */
   constructor (free: (ids: Iterable<string>) => void) {
@@ -57,6 +58,15 @@ export class Reclaims {
     return this.#batch !== undefined || this.#stalled.size > 0
   }
 
+  /**
+   * Batches freed so far, or tried: a failed one may still have freed its
+   * files (namespace.ts reclaim). A write that failed for want of room
+   * since this moved is worth another try.
+   */
+  get flushes (): number {
+    return this.#flushes
+  }
+
   /** Free what is queued now (also before close, statfs, and a retry on a full disk). */
   flush (): void {
     const batch = this.#batch
@@ -66,6 +76,7 @@ export class Reclaims {
     const ids = batch?.ids ?? new Set<string>()
     for (const id of this.#stalled) ids.add(id)
     if (ids.size === 0) return
+    this.#flushes++
     try {
       this.#free(ids)
       this.#stalled.clear()

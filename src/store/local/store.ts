@@ -199,6 +199,10 @@ export class LocalStore implements ObjectStore {
     return true
   }
 
+  get heldFreed (): number {
+    return this.#reclaims.flushes
+  }
+
   async root (): Promise<ObjectAttr> {
     return toAttr(getRow(this.#meta().st, this.#rootId))
   }
