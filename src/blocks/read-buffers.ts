@@ -11,7 +11,7 @@
 /** Spare buffers kept; more may be lent at once, the extra ones are dropped on return. */
 const KEEP = 16
 
-interface Lease {
+export interface Lease {
   readonly buf: Uint8Array
   /** One of the two holders is done with it. */
   done: () => void

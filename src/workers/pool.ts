@@ -15,6 +15,7 @@ import type {
   RenameResult, SetAttr, StoreCapabilities, StoreCounters, StoreStatfs, Timespec,
 } from '../store/types.ts'
 import type { StoreMethod, StoreTask, TaskResult, WorkerSetup } from './protocol.ts'
+import { ReadAhead, rangeOf } from './read-ahead.ts'
 
 const workerFile = fileURLToPath(new URL('./tasks/store-call.ts', import.meta.url))
 
@@ -59,6 +60,7 @@ export class PooledStore implements ObjectStore {
   readonly #inline: ObjectStore | undefined
   readonly #inlineIo: number
   readonly #readBuffers: ReadBuffers
+  readonly #ahead = new ReadAhead()
   /** Store calls by where they ran, for the stats. */
   readonly calls = { inline: 0, worker: 0 }
 
@@ -157,12 +159,20 @@ export class PooledStore implements ObjectStore {
   // contended with the supervisor's for SQLite's lock, and the supervisor
   // slept in the busy handler (unlink took 370 us a file, rm -rf 0.05x of
   // passthrough_ll). Deleting block files is one unlink(2) per block.
-  reclaim (id: ObjectId): Promise<void> { return this.#meta('reclaim', [id]) }
+  reclaim (id: ObjectId): Promise<void> {
+    this.#ahead.drop(id)
+    return this.#meta('reclaim', [id])
+  }
+
   rename (parent: ObjectId, name: string, newParent: ObjectId, newName: string, flags: number, opts?: CallOptions): Promise<RenameResult> {
     return this.#meta('rename', [parent, name, newParent, newName, flags], opts)
   }
 
-  setattr (id: ObjectId, changes: SetAttr, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('setattr', [id, changes], opts) }
+  async setattr (id: ObjectId, changes: SetAttr, opts?: CallOptions): Promise<ObjectAttr> {
+    if (changes.size === undefined) return await this.#meta('setattr', [id, changes], opts)
+    return await this.#changing(id, this.#meta('setattr', [id, changes], opts))
+  }
+
   readlink (id: ObjectId, opts?: CallOptions): Promise<string> { return this.#meta('readlink', [id], opts) }
 
   async readBlock (id: ObjectId, index: number, offset: number, length: number, opts?: CallOptions): Promise<Uint8Array | null> {
@@ -170,17 +180,62 @@ export class PooledStore implements ObjectStore {
     const args = [id, index, offset, length]
     let data: Uint8Array | null
     if (length <= this.#inlineIo) data = await this.#here<Uint8Array | null>('readBlock', args)
-    else if (opts?.reply === undefined || this.#pool === undefined || length > this.#readBuffers.size) data = await this.#call<Uint8Array | null>('readBlock', args, opts)
-    else {
-      const lease = this.#readBuffers.lend()
-      opts.reply.afterReply = lease.done
-      const call = this.#call<number | null>('readBlock', args, opts, lease.buf)
-      call.then(lease.done, lease.done)
-      const n = await call
-      data = n === null ? null : lease.buf.subarray(0, n)
-    }
+    else if (this.#pool === undefined || length > this.#readBuffers.size) data = await this.#call<Uint8Array | null>('readBlock', args, opts)
+    else data = await this.#readShared(id, index, offset, length, opts)
     if (data !== null) this.#counters.bytesRead += data.byteLength
     return data
+  }
+
+  /**
+   * A block read in a worker through shared memory: taken from what was
+   * read ahead if it was. For a READ (`opts.reply`) the bytes stay in the
+   * pooled buffer, lent to the reply; otherwise they are copied out.
+   */
+  async #readShared (id: ObjectId, index: number, offset: number, length: number, opts?: CallOptions): Promise<Uint8Array | null> {
+    const reply = opts?.reply
+    const ahead = this.#ahead.take(id, index)
+    if (ahead !== undefined) {
+      if (reply !== undefined) reply.afterReply = ahead.lease.done
+      const n = await ahead.read.then(n => n, () => undefined)
+      if (n !== undefined) {
+        const got = n === null ? null : rangeOf(ahead.lease.buf, n, offset, length)
+        if (reply !== undefined) return got
+        const copy = got?.slice() ?? null
+        ahead.lease.done()
+        return copy
+      }
+      // Failed ahead: read again, and meet the error as this read's own.
+      ahead.lease.done()
+    }
+    if (reply === undefined) return await this.#call<Uint8Array | null>('readBlock', [id, index, offset, length], opts)
+    const lease = this.#readBuffers.lend()
+    reply.afterReply = lease.done
+    const call = this.#call<number | null>('readBlock', [id, index, offset, length], opts, lease.buf)
+    call.then(lease.done, lease.done)
+    const n = await call
+    return n === null ? null : lease.buf.subarray(0, n)
+  }
+
+  /**
+   * Read block `index` of `id` ahead of the READ that will ask for it
+   * (read-ahead.ts): the coalescer's call, when a file is read block after
+   * block. Only where a pooled buffer holds a whole block.
+   */
+  readAhead (id: ObjectId, index: number): void {
+    if (this.#pool === undefined || this.#readBuffers.size !== this.blockSize || this.#ahead.has(id, index)) return
+    const lease = this.#readBuffers.lend()
+    const read = this.#call<number | null>('readBlock', [id, index, 0, this.blockSize], undefined, lease.buf)
+    read.then(lease.done, lease.done)
+    this.#ahead.add(index, { id, lease, read, at: performance.now() })
+  }
+
+  /** A change to `id`'s blocks: what was read of it ahead, before or while it ran, is stale. */
+  async #changing<T> (id: ObjectId, change: Promise<T>): Promise<T> {
+    try {
+      return await change
+    } finally {
+      this.#ahead.drop(id)
+    }
   }
 
   async writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec): Promise<ObjectAttr> {
@@ -188,13 +243,13 @@ export class PooledStore implements ObjectStore {
     let bytes = 0
     for (const b of blocks) bytes += b.data.byteLength
     this.#counters.bytesWritten += bytes
-    if (bytes <= this.#inlineIo) return await this.#here('writeBlocks', [id, blocks, minSize, mtime])
+    if (bytes <= this.#inlineIo) return await this.#changing(id, this.#here('writeBlocks', [id, blocks, minSize, mtime]))
     // Dirty blocks live in SharedArrayBuffers: the worker sees the same
     // memory, so nothing is copied or detached on the way.
-    return await this.#call('writeBlocks', [id, blocks, minSize, mtime])
+    return await this.#changing(id, this.#call('writeBlocks', [id, blocks, minSize, mtime]))
   }
 
-  dropBlocks (id: ObjectId, first: number, last: number): Promise<void> { return this.#meta('dropBlocks', [id, first, last]) }
+  async dropBlocks (id: ObjectId, first: number, last: number): Promise<void> { await this.#changing(id, this.#meta('dropBlocks', [id, first, last])) }
   seekBlock (id: ObjectId, from: number, limit: number, data: boolean): Promise<number | null> { return this.#meta('seekBlock', [id, from, limit, data]) }
   sync (id: ObjectId): Promise<void> { return this.#io('sync', [id]) }
   /** Whole-object stores commit on close; they are inline-only, so this never crosses threads. */

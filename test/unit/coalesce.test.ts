@@ -25,6 +25,8 @@ class FakeBlocks {
   readonly sizes = new Map<ObjectId, number>()
   readonly reads: Array<{ index: number, offset: number, length: number }> = []
   readonly writes: WriteCall[] = []
+  /** Blocks the coalescer asked to have read ahead. */
+  readonly ahead: number[] = []
   hold = false
   /** Release functions of held writes, oldest first. */
   readonly held: Array<() => void> = []
@@ -38,6 +40,10 @@ class FakeBlocks {
     const b = this.blocks.get(`${id}:${index}`)
     if (b === undefined) return null
     return b.slice(offset, Math.min(b.byteLength, offset + length))
+  }
+
+  readAhead (_id: ObjectId, index: number): void {
+    this.ahead.push(index)
   }
 
   async writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec): Promise<ObjectAttr> {
@@ -382,3 +388,22 @@ t.test('drain flushes every file and swallows errors', async t => {
   t.equal(c.dirtyBytes, 0)
 })
 
+
+t.test('a file read block after block has its next blocks read ahead, within its size and not where buffered', async t => {
+  const { io, c, file } = setup({ preload: bytes(6 * BS + 3, 1) })
+  await c.read(file, 0, BS)
+  t.same(io.ahead, [], 'one read is no pattern yet')
+  await c.read(file, BS, BS)
+  t.same(io.ahead, [2, 3], 'the second block after the first: two ahead')
+  await c.read(file, BS + 4, 4)
+  t.same(io.ahead, [2, 3, 2, 3], 'again within the same block (the pool reads each once)')
+  await c.write(file, 3 * BS, bytes(4, 9))
+  await c.read(file, 2 * BS, BS)
+  t.same(io.ahead.slice(4), [4], 'not the block buffered here')
+  await c.read(file, 5 * BS, BS)
+  t.same(io.ahead.slice(5), [], 'a jump is no pattern')
+  await c.read(file, 6 * BS, 3)
+  t.same(io.ahead.slice(5), [], 'nothing past the end of the file')
+  await c.read(file, 0, BS)
+  t.same(io.ahead.slice(5), [], 'backwards is no pattern')
+})
