@@ -5,8 +5,8 @@
 // block file from a cold disk while nothing else went on (a cold 1 GiB read
 // took 1.5 s; with the block files already in the page cache, 0.85 s).
 // When the coalescer sees a file read block after block, the pool reads the
-// next block into a pooled buffer while the current one is answered, and
-// the READ that asks for it takes that buffer as it would its own.
+// next blocks into pooled buffers while the current one is answered, and
+// the READ that asks for one takes its buffer as it would its own.
 import type { Lease } from '../blocks/read-buffers.ts'
 import type { ObjectId } from '../store/types.ts'
 
