@@ -243,8 +243,8 @@ export class Coalescer {
     if (offset >= size || length === 0) return new Uint8Array(0)
     const n = Math.min(length, size - offset)
     const parts = spans(offset, n, this.blockSize)
-    const buffered = (s: Span): DirtyBlock | undefined => file.dirty?.blocks.get(s.index) ?? file.dirty?.sealed.get(s.index)?.block
-    if (parts.length === 1 && buffered(parts[0]) === undefined) {
+    const buffered = (index: number): DirtyBlock | undefined => file.dirty?.blocks.get(index) ?? file.dirty?.sealed.get(index)?.block
+    if (parts.length === 1 && buffered(parts[0].index) === undefined) {
       const s = parts[0]
       this.readMisses++
       this.#readOn(file, s.index, buffered)
@@ -256,7 +256,7 @@ export class Coalescer {
     }
     const out = new Uint8Array(n)
     await Promise.all(parts.map(async s => {
-      const b = buffered(s)
+      const b = buffered(s.index)
       if (b !== undefined) {
         this.readHits++
         copyContent(out, b, s)
@@ -265,7 +265,7 @@ export class Coalescer {
       this.readMisses++
       const got = await untilAborted(this.#io.readBlock(file.id, s.index, s.offset, s.length, { signal }), signal)
       // Copy from memory once more if the block was dirtied while the store answered.
-      const late = buffered(s)
+      const late = buffered(s.index)
       if (late !== undefined) copyContent(out, late, s)
       else if (got !== null) out.set(got.subarray(0, Math.min(got.byteLength, s.length)), s.pos)
     }))
@@ -273,13 +273,12 @@ export class Coalescer {
   }
 
   /** A file read block after block: its next blocks, unless buffered here, are read ahead. */
-  #readOn (file: Buffered, index: number, buffered: (s: Span) => DirtyBlock | undefined): void {
+  #readOn (file: Buffered, index: number, buffered: (index: number) => DirtyBlock | undefined): void {
     const last = this.#lastRead.get(file)
     this.#lastRead.set(file, index)
     if (last !== index - 1 && last !== index) return
-    for (let i = index + 1; i <= index + READ_AHEAD_BLOCKS; i++) {
-      const next = { index: i, offset: 0, length: this.blockSize, pos: 0 }
-      if (next.index * this.blockSize < file.size && buffered(next) === undefined) this.#io.readAhead?.(file.id, next.index)
+    for (let i = index + 1; i <= index + READ_AHEAD_BLOCKS && i * this.blockSize < file.size; i++) {
+      if (buffered(i) === undefined) this.#io.readAhead?.(file.id, i)
     }
   }
 

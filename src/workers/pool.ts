@@ -226,7 +226,7 @@ export class PooledStore implements ObjectStore {
     const lease = this.#readBuffers.lend()
     const read = this.#call<number | null>('readBlock', [id, index, 0, this.blockSize], undefined, lease.buf)
     read.then(lease.done, lease.done)
-    this.#ahead.add(index, { id, lease, read, at: performance.now() })
+    this.#ahead.add({ id, index, lease, read, at: performance.now() })
   }
 
   /** A change to `id`'s blocks: what was read of it ahead, before or while it ran, is stale. */

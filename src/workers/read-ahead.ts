@@ -20,6 +20,7 @@ const FRESH_MS = 1000
 
 export interface Ahead {
   id: ObjectId
+  index: number
   /** Its second hold is the READ's that takes it (or this table's until then). */
   lease: Lease
   /** The block's byte count, null for a hole; a rejection is for the READ to meet again. */
@@ -36,13 +37,13 @@ export class ReadAhead {
     return this.#blocks.has(key(id, index))
   }
 
-  add (index: number, ahead: Ahead): void {
+  add (ahead: Ahead): void {
     if (this.#blocks.size >= KEEP) {
       const [oldest, a] = this.#blocks.entries().next().value as [string, Ahead]
       this.#blocks.delete(oldest)
       a.lease.done()
     }
-    this.#blocks.set(key(ahead.id, index), ahead)
+    this.#blocks.set(key(ahead.id, ahead.index), ahead)
   }
 
   /**
@@ -51,14 +52,13 @@ export class ReadAhead {
    * past it.
    */
   take (id: ObjectId, index: number): Ahead | undefined {
+    if (this.#blocks.size === 0) return undefined
     let taken: Ahead | undefined
     const now = performance.now()
     for (const [k, a] of this.#blocks) {
-      if (a.id !== id) continue
-      const i = indexOf(k)
-      if (i > index) continue
+      if (a.id !== id || a.index > index) continue
       this.#blocks.delete(k)
-      if (i === index && now - a.at < FRESH_MS) taken = a
+      if (a.index === index && now - a.at < FRESH_MS) taken = a
       else a.lease.done()
     }
     return taken
@@ -75,7 +75,6 @@ export class ReadAhead {
 }
 
 const key = (id: ObjectId, index: number): string => `${index}:${id}`
-const indexOf = (key: string): number => Number.parseInt(key, 10)
 
 /** Of a whole block's `n` bytes in `buf`, the ones a read of [offset, offset+length) gets. */
 export function rangeOf (buf: Uint8Array, n: number, offset: number, length: number): Uint8Array {

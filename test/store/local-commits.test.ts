@@ -13,9 +13,9 @@ import { INO_RANGE } from '../../src/store/local/inos.ts'
 import { RECLAIM_BATCH } from '../../src/store/local/reclaims.ts'
 import { LocalStore } from '../../src/store/local/store.ts'
 import type { ObjectAttr, ObjectId, ObjectStore } from '../../src/store/types.ts'
-import { PooledStore } from '../../src/workers/pool.ts'
+import type { PooledStore } from '../../src/workers/pool.ts'
 import { LONG_AGO, file, pattern, rejectsErrno } from './conformance/helpers.ts'
-import { BS, blockFiles, configFor, storeDirs } from './local-fixture.ts'
+import { BS, blockFiles, configFor, pooledStore, storeDirs } from './local-fixture.ts'
 
 const { freshDir } = storeDirs(t, 'commits')
 
@@ -206,10 +206,8 @@ t.test('on a full disk, room a remove freed is there at once: for the next write
 t.test('on a full disk, a write in a worker thread finds the room freed in the serving thread', needsRoot, async t => {
   let pool: PooledStore | undefined
   const { disk, fill } = smallDisk(t, async () => { await pool?.close() })
-  const config = configFor(join(disk, 'store'), { blockSize: SIZE })
-  const inline = await LocalStore.open(config)
   // Every block write goes to the worker; reclaims wait in the inline instance.
-  pool = new PooledStore({ threads: 1, setup: { store: { ...config, create: false } }, blockSize: SIZE, capabilities: inline.capabilities, inline, inlineIoBytes: 0 })
+  pool = await pooledStore(configFor(join(disk, 'store'), { blockSize: SIZE }), 1)
   await removeThenWrite(t, pool, fill)
   t.ok(pool.calls.worker > 4, 'the block writes ran in the worker')
 })
@@ -217,9 +215,7 @@ t.test('on a full disk, a write in a worker thread finds the room freed in the s
 t.test('on a full disk, writes that fail at once in two workers all find the room freed', needsRoot, async t => {
   let pool: PooledStore | undefined
   const { disk, fill } = smallDisk(t, async () => { await pool?.close() })
-  const config = configFor(join(disk, 'store'), { blockSize: SIZE })
-  const inline = await LocalStore.open(config)
-  pool = new PooledStore({ threads: 2, setup: { store: { ...config, create: false } }, blockSize: SIZE, capabilities: inline.capabilities, inline, inlineIoBytes: 0 })
+  pool = await pooledStore(configFor(join(disk, 'store'), { blockSize: SIZE }), 2)
   const root = await pool.root()
   const a = await file(pool, root.id, 'a')
   const later = []

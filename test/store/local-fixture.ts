@@ -4,7 +4,9 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
+import { LocalStore } from '../../src/store/local/store.ts'
 import type { StoreConfig } from '../../src/store/types.ts'
+import { PooledStore } from '../../src/workers/pool.ts'
 
 export const BS = 4096
 
@@ -27,3 +29,12 @@ export function tree (dir: string): string[] {
 /** The block files of the store in `dir`. */
 export const blockFiles = (dir: string): string[] =>
   existsSync(join(dir, 'blocks')) ? tree(join(dir, 'blocks')).filter(p => statSync(join(dir, 'blocks', p)).isFile()) : []
+
+/**
+ * The store of `config` as the daemon runs it: metadata (and reclaims) in an
+ * instance of this thread, every block read and write in `threads` workers.
+ */
+export async function pooledStore (config: StoreConfig, threads: number): Promise<PooledStore> {
+  const inline = await LocalStore.open(config)
+  return new PooledStore({ threads, setup: { store: { ...config, create: false } }, blockSize: config.blockSize, capabilities: inline.capabilities, inline, inlineIoBytes: 0 })
+}

@@ -2,24 +2,20 @@
 // in a worker thread: a READ that takes a block read ahead gets what a read
 // of its own would have, never bytes a change made stale, and meets a
 // failure as its own.
-import { join } from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
 import { errno as E } from '../../src/errors.ts'
-import { LocalStore } from '../../src/store/local/store.ts'
 import type { ObjectAttr, ObjectId } from '../../src/store/types.ts'
-import { PooledStore } from '../../src/workers/pool.ts'
+import type { PooledStore } from '../../src/workers/pool.ts'
 import { LONG_AGO, file, pattern, rejectsErrno } from './conformance/helpers.ts'
-import { configFor, storeDirs } from './local-fixture.ts'
+import { configFor, pooledStore, storeDirs } from './local-fixture.ts'
 
 const SIZE = 64 * 1024
 
 async function setup (t: Test): Promise<{ pool: PooledStore, f: ObjectAttr }> {
   const { freshDir } = storeDirs(t, 'ahead')
-  const config = configFor(join(freshDir()), { blockSize: SIZE })
-  const inline = await LocalStore.open(config)
   // Every block read goes to the worker, as in the daemon.
-  const pool = new PooledStore({ threads: 1, setup: { store: { ...config, create: false } }, blockSize: SIZE, capabilities: inline.capabilities, inline, inlineIoBytes: 0 })
+  const pool = await pooledStore(configFor(freshDir(), { blockSize: SIZE }), 1)
   t.teardown(async () => await pool.close())
   const f = await file(pool, (await pool.root()).id, 'f')
   // Blocks 0, 1, 2 and a short block 4; block 3 is a hole.

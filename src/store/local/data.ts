@@ -7,7 +7,8 @@ import { FsError, errno as E } from '../../errors.ts'
 import type { BlockWrite, ObjectAttr, SetAttr, Timespec } from '../types.ts'
 import { checkExists, getKind, getRow, transaction, type Ctx } from './context.ts'
 import { ALL } from './namespace.ts'
-import { S_IFMT, checkCount, isDir, isReg, now, toAttr, type ObjectRow } from './rows.ts'
+import { S_IFMT, checkCount, isDir, isReg, toAttr, type ObjectRow } from './rows.ts'
+import { nowTimespec as now } from '../../time.ts'
 
 function checkRegular (row: { mode: number }): void {
   if (isDir(row.mode)) throw new FsError(E.EISDIR)

@@ -5,7 +5,8 @@
 import { truncateSync, unlinkSync } from 'node:fs'
 import type { DatabaseSync } from 'node:sqlite'
 import type { Plan } from './fsck-model.ts'
-import { S_IFDIR, now, type ObjectRow } from './rows.ts'
+import { S_IFDIR, type ObjectRow } from './rows.ts'
+import { nowTimespec as now } from '../../time.ts'
 import { OBJECT_COLUMN_NAMES, prepare } from './statements.ts'
 
 /** The metadata half, inside the caller's transaction. Order keeps every foreign key valid. */

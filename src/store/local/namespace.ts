@@ -5,8 +5,9 @@ import { FsError, errno as E } from '../../errors.ts'
 import type { CreateSpec, ObjectAttr, RemoveResult, Timespec } from '../types.ts'
 import { checkLiveDir, getKind, getRow, hasEntry, transaction, type Ctx } from './context.ts'
 import {
-  PATH_MAX, S_IFBLK, S_IFCHR, S_IFLNK, S_IFMT, checkName, isCreatableType, isDir, now, toAttr, type ObjectRow,
+  PATH_MAX, S_IFBLK, S_IFCHR, S_IFLNK, S_IFMT, checkName, isCreatableType, isDir, toAttr, type ObjectRow,
 } from './rows.ts'
+import { nowTimespec as now } from '../../time.ts'
 
 /** Every block index: the upper bound of "all blocks of an object". */
 export const ALL = Number.MAX_SAFE_INTEGER

@@ -3,7 +3,8 @@ import { FsError, errno as E } from '../../errors.ts'
 import { RENAME_EXCHANGE, RENAME_NOREPLACE, type ObjectId, type RenameResult } from '../types.ts'
 import { checkLiveDir, getKind, lookupRow, transaction, type Ctx } from './context.ts'
 import { unlinkChild } from './namespace.ts'
-import { checkName, isDir, now, type ObjectRow } from './rows.ts'
+import { checkName, isDir, type ObjectRow } from './rows.ts'
+import { nowTimespec as now } from '../../time.ts'
 import type { Statements } from './statements.ts'
 
 // Deeper than any real tree; stops a walk on a corrupt (cyclic) table.

@@ -2,8 +2,7 @@
 // small checks every operation shares (type bits, names, the clock).
 import { constants as fsc } from 'node:fs'
 import { FsError, errno as E } from '../../errors.ts'
-import type { ObjectAttr, ObjectId, Timespec } from '../types.ts'
-import { nowTimespec as now } from '../../time.ts'
+import type { ObjectAttr, ObjectId } from '../types.ts'
 
 export const { S_IFMT, S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK } = fsc
 
@@ -51,9 +50,6 @@ export const isReg = (mode: number): boolean => (mode & S_IFMT) === S_IFREG
 
 const creatable = new Set([S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK])
 export const isCreatableType = (mode: number): boolean => creatable.has(mode & S_IFMT)
-
-/** Wall-clock now (millisecond resolution, what Date offers). */
-export { now }
 
 /** NAME_MAX of Linux, counted in bytes as the kernel does. */
 export const NAME_MAX = 255

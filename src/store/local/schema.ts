@@ -2,7 +2,8 @@
 import { randomUUID } from 'node:crypto'
 import type { DatabaseSync } from 'node:sqlite'
 import { ConfigError } from '../../errors.ts'
-import { S_IFDIR, now } from './rows.ts'
+import { S_IFDIR } from './rows.ts'
+import { nowTimespec as now } from '../../time.ts'
 
 /** The on-disk format this code writes and understands. */
 export const FORMAT_VERSION = 3

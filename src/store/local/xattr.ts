@@ -2,7 +2,7 @@
 import { FsError, errno as E } from '../../errors.ts'
 import { XATTR_CREATE, XATTR_REPLACE } from '../types.ts'
 import { checkExists, transaction, type Ctx } from './context.ts'
-import { now } from './rows.ts'
+import { nowTimespec as now } from '../../time.ts'
 
 /** XATTR_NAME_MAX and XATTR_SIZE_MAX of linux/limits.h. */
 const XATTR_NAME_MAX = 255

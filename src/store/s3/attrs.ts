@@ -43,8 +43,6 @@ function parseNumber (text: string | undefined): number | undefined {
   return t.length > 1 && t.startsWith('0') ? parseInt(t, 8) : Number(t)
 }
 
-export { timeOf }
-
 interface Described {
   kind: 'file' | 'dir'
   size: number

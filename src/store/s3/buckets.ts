@@ -10,7 +10,8 @@ import type {
   BlockWrite, CreateSpec, ListPage, ObjectAttr, ObjectId, ObjectStore, RemoveResult, RenameResult,
   SetAttr, StaleEvent, StoreCapabilities, StoreConfig, StoreCounters, StoreStatfs, Timespec,
 } from '../types.ts'
-import { S_IFDIR, timeOf } from './attrs.ts'
+import { S_IFDIR } from './attrs.ts'
+import { timespecOf as timeOf } from '../../time.ts'
 import { asFsError, makeClient, newBackendCounters } from './client.ts'
 import { compareKeys, inoOf } from './keys.ts'
 import { parseS3Options, type S3Options } from './options.ts'

@@ -17,8 +17,6 @@ import { nowTimespec as now } from '../../time.ts'
 
 const log = logger('s3')
 
-export { now }
-
 /** What `key` (no trailing slash) names now: a staged file, or the server's answer (cached for metadata_ttl). */
 export async function resolveName (s: Session, key: string): Promise<ObjectInfo | null> {
   const st = s.staged.get(key)
