@@ -105,7 +105,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   const coalescer = new Coalescer(store, blockSize, config.dirtyLimit, {
     settled: inode => table.settle(inode as never),
     pressure: over => session?.setPaused(over),
-  }, { journal: kept?.journal })
+  }, { journal: kept?.journal, direct: capabilities.blockWrites })
   const fs: Fs = {
     store,
     table,

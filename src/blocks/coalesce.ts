@@ -13,13 +13,21 @@
 // buffered, and each dirty block pins the journal segments holding its
 // writes until the store has it, so a crash of the process loses nothing
 // acknowledged and the journal on disk stays about two segments long.
+//
+// A write of exactly one whole block that nothing buffers may instead go
+// straight to the store from the request's own memory, answered once
+// stored (`direct`): no journal record, no checksum, no copy. A 1 GiB
+// write (fio, 1 MiB) spent 0.75 s of the supervisor's CPU on those three.
+// Replay applies what the journal holds over the store, so a block stored
+// this way must not have older records on disk that replay would lay over
+// it: only files with no record in a segment still on disk qualify.
 import { spans, type Span } from './range.ts'
 import { untilAborted } from '../abortable.ts'
 import { FsError, toErrno } from '../errors.ts'
 import { nowTimespec } from '../time.ts'
 import type { Journal } from './journal.ts'
 import { logger } from '../log.ts'
-import type { ObjectAttr, ObjectId, ObjectStore, Timespec } from '../store/types.ts'
+import type { BlockWrite, ObjectAttr, ObjectId, Timespec } from '../store/types.ts'
 
 const log = logger('coalesce')
 
@@ -72,12 +80,16 @@ export interface CoalescerHooks {
 export interface CoalescerOptions {
   /** Record writes for replay after a crash (stores with stable ids); none: no cost. */
   journal?: Journal
+  /** Store whole-block writes at once, unbuffered (stores that write blocks in place). */
+  direct?: boolean
 }
 
 /** What a read needs of the FUSE request it serves (a Req). */
 interface ReadReq { signal?: AbortSignal, afterReply?: () => void }
 
-type BlockIO = Pick<ObjectStore, 'writeBlocks'> & {
+type BlockIO = {
+  /** `awaited`: a request waits on this write (the pool may then run it in this thread). */
+  writeBlocks: (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec, opts?: { awaited?: boolean }) => Promise<ObjectAttr>
   /** The pool withdraws a queued call whose request `signal` aborts. */
   readBlock: (id: ObjectId, index: number, offset: number, length: number, opts?: { signal?: AbortSignal, reply?: ReadReq }) => Promise<Uint8Array | null>
   /** Start reading a block that a READ is about to ask for (the pool's read-ahead.ts). */
@@ -110,6 +122,8 @@ export class Coalescer {
   readonly #spare: Array<{ data: Uint8Array, stale: number }> = []
   /** A block of zeros to clear parts of a buffer from (never written, so never resident). */
   readonly #zeros: Uint8Array
+  /** errno of a file's last direct write, when it failed: logged once until one succeeds. */
+  readonly #failing = new WeakMap<Buffered, number>()
   /** Completed store writes per file: a partial write reloads its base if this moved meanwhile. */
   readonly #epochs = new WeakMap<Buffered, number>()
   #waiters: Array<() => void> = []
@@ -117,6 +131,9 @@ export class Coalescer {
   readonly #journal: Journal | undefined
   /** The journal segment of the latest write recorded (0: none yet). */
   #segment = 0
+  readonly #direct: boolean
+  /** The newest journal segment holding a record of each file; swept as segments go. */
+  readonly #recorded = new Map<ObjectId, number>()
 
   constructor (io: BlockIO, blockSize: number, limit: number, hooks: CoalescerHooks, opts: CoalescerOptions = {}) {
     this.#io = io
@@ -125,11 +142,19 @@ export class Coalescer {
     this.limit = Math.max(limit, 2 * blockSize)
     this.#hooks = hooks
     this.#journal = opts.journal
+    this.#direct = opts.direct === true
     this.#zeros = new Uint8Array(blockSize)
   }
 
-  /** Buffer `data` at `offset`. Resolves once the bytes are in memory and visible to readers. */
+  /**
+   * Buffer `data` at `offset`. Resolves once the bytes are in memory and
+   * visible to readers, or, for a write that qualifies (`direct`), once stored.
+   */
   async write (file: Buffered, offset: number, data: Uint8Array): Promise<void> {
+    if (this.#storesDirect(file, offset, data.byteLength)) {
+      await this.#writeDirect(file, offset / this.blockSize, data)
+      return
+    }
     // Recorded before the first await: the request's buffer is only lent
     // until the reply, and a record must exist before any block holds its bytes.
     const seg = this.#journal === undefined || data.byteLength === 0 ? 0 : this.#record(this.#journal, file, offset, data)
@@ -170,19 +195,22 @@ export class Coalescer {
    * fallocate): journaled so that replaying an older write cuts it again.
    */
   journalSize (id: ObjectId, size: number): void {
-    this.#journal?.appendSize(id, size)
+    if (this.#journal !== undefined) this.#recorded.set(id, this.#journal.appendSize(id, size))
   }
 
   /** A range the store now reads as zeros (punch hole, zero range). */
   journalZero (id: ObjectId, offset: number, length: number): void {
-    this.#journal?.appendZero(id, offset, length)
+    if (this.#journal !== undefined) this.#recorded.set(id, this.#journal.appendZero(id, offset, length))
   }
 
   /** Journal a write; returns its segment, pinned for the write's duration. */
   #record (journal: Journal, file: Buffered, offset: number, data: Uint8Array): number {
     const seg = journal.appendWrite(file.id, offset, data)
+    this.#recorded.set(file.id, seg)
     if (seg !== this.#segment) {
       this.#segment = seg
+      const oldest = journal.oldest
+      for (const [id, n] of this.#recorded) if (n < oldest) this.#recorded.delete(id)
       // A new segment began. Open blocks still holding writes from two
       // segments back go to the store now, or a block rewritten in place
       // forever (a database page) would keep every segment on disk.
@@ -200,6 +228,49 @@ export class Coalescer {
     else if (held.includes(seg)) return
     else held.push(seg)
     this.#journal?.pin(seg)
+  }
+
+  /** Does this write qualify to go to the store unbuffered (see the top)? */
+  #storesDirect (file: Buffered, offset: number, length: number): boolean {
+    if (!this.#direct || length !== this.blockSize || offset % this.blockSize !== 0) return false
+    const index = offset / this.blockSize
+    if (file.dirty?.blocks.has(index) === true || file.dirty?.sealed.has(index) === true) return false
+    if (this.#journal === undefined) return true
+    const seg = this.#recorded.get(file.id)
+    if (seg === undefined) return true
+    if (seg >= this.#journal.oldest) return false
+    this.#recorded.delete(file.id)
+    return true
+  }
+
+  /**
+   * Store one whole block from the request's memory, which stays lent
+   * until the reply: readers and writers of the block meanwhile find it
+   * in flight. A failure is this write's own error; nothing changed.
+   */
+  async #writeDirect (file: Buffered, index: number, data: Uint8Array): Promise<void> {
+    const d = this.#dirtyOf(file)
+    const end = (index + 1) * this.blockSize
+    const mtime = nowTimespec()
+    d.mtime = mtime
+    const stored = this.#io.writeBlocks(file.id, [{ index, data }], end, mtime, { awaited: true })
+    const block: DirtyBlock = { index, data, length: data.byteLength, stale: 0 }
+    d.sealed.set(index, { block, done: stored.then(() => {}, () => {}) })
+    try {
+      d.attr = await stored
+      d.storedSize = Math.max(d.storedSize, end)
+      d.size = Math.max(d.size, end)
+      this.#failing.delete(file)
+    } catch (err) {
+      const errno = toErrno(err)
+      if (this.#failing.get(file) !== errno) log.error({ id: file.id, errno, err: String(err) }, 'storing written data failed')
+      this.#failing.set(file, errno)
+      throw Object.assign(err instanceof FsError ? err : new FsError(errno, String(err)), { logged: true })
+    } finally {
+      this.#epochs.set(file, (this.#epochs.get(file) ?? 0) + 1)
+      if (d.sealed.get(index)?.block === block) d.sealed.delete(index)
+      this.#release(file)
+    }
   }
 
   /**

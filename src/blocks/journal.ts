@@ -150,13 +150,13 @@ export class Journal {
    * Record a truncate or extend the store has applied: replaying an older
    * write must not bring back what it cut.
    */
-  appendSize (id: ObjectId, size: number): void {
-    this.#append(KIND_SIZE, id, size, 0, undefined)
+  appendSize (id: ObjectId, size: number): number {
+    return this.#append(KIND_SIZE, id, size, 0, undefined)
   }
 
   /** Record a range the store zeroed (punch hole, zero range). */
-  appendZero (id: ObjectId, offset: number, length: number): void {
-    this.#append(KIND_ZERO, id, offset, length, undefined)
+  appendZero (id: ObjectId, offset: number, length: number): number {
+    return this.#append(KIND_ZERO, id, offset, length, undefined)
   }
 
   /** One more holder of segment `n`, which the caller already holds. */
@@ -176,6 +176,12 @@ export class Journal {
     return this.#live.size
   }
 
+  /** The oldest segment on disk: replay would apply nothing recorded before it. */
+  get oldest (): number {
+    for (const n of this.#live.keys()) return n
+    return Infinity
+  }
+
   /**
    * Close the segment; remove every segment if everything recorded is
    * stored (after the coalescer drained). A failed store write leaves them
@@ -189,7 +195,8 @@ export class Journal {
     if (this.#live.size > 0) log.warn({ dir: this.dir, segments: this.#live.size }, 'journal segments kept: some written data was not stored')
   }
 
-  #append (kind: number, id: ObjectId, a: number, b: number, data: Uint8Array | undefined): void {
+  /** Returns the segment the record went to. */
+  #append (kind: number, id: ObjectId, a: number, b: number, data: Uint8Array | undefined): number {
     if (this.#broken !== undefined) throw this.#broken
     if (this.#fd < 0) throw new Error('the journal is closed')
     const h = this.#head
@@ -213,6 +220,7 @@ export class Journal {
     if (data !== undefined) crc = crc32(data, crc)
     h.writeUInt32LE(crc, 4)
     this.#put(h.subarray(0, head), data, length)
+    return (this.#cur as Segment).n
   }
 
   /** Write a record at the end of the segment, whole or not at all. */

@@ -238,12 +238,19 @@ export class PooledStore implements ObjectStore {
     }
   }
 
-  async writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec): Promise<ObjectAttr> {
+  /**
+   * `awaited`: a request waits for this write. With no worker busy, a
+   * thread hop would buy no concurrency, only its latency: a 1 GiB fio
+   * write (1 MiB, one at a time) answered each WRITE in 1.4 ms inline
+   * against 1.9 ms through a worker.
+   */
+  async writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec, opts?: { awaited?: boolean }): Promise<ObjectAttr> {
     this.#counters.writeCalls++
     let bytes = 0
     for (const b of blocks) bytes += b.data.byteLength
     this.#counters.bytesWritten += bytes
-    if (bytes <= this.#inlineIo) return await this.#changing(id, this.#here('writeBlocks', [id, blocks, minSize, mtime]))
+    const idle = opts?.awaited === true && this.#queue.size === 0 && this.#queue.pending === 0
+    if (bytes <= this.#inlineIo || (idle && this.#inlineIo >= 0)) return await this.#changing(id, this.#here('writeBlocks', [id, blocks, minSize, mtime]))
     // Dirty blocks live in SharedArrayBuffers: the worker sees the same
     // memory, so nothing is copied or detached on the way.
     return await this.#changing(id, this.#call('writeBlocks', [id, blocks, minSize, mtime]))

@@ -17,7 +17,7 @@ const T0 = { sec: 1_700_000_000, nsec: 0 }
 /** Let every queued promise reaction run (the fake answers in microtasks). */
 const settle = async (): Promise<void> => await new Promise(resolve => setImmediate(resolve))
 
-interface WriteCall { id: ObjectId, indexes: number[], minSize: number }
+interface WriteCall { id: ObjectId, indexes: number[], minSize: number, awaited: boolean }
 
 /** readBlock/writeBlocks over a Map, counting calls; writes wait while `hold` is set. */
 class FakeBlocks {
@@ -46,9 +46,9 @@ class FakeBlocks {
     this.ahead.push(index)
   }
 
-  async writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec): Promise<ObjectAttr> {
+  async writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec, opts?: { awaited?: boolean }): Promise<ObjectAttr> {
     this.onWrite()
-    this.writes.push({ id, indexes: blocks.map(b => b.index), minSize })
+    this.writes.push({ id, indexes: blocks.map(b => b.index), minSize, awaited: opts?.awaited === true })
     const fail = this.failNext
     this.failNext = 0
     if (this.hold) await new Promise<void>(resolve => this.held.push(resolve))
@@ -91,13 +91,13 @@ function attrOf (id: ObjectId, size: number, mtime: Timespec = T0): ObjectAttr {
 }
 
 let serial = 0
-function setup (opts: { limit?: number, preload?: Uint8Array } = {}): { io: FakeBlocks, c: Coalescer, file: Inode, settled: Buffered[], pressure: boolean[] } {
+function setup (opts: { limit?: number, preload?: Uint8Array, direct?: boolean } = {}): { io: FakeBlocks, c: Coalescer, file: Inode, settled: Buffered[], pressure: boolean[] } {
   const io = new FakeBlocks()
   const id = `f${serial++}` as ObjectId
   if (opts.preload !== undefined) io.preload(id, opts.preload)
   const settled: Buffered[] = []
   const pressure: boolean[] = []
-  const c = new Coalescer(io, BS, opts.limit ?? 1024 * BS, { settled: f => settled.push(f), pressure: over => pressure.push(over) })
+  const c = new Coalescer(io, BS, opts.limit ?? 1024 * BS, { settled: f => settled.push(f), pressure: over => pressure.push(over) }, { direct: opts.direct })
   const file = new Inode(2, attrOf(id, opts.preload?.byteLength ?? 0))
   return { io, c, file, settled, pressure }
 }
@@ -335,7 +335,7 @@ t.test('the dirty budget pushes the oldest open blocks to the store', async t =>
   // come to push blocks out, so the coldest go to the store at once.
   await c.write(other, 3 * BS, bytes(3, 3))
   t.ok(io.writes.length >= 2, 'the oldest blocks went to the store')
-  t.same(io.writes[0], { id: file.id, indexes: [0], minSize: 3 }, 'oldest first')
+  t.same(io.writes[0], { id: file.id, indexes: [0], minSize: 3, awaited: false }, 'oldest first')
   await settle()
   t.ok(c.dirtyBytes < limit, 'back within the budget')
   t.same(pressure, [true, false], 'the reader paused, then resumed')
@@ -406,4 +406,74 @@ t.test('a file read block after block has its next blocks read ahead, within its
   t.same(io.ahead.slice(5), [], 'nothing past the end of the file')
   await c.read(file, 0, BS)
   t.same(io.ahead.slice(5), [], 'backwards is no pattern')
+})
+
+t.test('direct: a whole-block write is stored from the caller\'s memory and resolves once stored', async t => {
+  const old = bytes(2 * BS, 1)
+  const { io, c, file, settled } = setup({ direct: true, preload: old })
+  io.hold = true
+  const data = bytes(BS, 2)
+  let done = false
+  const w = c.write(file, 0, data).then(() => { done = true })
+  await settle()
+  t.same(io.writes, [{ id: file.id, indexes: [0], minSize: BS, awaited: true }], 'handed to the store at once, the caller waiting')
+  t.equal(done, false, 'not answered before the store')
+  t.same(await c.read(file, 0, 2 * BS), Buffer.concat([data, old.subarray(BS)]), 'readers see the block in flight')
+  t.equal(io.reads.length, 1, 'only the other block came from the store')
+  const partial = c.write(file, 2, fill(3, 'x'))
+  await settle()
+  t.equal(io.writes.length, 1, 'a write into the block in flight waits for it')
+  io.hold = false
+  io.release()
+  await w
+  await partial
+  await c.flush(file)
+  const want = Buffer.from(data)
+  want.set(fill(3, 'x'), 2)
+  t.same(io.content(file.id), Buffer.concat([want, old.subarray(BS)]), 'the later partial write lands on the stored block')
+  t.equal(file.dirty, undefined, 'nothing buffered afterwards')
+  t.ok(settled.includes(file), 'and the file settled')
+})
+
+t.test('direct: a write past the end raises the size only once stored', async t => {
+  const { io, c, file } = setup({ direct: true })
+  io.hold = true
+  const w = c.write(file, BS, bytes(BS, 3))
+  await settle()
+  t.equal(file.size, 0, 'not while in flight')
+  io.release()
+  await w
+  t.equal(file.size, 2 * BS, 'then to the end of the block')
+  t.same(io.content(file.id), Buffer.concat([new Uint8Array(BS), bytes(BS, 3)]), 'a hole before it')
+})
+
+t.test('direct: a failed store write is that write\'s error, and changes nothing', async t => {
+  const { io, c, file } = setup({ direct: true })
+  io.failNext = E.ENOSPC
+  const err = await c.write(file, 0, bytes(BS, 4)).then(() => undefined, (e: unknown) => e)
+  t.equal((err as FsError | undefined)?.errno, E.ENOSPC, 'the write rejects with the store errno')
+  t.equal(file.size, 0, 'the size is unchanged')
+  t.same(await c.read(file, 0, BS), new Uint8Array(0), 'nothing to read')
+  await c.flush(file)
+  t.pass('no error left over for flush')
+})
+
+t.test('direct: only whole, aligned blocks nothing buffers', async t => {
+  const { io, c, file } = setup({ direct: true })
+  await c.write(file, 4, bytes(BS, 5))
+  t.same(io.writes.map(w => w.awaited), [false], 'unaligned: buffered, its first block sealed in the background')
+  await c.write(file, 2 * BS, bytes(2 * BS, 6))
+  t.same(io.writes.map(w => w.awaited), [false, false, false], 'two blocks in one write: buffered')
+  await c.write(file, 4 * BS, bytes(4, 7))
+  await c.write(file, 4 * BS, bytes(BS, 8))
+  t.same(io.writes.map(w => w.awaited), [false, false, false, false], 'into an open block: buffered')
+  await c.write(file, 5 * BS, bytes(BS, 9))
+  t.same(io.writes.map(w => w.awaited), [false, false, false, false, true], 'a whole block nothing buffers: direct')
+  await c.flush(file)
+  const want = new Uint8Array(6 * BS)
+  want.set(bytes(BS, 5), 4)
+  want.set(bytes(2 * BS, 6), 2 * BS)
+  want.set(bytes(BS, 8), 4 * BS)
+  want.set(bytes(BS, 9), 5 * BS)
+  t.same(io.content(file.id), want)
 })

@@ -134,12 +134,12 @@ const segments = (dir: string): string[] => readdirSync(dir).sort()
 const fill = (n: number, ch: string): Uint8Array => new Uint8Array(n).fill(ch.charCodeAt(0))
 const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1').replaceAll('\0', '.')
 
-function setup (t: Test, opts: { segmentBytes?: number, content?: Uint8Array } = {}): { dir: string, store: MemStore, journal: Journal, c: Coalescer, file: Inode } {
+function setup (t: Test, opts: { segmentBytes?: number, content?: Uint8Array, direct?: boolean } = {}): { dir: string, store: MemStore, journal: Journal, c: Coalescer, file: Inode } {
   const dir = tempDir(t)
   const store = new MemStore()
   const id = store.add('f', opts.content)
   const journal = new Journal(dir, { segmentBytes: opts.segmentBytes })
-  const c = new Coalescer(store, BS, 1024 * BS, { settled: () => {}, pressure: () => {} }, { journal })
+  const c = new Coalescer(store, BS, 1024 * BS, { settled: () => {}, pressure: () => {} }, { journal, direct: opts.direct })
   const file = new Inode(2, attrOf(id, opts.content?.byteLength ?? 0))
   return { dir, store, journal, c, file }
 }
@@ -507,7 +507,7 @@ async function localCrashStore (t: Test): Promise<CrashStore> {
  * then kill -9 (the coalescer's memory and the held writes are gone),
  * replay, and compare with a model of what the kernel was told.
  */
-async function crashRuns (t: Test, seeds: number, open: () => Promise<CrashStore>): Promise<void> {
+async function crashRuns (t: Test, seeds: number, open: () => Promise<CrashStore>, opts: { direct?: boolean } = {}): Promise<void> {
   for (let seed = 1; seed <= seeds; seed++) {
     let x = (seed * 2654435761) >>> 0
     /** xorshift32: 0 <= result < n. */
@@ -521,7 +521,7 @@ async function crashRuns (t: Test, seeds: number, open: () => Promise<CrashStore
     const store = await open()
     const bs = store.blockSize
     const journal = new Journal(dir, { segmentBytes: 4 * bs + rand(20 * bs) })
-    const c = new Coalescer(store.io, bs, 16 * bs, { settled: () => {}, pressure: () => {} }, { journal })
+    const c = new Coalescer(store.io, bs, 16 * bs, { settled: () => {}, pressure: () => {} }, { journal, direct: opts.direct })
     const files: Inode[] = []
     for (let i = 0; i < 2; i++) files.push(new Inode(2 + i, attrOf(await store.add(`s${seed}f${i}`), 0)))
     const model = files.map(() => new Uint8Array(0))
@@ -543,8 +543,10 @@ async function crashRuns (t: Test, seeds: number, open: () => Promise<CrashStore
       const file = files[k]
       const op = rand(10)
       if (op < 7) {
-        const offset = rand(6 * bs)
-        const data = new Uint8Array(1 + rand(2 * bs)).map(() => 1 + rand(255))
+        // With `direct`, one write in three is a whole block, which may go straight to the store.
+        const whole = opts.direct === true && rand(3) === 0
+        const offset = whole ? rand(6) * bs : rand(6 * bs)
+        const data = new Uint8Array(whole ? bs : 1 + rand(2 * bs)).map(() => 1 + rand(255))
         store.hold = rand(3) === 0
         await drive(c.write(file, offset, data))
         const m = new Uint8Array(Math.max(model[k].byteLength, offset + data.byteLength))
@@ -607,4 +609,53 @@ t.test('random writes, truncations and holes survive a crash at any point', asyn
 
 t.test('the same against the embedded store', async t => {
   await crashRuns(t, 15, async () => await localCrashStore(t))
+})
+
+/** Records of `id` in the segments on disk: "kind offset length". */
+function recordsOf (dir: string, id: ObjectId): string[] {
+  const out: string[] = []
+  for (const name of segments(dir)) {
+    const buf = readFileSync(join(dir, name))
+    for (let pos = 8; pos < buf.byteLength;) {
+      const r = decodeRecord(buf, pos)
+      if ('bad' in r) throw new Error(r.bad)
+      if (r.record.id === id) out.push(`${r.record.kind} ${r.record.a} ${r.record.b}`)
+      pos = r.next
+    }
+  }
+  return out
+}
+
+t.test('direct: a whole block of a file with no record on disk is not journaled', async t => {
+  const { dir, store, journal, c, file } = setup(t, { direct: true, segmentBytes: 3 * BS })
+  await c.write(file, 0, fill(BS, 'a'))
+  t.same(recordsOf(dir, file.id), [], 'stored, not recorded')
+  await c.write(file, BS + 3, fill(2, 'b'))
+  await c.write(file, 2 * BS, fill(BS, 'c'))
+  t.same(recordsOf(dir, file.id), [`1 ${BS + 3} 2`, `1 ${2 * BS} ${BS}`], 'once a record of the file is on disk, whole blocks are recorded too')
+  await c.flush(file)
+  // Writes to another file fill segments until those holding this file's records are gone.
+  const other = new Inode(3, attrOf(store.add('g'), 0))
+  for (let i = 0; recordsOf(dir, file.id).length > 0; i++) {
+    if (i === 100) throw new Error(`segments never went: ${journal.segments} left`)
+    await c.write(other, i * 4, fill(4, 'o'))
+    await c.flush(other)
+  }
+  t.same(recordsOf(dir, file.id), [], 'the segments holding them are deleted')
+  await c.write(file, 3 * BS, fill(BS, 'd'))
+  t.same(recordsOf(dir, file.id), [], 'then a whole block is stored directly again')
+  await truncate(c, store, file, 3 * BS)
+  t.same(recordsOf(dir, file.id), [`2 ${3 * BS} 0`], 'a truncation is recorded')
+  await c.write(file, 3 * BS, fill(BS, 'e'))
+  t.ok(recordsOf(dir, file.id).includes(`1 ${3 * BS} ${BS}`), 'and counts as a record: the next whole block is recorded')
+  await c.flush(file)
+  t.same(text(store.content(file.id)), 'a'.repeat(BS) + '...bb' + '.'.repeat(BS - 5) + 'c'.repeat(BS) + 'e'.repeat(BS))
+})
+
+t.test('with whole blocks stored directly, not journaled', async t => {
+  await crashRuns(t, 200, async () => memCrashStore(), { direct: true })
+})
+
+t.test('with whole blocks stored directly, against the embedded store', async t => {
+  await crashRuns(t, 15, async () => await localCrashStore(t), { direct: true })
 })
