@@ -239,19 +239,25 @@ export function encodeInitOut (o: InitOut): Uint8Array {
 /** fs/fuse/fuse_i.h: the kernel fails the whole READDIR with EIO past this. */
 const FUSE_NAME_MAX = 1024
 
+/** The buffer a DirentWriter starts with; it doubles up to the capacity as records come. */
+const DIRENT_START = 4096
+
 /**
  * Packs fuse_dirent (READDIR) or fuse_direntplus (READDIRPLUS) records into
  * the kernel's buffer size. Records are 8-byte aligned with zero padding. A
  * record that does not fit is refused whole, so the caller can resume at it.
+ * The buffer grows as needed: kernels ask for up to max_pages (1 MiB), and
+ * a zero-filled 1 MiB per READDIRPLUS was a fifth of the supervisor's CPU
+ * in rsync runs into the mount, whose directories hold a few entries.
  */
 export class DirentWriter {
   readonly capacity: number
-  private readonly w: Writer
+  private w: Writer
   private count = 0
 
   constructor (capacity: number) {
     this.capacity = capacity
-    this.w = Writer.alloc(capacity)
+    this.w = Writer.alloc(Math.min(capacity, DIRENT_START))
   }
 
   /** Records written so far. */
@@ -278,7 +284,16 @@ export class DirentWriter {
   finish (): Uint8Array { return this.w.bytes.subarray(0, this.w.pos) }
 
   private fits (unpadded: number): boolean {
-    return this.w.pos + fuseRecAlign(unpadded) <= this.capacity
+    const need = this.w.pos + fuseRecAlign(unpadded)
+    if (need > this.capacity) return false
+    if (need > this.w.bytes.byteLength) {
+      let size = this.w.bytes.byteLength
+      while (size < need) size *= 2
+      const bigger = new Uint8Array(Math.min(size, this.capacity))
+      bigger.set(this.w.bytes.subarray(0, this.w.pos))
+      this.w = new Writer(bigger, this.w.pos)
+    }
+    return true
   }
 
   private putDirent (ino: number, off: number, type: number, name: string, namelen: number): void {

@@ -213,6 +213,33 @@ t.test('DirentWriter refuses a record that does not fit, and nothing of it is wr
   t.same(small.finish(), new Uint8Array(0))
 })
 
+t.test('DirentWriter grows past its first buffer up to the capacity, records intact', async t => {
+  for (const capacity of [1024 * 1024, 5000]) {
+    const d = new e.DirentWriter(capacity)
+    const names: string[] = []
+    for (let i = 0; i < 2000; i++) {
+      const name = `entry-${i}-${'x'.repeat(i % 40)}`
+      if (!d.add(100 + i, i + 1, abi.DT_REG, name)) break
+      names.push(name)
+    }
+    const out = d.finish()
+    const view = new DataView(out.buffer, out.byteOffset, out.byteLength)
+    let pos = 0
+    let ok = true
+    for (const [i, name] of names.entries()) {
+      const namelen = view.getUint32(pos + 16, true)
+      ok &&= view.getUint32(pos, true) === 100 + i && view.getUint32(pos + 8, true) === i + 1 &&
+        Buffer.from(out.subarray(pos + 24, pos + 24 + namelen)).toString() === name
+      pos += (24 + namelen + 7) & ~7
+    }
+    t.ok(ok, `capacity ${capacity}: every record decodes as written`)
+    t.equal(pos, out.byteLength, 'and nothing else is in the buffer')
+    t.equal(d.length, names.length)
+    if (capacity === 5000) t.ok(names.length < 2000 && out.byteLength <= capacity, `refused at the capacity (${out.byteLength} bytes)`)
+    else t.equal(names.length, 2000, 'all fit in 1 MiB')
+  }
+})
+
 t.test('dirent names the kernel would reject are a programming error', async t => {
   const d = new e.DirentWriter(8192)
   t.throws(() => d.add(1, 1, abi.DT_REG, ''), RangeError)
