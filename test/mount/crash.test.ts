@@ -11,7 +11,7 @@ import type { Test } from 'tap'
 import { forceUnmount, isMounted } from '../../src/channel/unmount.ts'
 import { Rng, seeds, soak } from '../fs/model.ts'
 import { Driver } from './driver-client.ts'
-import { daemonPids, mountObjfs, mountTier, objfsBin, q, run, sh, shOk, waitForNoDaemon, type Mount } from './harness.ts'
+import { daemonPids, mountObjfs, mountTier, objfsBin, q, run, shOk, waitForNoDaemon, type Mount } from './harness.ts'
 
 const ROUNDS = soak() ? 20 : 3
 
