@@ -10,11 +10,28 @@ import type { CloseTask, StoreTask, TaskResult, WorkerSetup } from '../protocol.
 const setup = workerData as WorkerSetup
 let opened: Promise<ObjectStore> | undefined
 
+/**
+ * This thread's instance. A failed open is not kept: opening writes to
+ * the store, and a thread first opening on a full disk failed every call
+ * it ever got, room freed or not.
+ */
+async function instance (): Promise<ObjectStore> {
+  opened ??= openStore({ ...setup.store, create: false }).catch((err: unknown) => {
+    opened = undefined
+    throw err
+  })
+  return await opened
+}
+
+// Opened as the thread starts, with the mount, rather than at the thread's
+// first call, which may come once the disk is full. A failure here is
+// met again by that first call.
+instance().catch(() => {})
+
 export default async function storeCall (task: StoreTask | CloseTask): Promise<TaskResult | Uint8Array> {
   if (task.method === 'close') return await close(task)
   try {
-    opened ??= openStore({ ...setup.store, create: false })
-    const store = await opened
+    const store = await instance()
     if (task.into !== undefined) return { ok: true, value: await readInto(store, task.args as ReadArgs, task.into) }
     const fn = store[task.method] as (...args: unknown[]) => Promise<unknown>
     const value = await fn.apply(store, task.args)
