@@ -132,8 +132,6 @@ export class Coalescer {
   /** The journal segment of the latest write recorded (0: none yet). */
   #segment = 0
   readonly #direct: boolean
-  /** The newest journal segment holding a record of each file; swept as segments go. */
-  readonly #recorded = new Map<ObjectId, number>()
 
   constructor (io: BlockIO, blockSize: number, limit: number, hooks: CoalescerHooks, opts: CoalescerOptions = {}) {
     this.#io = io
@@ -195,22 +193,19 @@ export class Coalescer {
    * fallocate): journaled so that replaying an older write cuts it again.
    */
   journalSize (id: ObjectId, size: number): void {
-    if (this.#journal !== undefined) this.#recorded.set(id, this.#journal.appendSize(id, size))
+    this.#journal?.appendSize(id, size)
   }
 
   /** A range the store now reads as zeros (punch hole, zero range). */
   journalZero (id: ObjectId, offset: number, length: number): void {
-    if (this.#journal !== undefined) this.#recorded.set(id, this.#journal.appendZero(id, offset, length))
+    this.#journal?.appendZero(id, offset, length)
   }
 
   /** Journal a write; returns its segment, pinned for the write's duration. */
   #record (journal: Journal, file: Buffered, offset: number, data: Uint8Array): number {
     const seg = journal.appendWrite(file.id, offset, data)
-    this.#recorded.set(file.id, seg)
     if (seg !== this.#segment) {
       this.#segment = seg
-      const oldest = journal.oldest
-      for (const [id, n] of this.#recorded) if (n < oldest) this.#recorded.delete(id)
       // A new segment began. Open blocks still holding writes from two
       // segments back go to the store now, or a block rewritten in place
       // forever (a database page) would keep every segment on disk.
@@ -235,12 +230,7 @@ export class Coalescer {
     if (!this.#direct || length !== this.blockSize || offset % this.blockSize !== 0) return false
     const index = offset / this.blockSize
     if (file.dirty?.blocks.has(index) === true || file.dirty?.sealed.has(index) === true) return false
-    if (this.#journal === undefined) return true
-    const seg = this.#recorded.get(file.id)
-    if (seg === undefined) return true
-    if (seg >= this.#journal.oldest) return false
-    this.#recorded.delete(file.id)
-    return true
+    return this.#journal?.holds(file.id) !== true
   }
 
   /**

@@ -120,6 +120,8 @@ export class Journal {
   #bytes = 0
   /** Segments on disk, oldest first. */
   readonly #live = new Map<number, Segment>()
+  /** The newest segment holding a record of each object, while it is on disk. */
+  readonly #lastOf = new Map<ObjectId, number>()
   /** Set when a failed append could not be undone: the segment's tail is garbage, so nothing more may follow it. */
   #broken: Error | undefined
   readonly #head = Buffer.alloc(HEADER + 4 * MAX_ID)
@@ -150,13 +152,13 @@ export class Journal {
    * Record a truncate or extend the store has applied: replaying an older
    * write must not bring back what it cut.
    */
-  appendSize (id: ObjectId, size: number): number {
-    return this.#append(KIND_SIZE, id, size, 0, undefined)
+  appendSize (id: ObjectId, size: number): void {
+    this.#append(KIND_SIZE, id, size, 0, undefined)
   }
 
   /** Record a range the store zeroed (punch hole, zero range). */
-  appendZero (id: ObjectId, offset: number, length: number): number {
-    return this.#append(KIND_ZERO, id, offset, length, undefined)
+  appendZero (id: ObjectId, offset: number, length: number): void {
+    this.#append(KIND_ZERO, id, offset, length, undefined)
   }
 
   /** One more holder of segment `n`, which the caller already holds. */
@@ -176,10 +178,12 @@ export class Journal {
     return this.#live.size
   }
 
-  /** The oldest segment on disk: replay would apply nothing recorded before it. */
-  get oldest (): number {
-    for (const n of this.#live.keys()) return n
-    return Infinity
+  /**
+   * Does a segment on disk hold a record of `id`? Replay would apply it
+   * over whatever the store holds (the coalescer's whole-block writes).
+   */
+  holds (id: ObjectId): boolean {
+    return this.#lastOf.has(id)
   }
 
   /**
@@ -195,8 +199,7 @@ export class Journal {
     if (this.#live.size > 0) log.warn({ dir: this.dir, segments: this.#live.size }, 'journal segments kept: some written data was not stored')
   }
 
-  /** Returns the segment the record went to. */
-  #append (kind: number, id: ObjectId, a: number, b: number, data: Uint8Array | undefined): number {
+  #append (kind: number, id: ObjectId, a: number, b: number, data: Uint8Array | undefined): void {
     if (this.#broken !== undefined) throw this.#broken
     if (this.#fd < 0) throw new Error('the journal is closed')
     const h = this.#head
@@ -220,7 +223,7 @@ export class Journal {
     if (data !== undefined) crc = crc32(data, crc)
     h.writeUInt32LE(crc, 4)
     this.#put(h.subarray(0, head), data, length)
-    return (this.#cur as Segment).n
+    this.#lastOf.set(id, (this.#cur as Segment).n)
   }
 
   /** Write a record at the end of the segment, whole or not at all. */
@@ -270,17 +273,22 @@ export class Journal {
    * an older write over a newer stored one.
    */
   #collect (): void {
+    let deleted = false
     for (const s of this.#live.values()) {
-      if (s === this.#cur || s.pins > 0) return
+      if (s === this.#cur || s.pins > 0) break
       try {
         unlinkSync(join(this.dir, segmentName(s.n)))
       } catch (err) {
         if ((err as { code?: string }).code !== 'ENOENT') {
           log.warn({ dir: this.dir, segment: s.n, err: String(err) }, 'could not delete a journal segment; retrying later')
-          return
+          break
         }
       }
       this.#live.delete(s.n)
+      deleted = true
     }
+    if (!deleted) return
+    const oldest = this.#live.keys().next().value ?? Infinity
+    for (const [id, n] of this.#lastOf) if (n < oldest) this.#lastOf.delete(id)
   }
 }

@@ -241,8 +241,8 @@ export class PooledStore implements ObjectStore {
   /**
    * `awaited`: a request waits for this write. With no worker busy, a
    * thread hop would buy no concurrency, only its latency: a 1 GiB fio
-   * write (1 MiB, one at a time) answered each WRITE in 1.4 ms inline
-   * against 1.9 ms through a worker.
+   * write (1 MiB, one at a time) answered each WRITE in 1.70-1.74 ms
+   * inline against 1.90-1.96 ms through a worker (README, session 7).
    */
   async writeBlocks (id: ObjectId, blocks: BlockWrite[], minSize: number, mtime: Timespec, opts?: { awaited?: boolean }): Promise<ObjectAttr> {
     this.#counters.writeCalls++
@@ -250,7 +250,7 @@ export class PooledStore implements ObjectStore {
     for (const b of blocks) bytes += b.data.byteLength
     this.#counters.bytesWritten += bytes
     const idle = opts?.awaited === true && this.#queue.size === 0 && this.#queue.pending === 0
-    if (bytes <= this.#inlineIo || (idle && this.#inlineIo >= 0)) return await this.#changing(id, this.#here('writeBlocks', [id, blocks, minSize, mtime]))
+    if (this.#inline !== undefined && (bytes <= this.#inlineIo || idle)) return await this.#changing(id, this.#here('writeBlocks', [id, blocks, minSize, mtime]))
     // Dirty blocks live in SharedArrayBuffers: the worker sees the same
     // memory, so nothing is copied or detached on the way.
     return await this.#changing(id, this.#call('writeBlocks', [id, blocks, minSize, mtime]))
