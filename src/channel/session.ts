@@ -13,6 +13,7 @@ import {
 } from './abi.ts'
 import { decodeInHeader, decodeInitIn, type InitIn } from './decode.ts'
 import { encodeInitOut, encodeNotifyResend, replyError, replyHeaderFor } from './encode.ts'
+import { IdleSpin } from './idle-spin.ts'
 import { Ring, RING_CLOSED, createRing } from './ring.ts'
 import type { ReaderSetup } from './reader.ts'
 import { logger } from '../log.ts'
@@ -54,6 +55,7 @@ export class Session {
   readonly fd: number
   readonly #opts: SessionOptions
   readonly #ring: Ring
+  readonly #spin = new IdleSpin()
   #reader: Worker | undefined
   #closedErrno = 0
   #detached = false
@@ -157,12 +159,18 @@ export class Session {
       // Let every reply queued as a microtask go out first.
       await new Promise(resolve => setImmediate(resolve))
       if (this.#ring.pending()) continue
-      // Nothing in flight: block briefly on the ring itself. A futex wake-up
-      // costs a few microseconds, an event-loop wake-up from another thread
-      // tens; a client doing one syscall after another (cp, tar, git) waits
-      // for every single one of them. Only with no work in flight, so
-      // completions are never held up.
-      if (idle() && this.#ring.waitSync(SPIN_MS)) continue
+      // Nothing in flight: poll the ring for a moment while requests have
+      // been coming close together (idle-spin.ts), then block briefly on
+      // the ring itself. A futex wake-up costs less than an event-loop
+      // wake-up from another thread; a client doing one syscall after
+      // another (cp, tar, git) waits for every single one of them. Only with
+      // no work in flight, so completions are never held up.
+      if (idle()) {
+        const t0 = performance.now()
+        const found = this.#spin.poll(() => this.#ring.pending()) || this.#ring.waitSync(SPIN_MS)
+        this.#spin.gap((performance.now() - t0) * 1000)
+        if (found) continue
+      }
       await this.#ring.waitForRequests()
     }
   }
