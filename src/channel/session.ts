@@ -167,7 +167,9 @@ export class Session {
       // no work in flight, so completions are never held up.
       if (idle()) {
         const t0 = performance.now()
-        const found = this.#spin.poll(() => this.#ring.pending()) || this.#ring.waitSync(SPIN_MS)
+        // A close lands as a notify on an unchanged tail: one during the poll
+        // would be missed by the wait that follows, so the poll looks for it.
+        const found = this.#spin.poll(() => this.#ring.pending() || this.#ring.state === RING_CLOSED) || this.#ring.waitSync(SPIN_MS)
         this.#spin.gap((performance.now() - t0) * 1000)
         if (found) continue
       }
