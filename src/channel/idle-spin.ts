@@ -3,13 +3,12 @@
 // A supervisor asleep in Atomics.wait is woken through a futex, and on
 // these virtual machines waking a sleeping thread cost about 20 us a
 // request (the unlinks below), as much as passthrough_ll's whole unlink
-// round trip. A
-// client doing one syscall after another (cp, tar, rm, git) sends its next
-// request a few microseconds after our reply, so polling for a moment finds
-// it without that wake-up. Where requests come far apart (a 1 MiB WRITE
-// every ~0.6 ms: the kernel copies the data twice before we see it), a poll
-// would only burn the CPU the client and the kernel need, so it is made only
-// while the recent gaps have been short.
+// round trip. A client doing one syscall after another (cp, tar, rm, git)
+// sends its next request a few microseconds after our reply, so polling for
+// a moment finds it without that wake-up. Where requests come far apart (a
+// 1 MiB WRITE every ~0.6 ms: the kernel copies the data twice before we see
+// it), a poll would only burn the CPU the client and the kernel need, so it
+// is made only while the recent gaps have been short.
 //
 // Measured side by side, interleaved, three runs each (5,000 empty files,
 // then 1 GiB with fio): create 0.97-1.15 s sleeping against 0.78-0.83 s
