@@ -42,9 +42,17 @@ export class IdleSpin {
   }
 
   /**
-   * Poll `ready` for up to budgetUs(); true if it turned true. Then the
-   * caller sleeps or serves, and reports the whole gap through `gap`.
+   * Going idle: poll `ready`, then `sleep` (true if woken by work) unless
+   * the poll found it; the gap until then counts towards the average.
    */
+  wait (ready: () => boolean, sleep: () => boolean): boolean {
+    const t0 = this.#now()
+    const found = this.poll(ready) || sleep()
+    this.gap((this.#now() - t0) * 1000)
+    return found
+  }
+
+  /** Poll `ready` for up to budgetUs(); true if it turned true. */
   poll (ready: () => boolean): boolean {
     const budget = this.budgetUs()
     if (budget === 0) return ready()

@@ -23,7 +23,7 @@ const readerFile = fileURLToPath(new URL('./reader.ts', import.meta.url))
 
 const PAGE = 4096
 /** How long an idle supervisor blocks on the ring before yielding to the event loop (ms). */
-const SPIN_MS = 2
+const WAIT_MS = 2
 
 export interface SessionOptions {
   /** Largest WRITE payload; slots are this plus a page for headers. */
@@ -56,6 +56,10 @@ export class Session {
   readonly #opts: SessionOptions
   readonly #ring: Ring
   readonly #spin = new IdleSpin()
+  // A close lands as a notify on an unchanged tail: one during the poll
+  // would be missed by the wait that follows, so the poll looks for it.
+  readonly #ready = (): boolean => this.#ring.pending() || this.#ring.state === RING_CLOSED
+  readonly #sleep = (): boolean => this.#ring.waitSync(WAIT_MS)
   #reader: Worker | undefined
   #closedErrno = 0
   #detached = false
@@ -165,14 +169,7 @@ export class Session {
       // wake-up from another thread; a client doing one syscall after
       // another (cp, tar, git) waits for every single one of them. Only with
       // no work in flight, so completions are never held up.
-      if (idle()) {
-        const t0 = performance.now()
-        // A close lands as a notify on an unchanged tail: one during the poll
-        // would be missed by the wait that follows, so the poll looks for it.
-        const found = this.#spin.poll(() => this.#ring.pending() || this.#ring.state === RING_CLOSED) || this.#ring.waitSync(SPIN_MS)
-        this.#spin.gap((performance.now() - t0) * 1000)
-        if (found) continue
-      }
+      if (idle() && this.#spin.wait(this.#ready, this.#sleep)) continue
       await this.#ring.waitForRequests()
     }
   }

@@ -63,3 +63,16 @@ t.test('a poll returns as soon as work is there, and gives up after POLL_US', as
   t.ok(polledUs >= POLL_US && polledUs <= POLL_US + 10, `polled ${polledUs} us of a ${POLL_US} us budget`)
   t.ok(asked > 2)
 })
+
+t.test('wait sleeps only when the poll found nothing, and counts the whole gap', async t => {
+  const clock = steppingClock(5)
+  const spin = new IdleSpin(clock.now)
+  let slept = 0
+  t.equal(spin.wait(() => false, () => { slept++; return true }), true, 'woken by work')
+  t.equal(slept, 1, 'slept: no poll yet')
+  for (let i = 0; i < 50; i++) spin.gap(10)
+  const before = spin.averageGapUs
+  t.equal(spin.wait(() => true, () => { slept++; return false }), true, 'found by the poll')
+  t.equal(slept, 1, 'no sleep after a poll that found work')
+  t.ok(spin.averageGapUs !== before, 'the gap was counted')
+})
