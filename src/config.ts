@@ -15,7 +15,7 @@ export interface Config {
   attrTimeout: number
   negativeTimeout: number
   writebackCache: boolean
-  /** Upper bound of buffered, not yet stored file data; reading /dev/fuse pauses above it. */
+  /** Upper bound of buffered, not yet stored file data; writes wait for room above it. */
   dirtyLimit: number
   /** Worker threads executing store calls. */
   workers: number

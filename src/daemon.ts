@@ -104,7 +104,6 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } }, { inoNodeids: capabilities.inoNodeids, resumed, generation: takeover?.generation, log: kept?.nodeidLog })
   const coalescer = new Coalescer(store, blockSize, config.dirtyLimit, {
     settled: inode => table.settle(inode as never),
-    pressure: over => session?.setPaused(over),
   }, { journal: kept?.journal, direct: capabilities.blockWrites })
   const fs: Fs = {
     store,

@@ -73,8 +73,6 @@ export interface Buffered {
 export interface CoalescerHooks {
   /** A file's dirty state is gone; its inode may now be dropped. */
   settled: (file: Buffered) => void
-  /** Dirty memory crossed the budget (true) or fell back under it (false). */
-  pressure: (over: boolean) => void
 }
 
 export interface CoalescerOptions {
@@ -127,7 +125,6 @@ export class Coalescer {
   /** Completed store writes per file: a partial write reloads its base if this moved meanwhile. */
   readonly #epochs = new WeakMap<Buffered, number>()
   #waiters: Array<() => void> = []
-  #over = false
   readonly #journal: Journal | undefined
   /** The journal segment of the latest write recorded (0: none yet). */
   #segment = 0
@@ -177,9 +174,10 @@ export class Coalescer {
           // Most recently written last: the budget pushes out the coldest block first.
           this.#order.delete(block)
           this.#order.set(block, file)
-          // Over the budget the reader stops taking requests, so no later write
-          // or flush would ever come to seal these: store some now, or hang.
-          if (this.#waiters.length > 0 || this.#over) this.#relieve()
+          // Over the budget writers wait for room, and only a stored block
+          // makes room: no later write or flush may come to seal these (the
+          // writers waiting may be all there is), so store some now, or hang.
+          if (this.#waiters.length > 0 || this.#spent()) this.#relieve()
         }
       }
     } finally {
@@ -287,7 +285,7 @@ export class Coalescer {
         base = await this.#io.readBlock(file.id, s.index, 0, this.blockSize)
         continue
       }
-      if (this.dirtyBytes + this.blockSize > this.limit) { await this.#room(); continue }
+      if (this.#spent()) { await this.#room(); continue }
       return this.#newBlock(file, d, s.index, keep ? base ?? null : null, keep ? Math.min(this.blockSize, d.storedSize - start) : 0)
     }
   }
@@ -401,7 +399,7 @@ export class Coalescer {
     // Not in #order until written: the budget must not seal a block its writer has not filled yet.
     d.blocks.set(index, block)
     this.dirtyBytes += this.blockSize
-    this.#checkPressure()
+    this.#wakeWaiters()
     return block
   }
 
@@ -434,7 +432,7 @@ export class Coalescer {
         this.#recycle(b)
       }
       this.dirtyBytes -= blocks.length * this.blockSize
-      this.#checkPressure()
+      this.#wakeWaiters()
       this.#release(file)
     })
     for (const b of blocks) d.sealed.set(b.index, { block: b, done })
@@ -478,7 +476,12 @@ export class Coalescer {
   /** Push the coldest open blocks to the store, then wait for one store write to finish. */
   async #room (): Promise<void> {
     this.#relieve()
-    if (this.dirtyBytes + this.blockSize > this.limit) await new Promise<void>(resolve => this.#waiters.push(resolve))
+    if (this.#spent()) await new Promise<void>(resolve => this.#waiters.push(resolve))
+  }
+
+  /** No room for one more block. */
+  #spent (): boolean {
+    return this.dirtyBytes + this.blockSize > this.limit
   }
 
   /** Seal the coldest open blocks until at most half the budget stays open. */
@@ -489,17 +492,16 @@ export class Coalescer {
     }
   }
 
-  /** After every change of dirtyBytes: wake writers waiting for room (they re-check), and tell the reader. */
-  #checkPressure (): void {
-    if (this.#waiters.length > 0 && this.dirtyBytes + this.blockSize <= this.limit) {
+  /**
+   * After every change of dirtyBytes: wake writers waiting for room (they
+   * re-check). Only they wait: every other request goes on being read and
+   * answered while the store catches up.
+   */
+  #wakeWaiters (): void {
+    if (this.#waiters.length > 0 && !this.#spent()) {
       const w = this.#waiters
       this.#waiters = []
       for (const resolve of w) resolve()
-    }
-    const over = this.dirtyBytes + this.blockSize > this.limit
-    if (over !== this.#over) {
-      this.#over = over
-      this.#hooks.pressure(over)
     }
   }
 }

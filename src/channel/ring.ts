@@ -5,8 +5,9 @@
 // slot index on a single-producer/single-consumer queue. The supervisor
 // drains everything published since it last looked (a batch) and frees each
 // slot when its request is answered. No free slot, or the pause flag set
-// (the dirty budget is spent), and the reader stops reading: backpressure
-// reaches the kernel, which queues further requests itself.
+// (the process is handing the connection over, session.ts detach()), and
+// the reader stops reading: backpressure reaches the kernel, which queues
+// further requests itself.
 
 // Control words (Int32 indexes).
 const TAIL = 0      // publications by the reader, counted modulo `wrap`

@@ -186,11 +186,6 @@ export class Session {
     }
   }
 
-  /** Stop taking requests from the kernel (dirty budget spent), or resume. */
-  setPaused (paused: boolean): void {
-    this.#ring.setPaused(paused)
-  }
-
   /**
    * Stop serving, the connection staying open for the next process (a
    * graceful upgrade): serve() returns DETACHED at its next turn. Requests

@@ -75,7 +75,7 @@ function store (e: Exposition, s: StatsSnapshot): void {
 
 function memory (e: Exposition, s: StatsSnapshot): void {
   e.family('objfs_dirty_bytes', 'gauge', 'Written data buffered in memory, not yet in the store.').sample('objfs_dirty_bytes', s.dirtyBytes)
-  e.family('objfs_dirty_limit_bytes', 'gauge', 'The dirty_limit budget; reading requests pauses above it.').sample('objfs_dirty_limit_bytes', s.dirtyLimit)
+  e.family('objfs_dirty_limit_bytes', 'gauge', 'The dirty_limit budget; writes wait for room above it.').sample('objfs_dirty_limit_bytes', s.dirtyLimit)
   e.family('objfs_write_buffer_reads_total', 'counter', 'Block reads served from the write buffer (hit) or from the store (miss); objfs has no read cache of its own.')
   e.sample('objfs_write_buffer_reads_total', s.cache.writeBufferHits, { result: 'hit' })
   e.sample('objfs_write_buffer_reads_total', s.cache.writeBufferMisses, { result: 'miss' })

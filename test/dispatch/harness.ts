@@ -84,7 +84,6 @@ export class Harness {
     const table: InodeTable = new InodeTable(root, { reclaim: id => { void reclaim(fs, id) } }, { inoNodeids: store.capabilities.inoNodeids })
     const coalescer = new Coalescer(store, store.blockSize, config.dirtyLimit, {
       settled: inode => table.settle(inode as Inode),
-      pressure: () => {},
     })
     const handles = new Handles()
     const fs: Fs = {

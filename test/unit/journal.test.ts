@@ -139,7 +139,7 @@ function setup (t: Test, opts: { segmentBytes?: number, content?: Uint8Array, di
   const store = new MemStore()
   const id = store.add('f', opts.content)
   const journal = new Journal(dir, { segmentBytes: opts.segmentBytes })
-  const c = new Coalescer(store, BS, 1024 * BS, { settled: () => {}, pressure: () => {} }, { journal, direct: opts.direct })
+  const c = new Coalescer(store, BS, 1024 * BS, { settled: () => {} }, { journal, direct: opts.direct })
   const file = new Inode(2, attrOf(id, opts.content?.byteLength ?? 0))
   return { dir, store, journal, c, file }
 }
@@ -521,7 +521,7 @@ async function crashRuns (t: Test, seeds: number, open: () => Promise<CrashStore
     const store = await open()
     const bs = store.blockSize
     const journal = new Journal(dir, { segmentBytes: 4 * bs + rand(20 * bs) })
-    const c = new Coalescer(store.io, bs, 16 * bs, { settled: () => {}, pressure: () => {} }, { journal, direct: opts.direct })
+    const c = new Coalescer(store.io, bs, 16 * bs, { settled: () => {} }, { journal, direct: opts.direct })
     const files: Inode[] = []
     for (let i = 0; i < 2; i++) files.push(new Inode(2 + i, attrOf(await store.add(`s${seed}f${i}`), 0)))
     const model = files.map(() => new Uint8Array(0))

@@ -14,7 +14,7 @@
 // uploading; a part's bytes are read from the staging file only when its
 // upload starts) count against upload_buffer, per file at most half of it.
 // A writer whose part would not fit waits in writeBlocks, which holds the
-// coalescer's blocks, which pauses reading requests from the kernel.
+// coalescer's blocks, so that writes wait for room in the dirty budget.
 //
 // Failure: the SDK retries each part; a part that still fails aborts the
 // whole upload (no parts left behind on the server) and sets the file's
