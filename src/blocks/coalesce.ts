@@ -144,12 +144,19 @@ export class Coalescer {
   /**
    * Buffer `data` at `offset`. Resolves once the bytes are in memory and
    * visible to readers, or, for a write that qualifies (`direct`), once stored.
+   * An aborted `signal` ends a wait for room in the budget with EINTR, as
+   * long as nothing of the write is buffered yet.
    */
-  async write (file: Buffered, offset: number, data: Uint8Array): Promise<void> {
+  async write (file: Buffered, offset: number, data: Uint8Array, signal?: AbortSignal): Promise<void> {
     if (this.#storesDirect(file, offset, data.byteLength)) {
       await this.#writeDirect(file, offset / this.blockSize, data)
       return
     }
+    // A write that needs a new block waits for room before it changes
+    // anything (no record, no byte buffered), so that it can still give up:
+    // Ctrl-C on a writer of a slow store. Room taken meanwhile by another
+    // writer is waited for below, past the point of giving up.
+    while (this.#spent() && this.#needsBlock(file, offset, data.byteLength)) await untilAborted(this.#room(), signal)
     // Recorded before the first await: the request's buffer is only lent
     // until the reply, and a record must exist before any block holds its bytes.
     const seg = this.#journal === undefined || data.byteLength === 0 ? 0 : this.#record(this.#journal, file, offset, data)
@@ -477,6 +484,14 @@ export class Coalescer {
   async #room (): Promise<void> {
     this.#relieve()
     if (this.#spent()) await new Promise<void>(resolve => this.#waiters.push(resolve))
+  }
+
+  /** Whether a write of [offset, offset+length) would have to open a block. */
+  #needsBlock (file: Buffered, offset: number, length: number): boolean {
+    const open = file.dirty?.blocks
+    if (open === undefined) return length > 0
+    for (const s of spans(offset, length, this.blockSize)) if (!open.has(s.index)) return true
+    return false
   }
 
   /** No room for one more block. */

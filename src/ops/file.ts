@@ -68,9 +68,9 @@ export async function read (fs: Fs, req: Req, { fh, offset, size }: ReadIn): Pro
   return [await fs.coalescer.read(h.inode, offset, size, req)]
 }
 
-export async function write (fs: Fs, _req: Req, { fh, offset, data, write_flags }: WriteIn): Promise<Reply> {
+export async function write (fs: Fs, req: Req, { fh, offset, data, write_flags }: WriteIn): Promise<Reply> {
   const h = fs.handles.file(fh)
-  await fs.coalescer.write(h.inode, offset, data)
+  await fs.coalescer.write(h.inode, offset, data, req.signal)
   if ((write_flags & FUSE_WRITE_KILL_SUIDGID) !== 0) await killSuid(fs, h.inode)
   return encodeWriteOut(data.byteLength)
 }

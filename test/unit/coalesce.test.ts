@@ -319,6 +319,29 @@ t.test('one write spanning many blocks stays within a block of the budget', asyn
   t.ok(peak <= limit + BS, `dirty bytes peaked at ${peak / BS} blocks with a limit of ${limit / BS}`)
 })
 
+t.test('a write waiting for room gives up when its request is interrupted, with nothing buffered', async t => {
+  const limit = 4 * BS
+  const { io, c, file } = setup({ limit })
+  io.hold = true
+  // Four partial blocks spend the budget; the coldest go to the store, which holds them.
+  for (let i = 0; i < 4; i++) await c.write(file, i * BS, bytes(3, i))
+  const ac = new AbortController()
+  const waiting = c.write(file, 8 * BS, bytes(3, 8), ac.signal)
+  await settle()
+  // The newest block is still open: a write into it needs no room and does not wait.
+  await t.resolves(c.write(file, 3 * BS + 3, bytes(2, 7), new AbortController().signal), 'a write into an open block goes ahead')
+  ac.abort()
+  const err = await waiting.then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof FsError && err.errno === E.EINTR, 'the waiting write ends with EINTR', { err })
+  io.hold = false
+  while (io.held.length > 0) io.release()
+  await c.flush(file)
+  const want = new Uint8Array(3 * BS + 5)
+  for (let i = 0; i < 4; i++) want.set(bytes(3, i), i * BS)
+  want.set(bytes(2, 7), 3 * BS + 3)
+  t.same(io.content(file.id), want, 'the interrupted write left nothing behind, the others are stored')
+})
+
 t.test('the dirty budget pushes the oldest open blocks to the store', async t => {
   const limit = 4 * BS
   const { io, c, file } = setup({ limit })
