@@ -157,8 +157,8 @@ export class Coalescer {
     // Ctrl-C on a writer of a slow store. Room taken meanwhile by another
     // writer is waited for below, past the point of giving up.
     while (this.#spent() && this.#needsBlock(file, offset, data.byteLength)) await untilAborted(this.#room(), signal)
-    // Recorded before the first await: the request's buffer is only lent
-    // until the reply, and a record must exist before any block holds its bytes.
+    // Recorded before the spans' first await, as a record must exist before
+    // any block holds the write's bytes.
     const seg = this.#journal === undefined || data.byteLength === 0 ? 0 : this.#record(this.#journal, file, offset, data)
     try {
       for (const s of spans(offset, data.byteLength, this.blockSize)) {
