@@ -127,16 +127,21 @@ t.test('every kind of damage is found, and repaired without touching good data',
   writeFileSync(join(dir, 'blocks', 'README'), 'not ours')
   sql(dir, 'INSERT INTO xattrs (id, name, value) VALUES (?, \'user.x\', x\'00\')', ghost)
   sql(dir, 'UPDATE meta SET value = \'3\' WHERE key = \'next_ino\'')
+  // b's recorded parent is the root, while its name is in a: rename's subtree check would miss a loop.
+  sql(dir, 'UPDATE objects SET parent = (SELECT value FROM meta WHERE key = \'root\') WHERE id = ?', ids.b)
   // A directory cycle: c moves under its own child d, so no path reaches either.
   sql(dir, 'UPDATE entries SET parent = ? WHERE child = ?', ids.d, ids.c)
 
   const r = fsck(dir, { repair: false, force: false })
-  t.same(kinds(r), ['block-not-file', 'block-past-size', 'block-tail-past-size', 'dangling-entry', 'detached-object', 'link-count',
+  t.same(kinds(r), ['block-not-file', 'block-past-size', 'block-tail-past-size', 'dangling-entry', 'detached-object', 'dir-parent', 'link-count',
     'missing-block-file', 'next-ino', 'orphan-block-file', 'orphan-object', 'orphan-xattr', 'stray-file'], 'every kind is reported')
   t.match(r.findings.find(f => f.kind === 'dangling-entry')?.detail, /'ghost'.*does not exist/)
   t.match(r.findings.filter(f => f.kind === 'link-count').map(f => f.detail).join('\n'), /\/small \(#\d+\) has nlink 5, expected 1/)
   t.match(r.findings.filter(f => f.kind === 'link-count').map(f => f.detail).join('\n'), /directory \/a \(#\d+\) has nlink 9, expected 3/)
   t.equal(r.findings.filter(f => f.kind === 'detached-object').length, 2, 'the nameless file and one member of the cycle')
+  const parents = r.findings.filter(f => f.kind === 'dir-parent').map(f => f.detail)
+  t.equal(parents.length, 1, 'one directory with a wrong parent: the cycle and lost+found are the repair\'s own')
+  t.match(parents[0], /^directory \/a\/b \(#\d+\) records parent \S+, but its name is in directory \/a \(#\d+\)$/)
   t.ok(r.findings.every(f => f.repaired === undefined), 'nothing repaired without --repair')
   t.same(fsck(dir, { repair: false, force: false }).findings, r.findings, 'a check changes nothing')
 
@@ -158,6 +163,7 @@ t.test('every kind of damage is found, and repaired without touching good data',
     }
     t.equal(after.get(path), state, `${path} untouched`)
   }
+  await t.rejects(s.rename((await s.root()).id, 'a', ids.b, 'a', 0), { errno: 22 } as never, 'the subtree check follows the repaired parent of /a/b')
   const lostIno = (await s.getattr(ids.lost)).ino
   t.equal(after.get(`/lost+found/#${lostIno}`), before.get('/a/b/lost'), 'the nameless file is in lost+found with its data')
   t.ok([...after.keys()].some(p => /^\/lost\+found\/#\d+\/(d|c)$/.test(p)), 'the cycle hangs off lost+found again')

@@ -7,6 +7,7 @@ import { DatabaseSync } from 'node:sqlite'
 import { Worker } from 'node:worker_threads'
 import t from 'tap'
 import { errno as E } from '../../src/errors.ts'
+import { fsck } from '../../src/store/local/fsck.ts'
 import { LocalStore } from '../../src/store/local/store.ts'
 import type { ObjectStore } from '../../src/store/types.ts'
 import { conformance, type StoreFixture } from './conformance.ts'
@@ -90,11 +91,11 @@ t.test('refuses a newer format', async t => {
   const dir = freshDir()
   await (await LocalStore.open(configFor(dir))).close()
   const db = new DatabaseSync(join(dir, 'objfs.db'))
-  db.exec("UPDATE meta SET value = '4' WHERE key = 'format_version'")
+  db.exec("UPDATE meta SET value = '5' WHERE key = 'format_version'")
   db.close()
   await t.rejects(LocalStore.open(configFor(dir)), {
     code: 'OBJFS_ERR_CONFIG',
-    message: 'store format 4 is newer than this objfs supports (3); upgrade objfs',
+    message: 'store format 5 is newer than this objfs supports (4); upgrade objfs',
   })
 })
 
@@ -141,6 +142,44 @@ t.test('small blocks live in their row, and move between row and file', async t 
   await s.close()
 })
 
+/** Turn a store of this format into what format 3 looked like: no parent column, entries indexed by child. */
+function toFormat3 (db: DatabaseSync): void {
+  db.exec(`ALTER TABLE objects DROP COLUMN parent;
+    ALTER TABLE entries RENAME TO e4;
+    CREATE TABLE entries (parent TEXT NOT NULL REFERENCES objects (id), name TEXT NOT NULL, child TEXT NOT NULL REFERENCES objects (id), PRIMARY KEY (parent, name)) WITHOUT ROWID;
+    CREATE INDEX entries_child ON entries (child);
+    INSERT INTO entries SELECT parent, name, child FROM e4; DROP TABLE e4;
+    UPDATE meta SET value = '3' WHERE key = 'format_version'`)
+}
+
+t.test('a format 3 store is upgraded in place: directories learn their parent, entries lose the child index', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const root = await s.root()
+  const a = await mkdir(s, root.id, 'a')
+  const b = await mkdir(s, a.id, 'b')
+  const f = await file(s, b.id, 'f')
+  await s.close()
+  const db = new DatabaseSync(join(dir, 'objfs.db'))
+  toFormat3(db)
+  db.close()
+  await t.rejects(LocalStore.open(configFor(dir, { readOnly: true })), { code: 'OBJFS_ERR_CONFIG', message: /store format 3 must be upgraded by one read-write mount first/ }, 'not upgraded read-only')
+  const again = await LocalStore.open(configFor(dir))
+  t.equal((await again.lookup(b.id, 'f'))?.id, f.id, 'names are kept')
+  await rejectsErrno(t, again.rename(root.id, 'a', b.id, 'a', 0), E.EINVAL, 'the subtree check finds the parents recorded by the upgrade')
+  await again.rename(a.id, 'b', root.id, 'b', 0)
+  await again.rename(root.id, 'a', b.id, 'a', 0)
+  t.equal((await again.lookup(b.id, 'a'))?.id, a.id, 'and the tree changes as before')
+  await again.close()
+  const check = new DatabaseSync(join(dir, 'objfs.db'))
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '4', 'recorded as format 4')
+  t.same(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'entries' AND type = 'index' AND name NOT LIKE 'sqlite_%'").all(), [], 'no index of entries by child')
+  t.notMatch((check.prepare("SELECT sql FROM sqlite_master WHERE name = 'entries'").get() as { sql: string }).sql, /child\s+TEXT NOT NULL REFERENCES/, 'and no foreign key on child')
+  t.same(check.prepare('SELECT id, parent FROM objects WHERE parent IS NOT NULL ORDER BY id').all().map(r => [r.id, r.parent]).sort(), [[a.id, b.id], [b.id, root.id]].sort(), 'each directory records its parent')
+  check.close()
+  t.same(fsck(dir, { repair: false, force: false }).findings, [], 'fsck finds nothing')
+})
+
 t.test('a format 1 store is upgraded in place', async t => {
   const dir = freshDir()
   const s = await LocalStore.open(configFor(dir))
@@ -149,6 +188,7 @@ t.test('a format 1 store is upgraded in place', async t => {
   await s.close()
   const db = new DatabaseSync(join(dir, 'objfs.db'))
   // What format 1 looked like: no data column.
+  toFormat3(db)
   db.exec("ALTER TABLE blocks DROP COLUMN data; UPDATE meta SET value = '1' WHERE key = 'format_version'")
   db.close()
   const again = await LocalStore.open(configFor(dir))
@@ -157,7 +197,7 @@ t.test('a format 1 store is upgraded in place', async t => {
   t.same(await again.readBlock(f.id, 1, 0, 10), pattern(10, 5), 'and a small block written after the upgrade')
   await again.close()
   const check = new DatabaseSync(join(dir, 'objfs.db'))
-  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '3', 'recorded as format 3')
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '4', 'recorded as format 4')
   check.close()
 })
 
@@ -169,6 +209,7 @@ t.test('a format 2 store is upgraded in place: its blocks table becomes a rowid 
   await s.close()
   const db = new DatabaseSync(join(dir, 'objfs.db'))
   // What format 2 looked like: the same columns, WITHOUT ROWID.
+  toFormat3(db)
   db.exec(`ALTER TABLE blocks RENAME TO b3; DROP INDEX blocks_dirty;
     CREATE TABLE blocks (id TEXT NOT NULL REFERENCES objects (id), idx INTEGER NOT NULL, dirty INTEGER NOT NULL DEFAULT 1, data BLOB, PRIMARY KEY (id, idx)) WITHOUT ROWID;
     CREATE INDEX blocks_dirty ON blocks (id, idx) WHERE dirty = 1;
@@ -183,7 +224,7 @@ t.test('a format 2 store is upgraded in place: its blocks table becomes a rowid 
   t.same(await again.readBlock(f.id, 1, 0, 50), pattern(50, 6), 'a block rewritten after the upgrade')
   await again.close()
   const check = new DatabaseSync(join(dir, 'objfs.db'))
-  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '3', 'recorded as format 3')
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '4', 'recorded as format 4')
   const ddl = (check.prepare("SELECT sql FROM sqlite_master WHERE name = 'blocks'").get() as { sql: string }).sql
   t.notMatch(ddl, /WITHOUT ROWID/, 'blocks is a rowid table')
   t.same(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'blocks' AND type = 'index' AND name NOT LIKE 'sqlite_%'").all().map(r => r.name), ['blocks_dirty'], 'with its dirty index')

@@ -80,6 +80,24 @@ export function checkReachable (m: FsckModel, plan: Plan, found: Finding[], live
   }
 }
 
+/**
+ * A directory's recorded parent, which rename's subtree check walks: the
+ * directory its one name is in (none for the root and for a removed
+ * directory). Judged on the tree as repaired, lost+found included.
+ */
+export function checkDirParents (m: FsckModel, plan: Plan, found: Finding[]): void {
+  const gone = new Set([...plan.reclaim, ...plan.held])
+  // Named by the repair itself (lost+found and what it takes in): planned, not a finding.
+  const named = new Set(plan.addEntries.map(e => e.child))
+  for (const o of m.objects.values()) {
+    if (!isDir(o.mode) || gone.has(o.id)) continue
+    const want = m.parents(o.id)[0]?.parent ?? null
+    if (o.parent === want) continue
+    if (!named.has(o.id)) found.push({ kind: 'dir-parent', detail: `${m.describe(o.id)} records parent ${o.parent ?? 'none'}, but its name is in ${want === null ? 'no directory' : m.describe(want)}` })
+    plan.setParent.set(o.id, want)
+  }
+}
+
 /** nlink: the number of names of a non-directory; 2 + subdirectories for a directory. */
 export function checkLinkCounts (m: FsckModel, plan: Plan, found: Finding[]): void {
   const gone = new Set([...plan.reclaim, ...plan.held])

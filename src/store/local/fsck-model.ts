@@ -11,6 +11,7 @@ export type FindingKind =
   | 'orphan-object'        // no name, nlink 0, no live daemon holding it
   | 'detached-object'      // no path from the root reaches it, but it has data or links
   | 'link-count'           // nlink differs from the names (directories: 2 + subdirectories)
+  | 'dir-parent'           // a directory's recorded parent is not the directory its name is in
   | 'orphan-block-row'     // a block row of an object that does not exist
   | 'block-not-file'       // a block row of something other than a regular file
   | 'block-past-size'      // a block wholly past the file's size
@@ -36,6 +37,8 @@ export interface FsckObject {
   mode: number
   nlink: number
   size: number
+  /** A directory's recorded parent (objects.parent). */
+  parent: string | null
 }
 
 export interface FsckEntry {
@@ -53,6 +56,7 @@ export interface Plan {
   /** Orphans a live daemon may still have open: left alone. */
   held: string[]
   setNlink: Map<string, number>
+  setParent: Map<string, string | null>
   deleteBlockRows: Array<{ id: string, idx: number }>
   deleteXattrsOf: string[]
   /** Block files to delete once the rows are gone. */
@@ -64,7 +68,7 @@ export interface Plan {
 }
 
 export const emptyPlan = (): Plan => ({
-  deleteEntries: [], addEntries: [], createDir: undefined, reclaim: [], held: [], setNlink: new Map(),
+  deleteEntries: [], addEntries: [], createDir: undefined, reclaim: [], held: [], setNlink: new Map(), setParent: new Map(),
   deleteBlockRows: [], deleteXattrsOf: [], removeFiles: [], truncateFiles: [], cutInline: [], nextIno: undefined,
 })
 
@@ -83,7 +87,7 @@ export class FsckModel {
 
   constructor (db: DatabaseSync, rootId: string) {
     this.rootId = rootId
-    for (const o of db.prepare('SELECT id, ino, mode, nlink, size FROM objects').all() as unknown as FsckObject[]) this.objects.set(o.id, o)
+    for (const o of db.prepare('SELECT id, ino, mode, nlink, size, parent FROM objects').all() as unknown as FsckObject[]) this.objects.set(o.id, o)
     this.setEntries(db.prepare('SELECT parent, name, child FROM entries ORDER BY parent, name').all() as unknown as FsckEntry[])
   }
 
@@ -140,7 +144,7 @@ export class FsckModel {
     const name = this.freeName(this.rootId, 'lost+found')
     plan.createDir = { id, parent: this.rootId, name }
     // ino 0 until the repair takes one; nlink as made, the link check settles it.
-    this.objects.set(id, { id, ino: 0, mode: S_IFDIR | 0o700, nlink: 2, size: 0 })
+    this.objects.set(id, { id, ino: 0, mode: S_IFDIR | 0o700, nlink: 2, size: 0, parent: null })
     const entry = { parent: this.rootId, name, child: id }
     this.#add(entry)
     plan.addEntries.push(entry)

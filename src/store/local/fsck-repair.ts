@@ -32,6 +32,7 @@ export function applyRows (db: DatabaseSync, plan: Plan): void {
     st.deleteObject.run(id)
   }
   for (const [id, nlink] of plan.setNlink) run('UPDATE objects SET nlink = ? WHERE id = ?', nlink, id)
+  for (const [id, parent] of plan.setParent) st.setParent.run(parent, id)
   for (const b of plan.deleteBlockRows) run('DELETE FROM blocks WHERE id = ? AND idx = ?', b.id, b.idx)
   for (const id of plan.deleteXattrsOf) st.deleteXattrs.run(id)
   for (const b of plan.cutInline) run('UPDATE blocks SET data = substr(CAST(data AS BLOB), 1, ?) WHERE id = ? AND idx = ?', b.length, b.id, b.idx)

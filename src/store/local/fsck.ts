@@ -14,7 +14,7 @@
 import { DatabaseSync } from 'node:sqlite'
 import { ConfigError } from '../../errors.ts'
 import { checkBlocks, checkNextIno, checkXattrs } from './fsck-blocks.ts'
-import { checkEntries, checkLinkCounts, checkReachable } from './fsck-graph.ts'
+import { checkDirParents, checkEntries, checkLinkCounts, checkReachable } from './fsck-graph.ts'
 import { FsckModel, emptyPlan, type Finding, type Plan } from './fsck-model.ts'
 import { applyFiles, applyRows } from './fsck-repair.ts'
 import { Layout, inspect } from './layout.ts'
@@ -94,6 +94,7 @@ export function fsck (dir: string, opts: FsckOptions): FsckReport {
       checkEntries(m, plan, findings)
       checkReachable(m, plan, findings, live.length > 0)
       checkLinkCounts(m, plan, findings)
+      checkDirParents(m, plan, findings)
       const counts = checkBlocks(db, m, layout, meta.blockSize, plan, findings, live.length > 0)
       checkXattrs(db, m, plan, findings)
       checkNextIno(db, plan, findings)

@@ -50,6 +50,7 @@ export function create (ctx: Ctx, parent: string, name: string, spec: CreateSpec
       st.insertObject.run(r.id, r.ino, r.mode, r.nlink, r.uid, r.gid, r.size, r.rdev,
         r.atime_s, r.atime_ns, r.mtime_s, r.mtime_ns, r.ctime_s, r.ctime_ns, r.target)
       st.insertEntry.run(parent, name, r.id)
+      if (isDir(r.mode)) st.setParent.run(parent, r.id)
       // A subdirectory's ".." is one more link to its parent.
       st.touchDir.run(isDir(r.mode) ? 1 : 0, r.mtime_s, r.mtime_ns, r.ctime_s, r.ctime_ns, parent)
       return toAttr(r)

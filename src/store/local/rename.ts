@@ -15,7 +15,7 @@ function checkNotAncestor (st: Statements, dir: string, dest: string): void {
   let cur: string | undefined = dest
   for (let depth = 0; cur !== undefined && depth < MAX_DEPTH; depth++) {
     if (cur === dir) throw new FsError(E.EINVAL, 'cannot move a directory into its own subtree')
-    cur = (st.parentOf.get(cur) as { parent: string } | undefined)?.parent
+    cur = (st.parentOf.get(cur) as { parent: string | null } | undefined)?.parent ?? undefined
   }
 }
 
@@ -66,6 +66,7 @@ function move (ctx: Ctx, parent: string, name: string, src: ObjectRow, newParent
   if (isDir(src.mode) && parent !== newParent) {
     st.addNlink.run(-1, parent)
     st.addNlink.run(1, newParent)
+    st.setParent.run(newParent, src.id)
   }
   touchAll(st, t, [src.id], [parent, newParent])
   return result
@@ -88,6 +89,8 @@ function exchange (ctx: Ctx, parent: string, name: string, src: ObjectRow, newPa
       st.addNlink.run(delta, parent)
       st.addNlink.run(-delta, newParent)
     }
+    if (isDir(src.mode)) st.setParent.run(newParent, src.id)
+    if (isDir(dst.mode)) st.setParent.run(parent, dst.id)
   }
   touchAll(st, now(), [src.id, dst.id], [parent, newParent])
 }

@@ -30,6 +30,9 @@ const sql = {
   growSize: `UPDATE objects SET size = max(size, ?), mtime_s = ?, mtime_ns = ?, ctime_s = ?, ctime_ns = ?
     WHERE id = ?`,
   orphans: 'SELECT id FROM objects WHERE nlink = 0',
+  // a directory's one parent (rename's subtree check); NULL for the root
+  parentOf: 'SELECT parent FROM objects WHERE id = ?',
+  setParent: 'UPDATE objects SET parent = ? WHERE id = ?',
   countObjects: 'SELECT count(*) AS n FROM objects',
 
   // meta counters; the text value is bumped in place, never reused
@@ -46,7 +49,6 @@ const sql = {
   list: `SELECT e.name AS name, ${O} FROM entries e JOIN objects o ON o.id = e.child
     WHERE e.parent = ? AND e.name > ? ORDER BY e.name LIMIT ?`,
   hasChildren: 'SELECT 1 AS x FROM entries WHERE parent = ? LIMIT 1',
-  parentOf: 'SELECT parent FROM entries WHERE child = ? LIMIT 1',
   insertEntry: 'INSERT INTO entries (parent, name, child) VALUES (?, ?, ?)',
   deleteEntry: 'DELETE FROM entries WHERE parent = ? AND name = ?',
   moveEntry: 'UPDATE entries SET parent = ?, name = ? WHERE parent = ? AND name = ?',
