@@ -134,12 +134,12 @@ const segments = (dir: string): string[] => readdirSync(dir).sort()
 const fill = (n: number, ch: string): Uint8Array => new Uint8Array(n).fill(ch.charCodeAt(0))
 const text = (b: Uint8Array): string => Buffer.from(b).toString('latin1').replaceAll('\0', '.')
 
-function setup (t: Test, opts: { segmentBytes?: number, content?: Uint8Array, direct?: boolean } = {}): { dir: string, store: MemStore, journal: Journal, c: Coalescer, file: Inode } {
+function setup (t: Test, opts: { segmentBytes?: number, content?: Uint8Array, direct?: boolean, limit?: number } = {}): { dir: string, store: MemStore, journal: Journal, c: Coalescer, file: Inode } {
   const dir = tempDir(t)
   const store = new MemStore()
   const id = store.add('f', opts.content)
   const journal = new Journal(dir, { segmentBytes: opts.segmentBytes })
-  const c = new Coalescer(store, BS, 1024 * BS, { settled: () => {} }, { journal, direct: opts.direct })
+  const c = new Coalescer(store, BS, opts.limit ?? 1024 * BS, { settled: () => {} }, { journal, direct: opts.direct })
   const file = new Inode(2, attrOf(id, opts.content?.byteLength ?? 0))
   return { dir, store, journal, c, file }
 }
@@ -331,6 +331,25 @@ t.test('a failed store write keeps its segments, and replay stores the data', as
   const r = await replayJournal(dir, store)
   t.match(r, { records: 3, repaired: 1 })
   t.equal(text(store.content(file.id)), 'aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbcccccccccccccccc')
+})
+
+t.test('a write interrupted while it waited for room left no record: replay after a crash leaves it out', async t => {
+  const { dir, store, c, file } = setup(t, { limit: 4 * BS })
+  store.hold = true
+  // Four partial blocks spend the budget; the store holds every write, as a slow one would.
+  for (let i = 0; i < 4; i++) await c.write(file, i * BS, fill(3, 'a'))
+  const ac = new AbortController()
+  const waiting = c.write(file, 8 * BS, fill(3, 'z'), ac.signal)
+  await settle()
+  ac.abort()
+  const err = await waiting.catch((e: unknown) => e)
+  t.ok(err instanceof FsError && err.errno === E.EINTR, 'EINTR', { err })
+  // The process dies with nothing stored: the next one replays the journal.
+  const next = new MemStore()
+  next.add(file.id)
+  const r = await replayJournal(dir, next)
+  t.match(r, { records: 4 }, 'the four writes answered')
+  t.equal(text(next.content(file.id)), 'aaa.............aaa.............aaa.............aaa', 'and not the interrupted one')
 })
 
 t.test('a block rewritten in place does not keep every segment on disk', async t => {
