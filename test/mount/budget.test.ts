@@ -3,11 +3,11 @@
 // answered while it waits. (The reader thread used to stop reading requests
 // while the budget was spent, which held up every process using the mount.)
 // A Ctrl-C ends the waiting writer at once, and what it wrote before stays.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { Driver } from './driver-client.ts'
-import { dropCaches, mountObjfs, mountTier, q, shOk, tempDir, type Mount } from './harness.ts'
+import { dropCaches, mountTier, mountWithFaults, q, shOk, tempDir } from './harness.ts'
 
 const DELAY_MS = 6000
 /** "Promptly": well inside the store's delay. */
@@ -30,18 +30,9 @@ async function timed<T> (fn: () => Promise<T>): Promise<{ ms: number, value: T }
 if (mountTier(t)) {
   t.test('a writer waiting for room in the dirty budget holds up no other request', async t => {
     const dir = tempDir(t)
-    const rules = join(dir, 'faults')
-    process.env.OBJFS_FAULTS = `@${rules}`
-    let m: Mount
-    try {
-      m = await mountObjfs(t, { options: [`log_file=${join(dir, 'daemon.log')}`, `dirty_limit=${BUDGET / MiB}M`] })
-    } finally {
-      delete process.env.OBJFS_FAULTS
-    }
+    const { m, faults } = await mountWithFaults(t, dir, [`log_file=${join(dir, 'daemon.log')}`, `dirty_limit=${BUDGET / MiB}M`])
     const M = q(m.mountpoint)
     const big = join(m.mountpoint, 'big')
-    const faults = (text: string): void => { if (text === '') rmSync(rules, { force: true }); else writeFileSync(rules, `${text}\n`) }
-    t.teardown(() => faults(''))
     await shOk(`mkdir ${M}/d && echo other > ${M}/d/other && sync ${M}/d/other`)
 
     faults(`writeBlocks:delay=${DELAY_MS}`)

@@ -3,11 +3,11 @@
 // and close, readers get EIO, a write that stores half its blocks fails
 // without harming anything else, the daemon keeps serving meanwhile, every
 // failure is logged once, and nothing acknowledged before is lost.
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { Driver } from './driver-client.ts'
-import { dropCaches, mountObjfs, mountTier, objfsBin, q, run, sh, shOk, tempDir } from './harness.ts'
+import { dropCaches, mountTier, mountWithFaults, objfsBin, q, run, sh, shOk, tempDir } from './harness.ts'
 
 const ENOSPC = 28
 const EIO = 5
@@ -19,18 +19,9 @@ const logLines = (file: string): Array<Record<string, unknown>> =>
 if (mountTier(t)) {
   t.test('a failing store: errno to the caller, service to everyone else, nothing acknowledged lost', async t => {
     const dir = tempDir(t)
-    const rules = join(dir, 'faults')
     const log = join(dir, 'daemon.log')
-    process.env.OBJFS_FAULTS = `@${rules}`
-    let m
-    try {
-      m = await mountObjfs(t, { options: ['block_size=64K', `log_file=${log}`] })
-    } finally {
-      delete process.env.OBJFS_FAULTS
-    }
+    const { m, faults } = await mountWithFaults(t, dir, ['block_size=64K', `log_file=${log}`])
     const M = q(m.mountpoint)
-    const faults = (text: string): void => { if (text === '') rmSync(rules, { force: true }); else writeFileSync(rules, `${text}\n`) }
-    t.teardown(() => faults(''))
 
     // Acknowledged: fsync'ed before anything fails.
     await shOk(`head -c 3000000 /dev/urandom > ${M}/good && sync ${M}/good && mkdir ${M}/dir && echo small > ${M}/dir/small`)

@@ -12,6 +12,7 @@ import { onExit } from 'signal-exit'
 import type { Test } from 'tap'
 import { forceUnmount, fuseConnectionOf, isMounted } from '../../src/channel/unmount.ts'
 import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
+import { FAULTS_ENV } from '../../src/store/fault.ts'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 export const objfsBin = join(repoRoot, 'bin/objfs')
@@ -250,6 +251,25 @@ export async function mountObjfs (t: Test, opts: MountOptions = {}): Promise<Mou
       return JSON.parse(out)
     }
   }
+}
+
+/**
+ * A mount whose store fails on purpose (src/store/fault.ts) by the rules
+ * `faults` writes to a file in `dir`, which the daemon re-reads whenever it
+ * changes; '' turns them off, and so does the end of the test.
+ */
+export async function mountWithFaults (t: Test, dir: string, options: string[]): Promise<{ m: Mount, faults: (rules: string) => void }> {
+  const file = join(dir, 'faults')
+  const faults = (rules: string): void => { if (rules === '') rmSync(file, { force: true }); else writeFileSync(file, `${rules}\n`) }
+  process.env[FAULTS_ENV] = `@${file}`
+  let m: Mount
+  try {
+    m = await mountObjfs(t, { options })
+  } finally {
+    delete process.env[FAULTS_ENV]
+  }
+  t.teardown(() => faults(''))
+  return { m, faults }
 }
 
 /** In teardown: unmount `mountpoint` whatever state its daemon is in, then forget its state under /run. */

@@ -4,12 +4,11 @@
 // to 0 long before the store call ends), other files are served meanwhile,
 // and the mount is healthy afterwards.
 import { spawn } from 'node:child_process'
-import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import type { Test } from 'tap'
 import { Driver } from './driver-client.ts'
-import { dropCaches, mountObjfs, mountTier, objfsBin, q, run, shOk, tempDir, type Mount } from './harness.ts'
+import { dropCaches, mountTier, mountWithFaults, objfsBin, q, run, shOk, tempDir, type Mount } from './harness.ts'
 
 const DELAY_MS = 6000
 /** "Promptly": well inside the store's delay. */
@@ -45,17 +44,8 @@ async function interrupted (t: Test, cmd: string, args: string[], blockedAfterMs
 if (mountTier(t)) {
   t.test('interrupting processes blocked on a slow store', async t => {
     const dir = tempDir(t)
-    const rules = join(dir, 'faults')
-    process.env.OBJFS_FAULTS = `@${rules}`
-    let m: Mount
-    try {
-      m = await mountObjfs(t, { options: [`log_file=${join(dir, 'daemon.log')}`] })
-    } finally {
-      delete process.env.OBJFS_FAULTS
-    }
+    const { m, faults } = await mountWithFaults(t, dir, [`log_file=${join(dir, 'daemon.log')}`])
     const M = q(m.mountpoint)
-    const faults = (text: string): void => { if (text === '') rmSync(rules, { force: true }); else writeFileSync(rules, `${text}\n`) }
-    t.teardown(() => faults(''))
     await shOk(`head -c ${4 * MiB} /dev/urandom > ${M}/slow && echo fast > ${M}/other && sync ${M}/slow ${M}/other`)
     const sum = await shOk(`sha256sum < ${M}/slow`)
 
