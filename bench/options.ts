@@ -32,6 +32,7 @@ export interface BenchOptions {
   workloads: string[]
   subject: string
   objfsOpts: string
+  s3Bucket: string
   /** Output path of the JSON record; undefined: bench/results/<timestamp>.json. */
   json: string | undefined
   /** Overrides every step's own kill timeout. */
@@ -44,7 +45,7 @@ export interface BenchOptions {
   goals: boolean
 }
 
-export const usage = (targets: string[], workloads: string[]): string => `\
+export const usage = (targets: string[], workloads: string[], groups: Record<string, string[]> = {}): string => `\
 usage: npm run bench -- [options]     (or: node bench/run.ts [options])
 
   --quick               small sizes, 1 repeat: 256 MiB file, 2,000 files, tree of 2,000 files + 2 x 5 MiB,
@@ -52,10 +53,16 @@ usage: npm run bench -- [options]     (or: node bench/run.ts [options])
                         (default: 1 GiB, 10,000 files, tree of 8,000 files + 3 x 20 MiB, 300 commits /
                         3,000 files, 20 s random reads, 3 repeats, median)
   --repeats N           repeats per step (median reported)
-  --targets a,b         among ${targets.join(', ')} (default: all)
+  --targets a,b         among ${targets.join(', ')}, or a group:${Object.entries(groups).map(([g, names]) => `
+                        ${g}: ${names.join(', ')}`).join('')}
+                        (default: local; s3 needs an S3 endpoint, see --s3-bucket)
   --workloads a,b       among ${workloads.join(', ')} (default: all)
   --objfs-opts OPTS     passed to objfs mount as -o OPTS
-  --subject NAME        target compared against the others in the ratio table (default: objfs)
+  --subject NAME        compared against the other targets of its group in the ratio table
+                        (default: objfs, and objfs-s3 in the s3 group)
+  --s3-bucket NAME      bucket of the s3 targets, created when missing; each mount uses a fresh
+                        prefix, deleted afterwards (default: objfs-bench). The endpoint: S3_ENDPOINT
+                        with AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, else scripts/ceph-up.sh's Ceph
   --json PATH           write the JSON record here instead of bench/results/<timestamp>.json
   --timeout SECONDS     kill timeout of every step (default: per step, from its size)
   --workdir DIR         where mountpoints, backing dirs and fixtures go (host disk) (default: ${tmpdir()})
@@ -70,13 +77,16 @@ usage: npm run bench -- [options]     (or: node bench/run.ts [options])
 
 export class UsageError extends Error {}
 
-function list (text: string | undefined, known: string[], what: string): string[] {
-  if (text === undefined) return known
+/** Names from a comma list; an alias stands for its names. In `known`'s order, each once. */
+function list (text: string | undefined, known: string[], what: string, aliases: Record<string, string[]> = {}, defaults = known): string[] {
+  if (text === undefined) return defaults
   const names = text.split(',').map((s) => s.trim()).filter((s) => s !== '')
-  const unknown = names.filter((n) => !known.includes(n))
-  if (unknown.length > 0) throw new UsageError(`unknown ${what}: ${unknown.join(', ')} (known: ${known.join(', ')})`)
+  const unknown = names.filter((n) => !known.includes(n) && aliases[n] === undefined)
+  const all = [...known, ...Object.keys(aliases)]
+  if (unknown.length > 0) throw new UsageError(`unknown ${what}: ${unknown.join(', ')} (known: ${all.join(', ')})`)
   if (names.length === 0) throw new UsageError(`--${what}: empty list`)
-  return names
+  const chosen = new Set(names.flatMap((n) => aliases[n] ?? [n]))
+  return known.filter((n) => chosen.has(n))
 }
 
 function positive (text: string | undefined, what: string): number | undefined {
@@ -93,7 +103,8 @@ function whole (text: string | undefined, what: string): number | undefined {
 }
 
 /** Returns undefined for --help. */
-export function parseOptions (argv: string[], targets: string[], workloads: string[]): BenchOptions | undefined {
+/** `groups`: aliases --targets takes for a group of targets (local, s3); local is the default. */
+export function parseOptions (argv: string[], targets: string[], workloads: string[], groups: Record<string, string[]> = {}): BenchOptions | undefined {
   let v
   try {
     ({ values: v } = parseArgs({
@@ -104,6 +115,7 @@ export function parseOptions (argv: string[], targets: string[], workloads: stri
         targets: { type: 'string' },
         workloads: { type: 'string' },
         'objfs-opts': { type: 'string', default: '' },
+        's3-bucket': { type: 'string', default: 'objfs-bench' },
         subject: { type: 'string', default: 'objfs' },
         json: { type: 'string' },
         timeout: { type: 'string' },
@@ -130,14 +142,17 @@ export function parseOptions (argv: string[], targets: string[], workloads: stri
   const seed = Number(v.seed)
   if (!Number.isSafeInteger(seed)) throw new UsageError(`--seed: '${v.seed}' is not a whole number`)
   const timeout = positive(v.timeout, 'timeout')
+  if (!targets.includes(v.subject)) throw new UsageError(`--subject: unknown target '${v.subject}' (known: ${targets.join(', ')})`)
   return {
     quick,
     repeats,
     sizes: { ...preset, fileBytes: fileMiB === undefined ? preset.fileBytes : fileMiB * MiB, fileCount, tree: { ...preset.tree, smallFiles } },
-    targets: list(v.targets, targets, 'targets'),
+    // The S3 group only when asked for: it needs an engine, and s3fs takes many minutes where the others take seconds.
+    targets: list(v.targets, targets, 'targets', groups, groups.local ?? targets),
     workloads: list(v.workloads, workloads, 'workloads'),
     subject: v.subject,
     objfsOpts: v['objfs-opts'],
+    s3Bucket: v['s3-bucket'],
     json: v.json,
     timeoutMs: timeout === undefined ? null : timeout * 1000,
     workdir: v.workdir,

@@ -1,6 +1,7 @@
 // The text report on stdout: targets, a results table (step x target) and a
-// ratio table (subject vs each peer). Renders a Summary and nothing else.
-import type { Cell, Summary } from './summary.ts'
+// ratio table per group of targets (its subject vs each peer). Renders a
+// Summary and nothing else.
+import type { Cell, Comparison, Summary } from './summary.ts'
 import { formatMiB, formatRate } from './units.ts'
 import type { Unit } from './workloads/types.ts'
 
@@ -60,20 +61,26 @@ function resultsSection (s: Summary): string {
   return head + '\n' + table(['step', 'target', 'seconds', 'rate', 'daemon cpu s'], rows, 'llrrr')
 }
 
-function ratioSection (s: Summary): string {
-  const head = `Speed ratio ${s.subject} vs each peer = ${s.subject} rate / peer rate (>1: ${s.subject} faster, <1: ${s.subject} slower)`
-  if (!s.subjectRan) {
-    const t = s.targets.find((x) => x.name === s.subject)
-    const why = t === undefined ? `${s.subject} was not among the targets (--subject picks another)` : `${s.subject} ${t.status.replace('-', ' ')}: ${t.reason ?? 'no figures'}`
+function ratioTable (s: Summary, cmp: Comparison): string {
+  const subject = cmp.subject
+  const head = `Speed ratio ${subject} vs each ${cmp.group} peer = ${subject} rate / peer rate (>1: ${subject} faster, <1: ${subject} slower)`
+  if (!cmp.ran) {
+    const t = s.targets.find((x) => x.name === subject)
+    const why = t === undefined ? `${subject} was not among the targets (--subject picks another)` : `${subject} ${t.status.replace('-', ' ')}: ${t.reason ?? 'no figures'}`
     return `${head}\n  no ratios: ${why}`
   }
-  const peers = [...new Set(s.ratios.map((r) => r.peer))]
+  const mine = s.ratios.filter((r) => r.subject === subject)
+  const peers = [...new Set(mine.map((r) => r.peer))]
+  if (peers.length === 0) return `${head}\n  no ratios: no other ${cmp.group} target in this run`
   const rows = s.steps.map((st) => [st.step, ...peers.map((p) => {
-    const r = s.ratios.find((x) => x.step === st.step && x.peer === p)
+    const r = mine.find((x) => x.step === st.step && x.peer === p)
     return r?.speed === undefined ? '-' : `${r.speed.toFixed(2)}x`
   })])
   return head + '\n' + table(['step', ...peers.map((p) => `vs ${p}`)], rows, 'l' + 'r'.repeat(peers.length))
 }
+
+/** One ratio table per group of targets: local peers against objfs, S3 peers against objfs-s3. */
+const ratioSection = (s: Summary): string => s.comparisons.map((cmp) => ratioTable(s, cmp)).join('\n\n')
 
 /** Invalid figures and failed workloads in full: the tables clip them. */
 function notesSection (s: Summary): string {

@@ -3,9 +3,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { GoalResult } from './goals.ts'
+import type { TargetGroup } from './targets/types.ts'
 import type { Sizes, Unit } from './workloads/types.ts'
 
-export const SCHEMA = 'objfs-bench/2'
+export const SCHEMA = 'objfs-bench/3'
 
 /** One timed step on one target in one repeat. */
 export interface Sample {
@@ -33,6 +34,8 @@ export interface Sample {
 
 export interface TargetRecord {
   name: string
+  /** Compared with the subject of its group only. */
+  group: TargetGroup
   /**
    * not-run: could not be set up. failed: a remount after a failed workload
    * did not come up, so later workloads have no figures. A failed workload
@@ -70,8 +73,10 @@ export interface RunRecord {
     sizes: Sizes
     targets: string[]
     workloads: string[]
-    subject: string
+    /** Each group's subject, compared with the other targets of its group. */
+    subjects: Record<TargetGroup, string>
     objfsOpts: string
+    s3Bucket: string
     /** `--timeout` in ms, or null for each step's own default. */
     timeoutMs: number | null
     /** Of the generated fixtures. */

@@ -1,7 +1,8 @@
 // objfs benchmark harness: `npm run bench -- --quick`. Every figure is read
-// against peers (tmpfs, bindfs, passthrough_ll, rclone) run side by side in
-// the same run, since this machine's absolute speed means nothing from one
-// day to the next.
+// against peers run side by side in the same run (tmpfs, bindfs,
+// passthrough_ll, rclone on the local disk; rclone and s3fs on the same S3
+// bucket as objfs's S3 store), since this machine's absolute speed means
+// nothing from one day to the next.
 import { cpus, hostname, release, totalmem } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { writeCharts } from './charts.ts'
@@ -11,7 +12,7 @@ import { renderText } from './report.ts'
 import { fileStamp, SCHEMA, writeRecord, type RunRecord } from './results.ts'
 import { run } from './runner.ts'
 import { summarize } from './summary.ts'
-import { targets as allTargets } from './targets/index.ts'
+import { SUBJECTS, targets as allTargets } from './targets/index.ts'
 import { fio } from './workloads/engines.ts'
 import { workloads as allWorkloads } from './workloads/index.ts'
 
@@ -24,17 +25,19 @@ async function main (argv: string[]): Promise<number> {
     return 2
   }
   const names = { targets: allTargets.map((t) => t.name), workloads: allWorkloads.map((w) => w.name) }
+  const groups: Record<string, string[]> = {}
+  for (const t of allTargets) (groups[t.group] ??= []).push(t.name)
   let opts
   try {
-    opts = parseOptions(argv, names.targets, names.workloads)
+    opts = parseOptions(argv, names.targets, names.workloads, groups)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
     log(err.message)
-    process.stderr.write(usage(names.targets, names.workloads))
+    process.stderr.write(usage(names.targets, names.workloads, groups))
     return 2
   }
   if (opts === undefined) {
-    process.stdout.write(usage(names.targets, names.workloads))
+    process.stdout.write(usage(names.targets, names.workloads, groups))
     return 0
   }
   const plan = {
@@ -58,14 +61,16 @@ async function main (argv: string[]): Promise<number> {
   process.on('SIGHUP', onSignal)
 
   const startedAt = new Date()
-  const outcome = await run(plan, { workdir: opts.workdir, objfsOpts: opts.objfsOpts, signal: stop.signal, log })
+  const subjectGroup = allTargets.find((t) => t.name === opts.subject)?.group ?? 'local'
+  const subjects = { ...SUBJECTS, [subjectGroup]: opts.subject }
+  const outcome = await run(plan, { workdir: opts.workdir, objfsOpts: opts.objfsOpts, s3Bucket: opts.s3Bucket, signal: stop.signal, log })
   const record: RunRecord = {
     schema: SCHEMA,
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     interrupted: outcome.interrupted,
     argv,
-    options: { quick: opts.quick, repeats: opts.repeats, sizes: opts.sizes, targets: opts.targets, workloads: opts.workloads, subject: opts.subject, objfsOpts: opts.objfsOpts, timeoutMs: opts.timeoutMs, seed: opts.seed, rssBudgetBytes: opts.rssBudgetBytes },
+    options: { quick: opts.quick, repeats: opts.repeats, sizes: opts.sizes, targets: opts.targets, workloads: opts.workloads, subjects, objfsOpts: opts.objfsOpts, s3Bucket: opts.s3Bucket, timeoutMs: opts.timeoutMs, seed: opts.seed, rssBudgetBytes: opts.rssBudgetBytes },
     fixtures: outcome.fixtures,
     host: { hostname: hostname(), kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memBytes: totalmem(), node: process.version, fio: fio() },
     targets: outcome.targets,

@@ -53,7 +53,7 @@ class Interrupted extends Error {}
 
 export async function run (plan: RunPlan, env: TargetEnv): Promise<RunOutcome> {
   const out: RunOutcome = { targets: [], samples: [], failures: [], warnings: [], fixtures: {}, interrupted: false }
-  const live: Live[] = plan.targets.map((target) => ({ target, record: { name: target.name, status: 'ok' }, failed: new Set() }))
+  const live: Live[] = plan.targets.map((target) => ({ target, record: { name: target.name, group: target.group, status: 'ok' }, failed: new Set() }))
   out.targets = live.map((l) => l.record)
   const rss = new RssSampler()
   let fixtures: Fixtures | undefined
@@ -132,7 +132,8 @@ async function unmount (l: Live, rss: RssSampler, env: TargetEnv): Promise<void>
 async function repeatOnce (l: Live, w: Workload, repeat: number, r: Run): Promise<void> {
   const { plan, env } = r
   const mounted = l.mounted as Mounted
-  const ctx: StepContext = { dir: join(mounted.dir, `bench-${w.name}`), sizes: plan.sizes, timeoutMs: housekeepingMs(plan.sizes), signal: env.signal, fixtures: r.fixtures }
+  const scale = l.target.timeoutScale ?? 1
+  const ctx: StepContext = { dir: join(mounted.dir, `bench-${w.name}`), sizes: plan.sizes, timeoutMs: housekeepingMs(plan.sizes) * scale, signal: env.signal, fixtures: r.fixtures }
   let where = 'prepare'
   let untimed = true
   let ran = 0
@@ -143,7 +144,7 @@ async function repeatOnce (l: Live, w: Workload, repeat: number, r: Run): Promis
       untimed = true
       await step.before?.(ctx)
       untimed = false
-      r.out.samples.push(await timeStep(l, w, step, repeat, { ...ctx, timeoutMs: plan.timeoutMs ?? step.timeoutMs(plan.sizes) }, r))
+      r.out.samples.push(await timeStep(l, w, step, repeat, { ...ctx, timeoutMs: plan.timeoutMs ?? step.timeoutMs(plan.sizes) * scale }, r))
       ran++
     }
     where = 'cleanup'

@@ -3,6 +3,7 @@
 // Pure data, no formatting: the text report, the charts (one per family)
 // and the goals all read the same Summary.
 import type { Failure, RunRecord, Sample, TargetRecord } from './results.ts'
+import type { TargetGroup } from './targets/types.ts'
 import type { Unit } from './workloads/types.ts'
 
 export interface Cell {
@@ -39,16 +40,28 @@ export interface StepSummary {
 }
 
 export interface Ratio {
+  /** The objfs of the peer's group (local: objfs, s3: objfs-s3). */
+  subject: string
   step: string
   peer: string
   /** Subject rate / peer rate (= peer seconds / subject seconds for fixed work): above 1 the subject is faster. Undefined when either side lacks valid figures. */
   speed?: number
 }
 
-export interface Summary {
+/** One group's subject and whether it has figures to compare (otherwise it has no ratios). */
+export interface Comparison {
+  group: TargetGroup
   subject: string
-  /** The subject has figures to compare: otherwise `ratios` is empty. */
+  ran: boolean
+}
+
+export interface Summary {
+  /** The local group's subject, whose figures the goals judge. */
+  subject: string
+  /** The local subject has figures to compare. */
   subjectRan: boolean
+  /** Per group of targets in the run: its subject against the group's other targets. */
+  comparisons: Comparison[]
   repeats: number
   targets: TargetRecord[]
   steps: StepSummary[]
@@ -90,7 +103,8 @@ export const comparable = (c: Cell | undefined): c is Cell & { seconds: number, 
   c !== undefined && c.status === 'ok' && c.invalid === undefined && c.seconds !== undefined && c.rate !== undefined
 
 export function summarize (record: RunRecord, stepsInOrder: Array<Omit<StepSummary, 'cells'>>): Summary {
-  const subject = record.options.subject
+  const subjects = record.options.subjects
+  const subject = subjects.local
   const order = (workload: string, step: string): number => {
     if (step === 'prepare') return -1
     const i = stepsInOrder.findIndex((x) => x.workload === workload && x.step === step)
@@ -109,17 +123,23 @@ export function summarize (record: RunRecord, stepsInOrder: Array<Omit<StepSumma
       failureOf(t.name, i),
     )),
   }))
+  const groupOf = (name: string): TargetGroup => record.targets.find((t) => t.name === name)?.group ?? 'local'
+  const ran = (name: string): boolean => record.samples.some((s) => s.target === name)
+  const groups = [...new Set(record.targets.map((t) => t.group ?? 'local'))]
+  const comparisons: Comparison[] = groups.map((group) => ({ group, subject: subjects[group], ran: ran(subjects[group]) }))
   const ratios: Ratio[] = []
-  for (const st of steps) {
-    const mine = st.cells.find((c) => c.target === subject)
-    if (mine === undefined) continue
-    for (const peer of st.cells) {
-      if (peer.target === subject) continue
-      // Ratio of rates, not of seconds: a time-based step (rand-read) has a fixed time and a varying count.
-      const speed = comparable(mine) && comparable(peer) ? mine.rate / peer.rate : undefined
-      ratios.push({ step: st.step, peer: peer.target, speed })
+  for (const cmp of comparisons) {
+    if (!cmp.ran) continue
+    for (const st of steps) {
+      const mine = st.cells.find((c) => c.target === cmp.subject)
+      if (mine === undefined) continue
+      for (const peer of st.cells) {
+        if (peer.target === cmp.subject || groupOf(peer.target) !== cmp.group) continue
+        // Ratio of rates, not of seconds: a time-based step (rand-read) has a fixed time and a varying count.
+        const speed = comparable(mine) && comparable(peer) ? mine.rate / peer.rate : undefined
+        ratios.push({ subject: cmp.subject, step: st.step, peer: peer.target, speed })
+      }
     }
   }
-  const subjectRan = record.samples.some((s) => s.target === subject)
-  return { subject, subjectRan, repeats: record.options.repeats, targets: record.targets, steps, ratios: subjectRan ? ratios : [], failures: record.failures }
+  return { subject, subjectRan: ran(subject), comparisons, repeats: record.options.repeats, targets: record.targets, steps, ratios, failures: record.failures }
 }

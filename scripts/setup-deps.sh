@@ -39,6 +39,8 @@ deps=(
   uuid-runtime:uuidgen
   curl:curl
   awscli:aws
+  # The bench's S3 peer beside rclone (bench/targets/s3fs.ts).
+  s3fs:s3fs
 )
 # npm is needed once, to fetch the project's own Node 24 (the npm package
 # "node"); the distribution's node is used for nothing else.

@@ -10,13 +10,13 @@
 import { spawnSync } from 'node:child_process'
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  CreateBucketCommand, DeleteObjectCommand, ListObjectsV2Command, S3Client, type ListObjectsV2CommandOutput,
-} from '@aws-sdk/client-s3'
+import type { S3Client } from '@aws-sdk/client-s3'
 import type { Test } from 'tap'
+import { answers, cephDir as cephDirOf, ensureBucket, readEnvFile, s3Client } from '../bench/targets/s3-endpoint.ts'
+
+export { deletePrefix, listKeys } from '../bench/targets/s3-endpoint.ts'
 
 export interface S3Env {
   endpoint: string
@@ -24,31 +24,11 @@ export interface S3Env {
 }
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const cephDir = process.env.OBJFS_CEPH_DIR ?? '/tmp/objfs-ceph'
+const cephDir = cephDirOf()
 
 const isCI = (): boolean => {
   const v = process.env.CI
   return v !== undefined && v !== '' && v !== '0' && v !== 'false'
-}
-
-async function answers (endpoint: string): Promise<boolean> {
-  try {
-    await fetch(endpoint, { signal: AbortSignal.timeout(3000) })
-    return true
-  } catch {
-    return false
-  }
-}
-
-function readEnvFile (): Record<string, string> | undefined {
-  const file = join(cephDir, 'env')
-  if (!existsSync(file)) return undefined
-  const out: Record<string, string> = {}
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim())
-    if (m !== null) out[m[1]] = m[2]
-  }
-  return out
 }
 
 /** Credentials go to the environment: the SDK's chain and every daemon a test spawns read them there. */
@@ -89,48 +69,13 @@ export async function s3Tier (t: Test): Promise<S3Env | undefined> {
   return undefined
 }
 
-export function client (env: S3Env): S3Client {
-  return new S3Client({
-    endpoint: env.endpoint,
-    region: env.region,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  })
-}
+export const client = (env: S3Env): S3Client => s3Client(env)
 
 /** The tests' bucket, created when missing. */
-export async function testBucket (c: S3Client, name = 'objfs-test'): Promise<string> {
-  try {
-    await c.send(new CreateBucketCommand({ Bucket: name }))
-  } catch (err) {
-    const n = (err as { name?: string }).name
-    if (n !== 'BucketAlreadyOwnedByYou' && n !== 'BucketAlreadyExists') throw err
-  }
-  return name
-}
+export const testBucket = async (c: S3Client, name = 'objfs-test'): Promise<string> => await ensureBucket(c, name)
 
 /** A prefix no other test (or run) uses. */
 export const uniquePrefix = (what: string): string => `${what}-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`
-
-export async function listKeys (c: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = []
-  let token: string | undefined
-  do {
-    const page: ListObjectsV2CommandOutput = await c.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }))
-    for (const o of page.Contents ?? []) if (o.Key !== undefined) keys.push(o.Key)
-    token = page.IsTruncated === true ? page.NextContinuationToken : undefined
-  } while (token !== undefined)
-  return keys
-}
-
-/** Delete every key below a prefix. */
-export async function deletePrefix (c: S3Client, bucket: string, prefix: string): Promise<void> {
-  const keys = await listKeys(c, bucket, prefix)
-  for (let i = 0; i < keys.length; i += 32) {
-    await Promise.all(keys.slice(i, i + 32).map(async Key => await c.send(new DeleteObjectCommand({ Bucket: bucket, Key }))))
-  }
-}
 
 /**
  * An HTTP proxy in front of the S3 engine, for tests that make it fail:

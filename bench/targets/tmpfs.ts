@@ -8,6 +8,7 @@ import { NotRunnable, type Target } from './types.ts'
 
 export const tmpfs: Target = {
   name: 'tmpfs',
+  group: 'local',
   async setup (env) {
     const s = makeScratch(env.workdir, 'tmpfs')
     const r = await runChild('mount', ['-t', 'tmpfs', 'objfs-bench', s.mnt], { timeoutMs: 10_000, signal: env.signal })

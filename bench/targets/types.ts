@@ -6,6 +6,8 @@ export interface TargetEnv {
   workdir: string
   /** `-o` options for objfs, passed through untouched. */
   objfsOpts: string
+  /** The bucket the S3 targets share, each below a prefix of its own. */
+  s3Bucket: string
   /** Killed on Ctrl-C: a setup in progress gives up. */
   signal: AbortSignal
   log: (msg: string) => void
@@ -25,8 +27,21 @@ export interface Mounted {
   teardown: () => Promise<void>
 }
 
+/**
+ * Targets are compared within their group: 'local' keeps its data in a
+ * directory of this machine's disk, 's3' in one bucket of an S3 engine.
+ */
+export type TargetGroup = 'local' | 's3'
+
 export interface Target {
   name: string
+  group: TargetGroup
+  /**
+   * Its steps' kill timeouts are this many times the size-based default (a
+   * guard against hangs, not a deadline): S3 clients that send a request per
+   * file are that much slower than a local disk. Default 1.
+   */
+  timeoutScale?: number
   /** Rejects with NotRunnable (one-line reason) when the target cannot run here. */
   setup: (env: TargetEnv) => Promise<Mounted>
 }
