@@ -2,7 +2,7 @@
 // conformance suite every store runs, then what only S3 promises
 // (test/store/s3/*.ts).
 import { createHash } from 'node:crypto'
-import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
+import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import t, { type Test } from 'tap'
 import { errno as E } from '../../src/errors.ts'
 import { S3Store } from '../../src/store/s3/store.ts'
@@ -253,6 +253,43 @@ function s3Tests (c: S3Client, bucket: string, configFor: ConfigFor): void {
     t.equal(delta(before, used, 'HeadObject'), 0, 'no HEAD per entry')
     t.ok(attrs.every(a => a.size === 1 && (a.mode & S_IFMT) === S_IFREG), 'attributes guessed from the listing')
     t.ok(partial.every(p => p?.typeKnown === false), 'and marked as guesses (a small object may be a symlink)')
+  })
+
+  t.test('past metadata_ttl, one LIST a directory revalidates its names: no HEAD for an unchanged one', async t => {
+    const ttlMs = 400
+    const { s, key } = await fresh(t, { metadata_ttl: String(ttlMs / 1000) })
+    const sleep = async (ms: number): Promise<void> => await new Promise(resolve => setTimeout(resolve, ms))
+    for (const n of ['f1', 'f2', 'f3']) await put(key(`d/${n}`), n, { mode: String(S_IFREG | 0o600), mtime: '1700000000' })
+    const root = await s.root()
+    const d = await must(s, root.id, 'd')
+    const first = await Promise.all(['f1', 'f2', 'f3'].map(async n => await must(s, d.id, n)))
+    await sleep(ttlMs + 100)
+
+    let before = ops(s)
+    const again = await Promise.all(['f1', 'f2', 'f3'].map(async n => await must(s, d.id, n)))
+    t.equal(delta(before, ops(s), 'ListObjectsV2'), 1, 'one LIST of the directory')
+    t.equal(delta(before, ops(s), 'HeadObject'), 0, 'no HEAD per name: the listing shows the same versions')
+    t.same(again, first, 'the attributes they had, metadata included')
+
+    before = ops(s)
+    t.same((await s.list(d.id, null, 100)).entries.map(e => [e.name, e.attr.mode]), [['f1', S_IFREG | 0o600], ['f2', S_IFREG | 0o600], ['f3', S_IFREG | 0o600]],
+      'readdir within the TTL: the names and their attributes')
+    t.equal(delta(before, ops(s), 'ListObjectsV2'), 0, 'from that listing, no LIST')
+
+    before = ops(s)
+    await s.create(d.id, 'sub', { mode: S_IFDIR | 0o755, uid: 0, gid: 0 })
+    t.equal((await s.getattr(d.id)).nlink, 3, 'mkdir counts the new subdirectory')
+    t.equal(delta(before, ops(s), 'ListObjectsV2'), 0, 'without listing the parent again')
+
+    // Another client changes f2's mode only: same ETag, later Last-Modified (S3 keeps seconds).
+    await sleep(1100)
+    await c.send(new CopyObjectCommand({
+      Bucket: bucket, Key: key('d/f2'), CopySource: `${bucket}/${key('d/f2')}`, MetadataDirective: 'REPLACE', Metadata: { mode: String(S_IFREG | 0o644) },
+    }))
+    await sleep(ttlMs + 100)
+    before = ops(s)
+    t.equal((await must(s, d.id, 'f2')).mode, S_IFREG | 0o644, 'a metadata-only change by another client is seen')
+    t.equal(delta(before, ops(s), 'HeadObject'), 1, 'by a HEAD, since the listing shows a new Last-Modified')
   })
 
   t.test('renaming a directory moves every key below it', async t => {

@@ -13,6 +13,7 @@ import type { DirEntry, ListPage, ObjectAttr } from '../types.ts'
 import { attrOf } from './attrs.ts'
 import { asFsError, quoteEtag } from './client.ts'
 import { compareKeys, inoOf } from './keys.ts'
+import { sameVersion, type Listed as ListedVersion } from './meta.ts'
 import type { Session } from './session.ts'
 
 interface Listed {
@@ -20,25 +21,15 @@ interface Listed {
   entry: DirEntry
 }
 
-const sameSecond = (a: number, b: number): boolean => Math.floor(a / 1000) === Math.floor(b / 1000)
-
 /** Symlink targets are shorter than PATH_MAX and special files empty: a bigger object is a regular file. */
 const PATH_MAX = 4096
 
 function listedFile (s: Session, key: string, name: string, size: number, etag: string | undefined, lastModified: number): DirEntry {
   const known = s.meta.stale(key)
   const quoted = quoteEtag(etag)
-  if (known?.kind === 'file' && etag !== undefined && known.etag === quoted) {
-    // A version this mount wrote: the listing tells its Last-Modified, which
-    // from now on tells a metadata-only change by another client apart.
-    if (known.lastModified === 0) {
-      known.lastModified = lastModified
-      return { name, attr: known.attr }
-    }
-    if (sameSecond(known.lastModified, lastModified)) {
-      s.meta.touch(key)
-      return { name, attr: known.attr }
-    }
+  if (known?.kind === 'file' && sameVersion(known, etag, lastModified)) {
+    s.meta.touch(key)
+    return { name, attr: known.attr }
   }
   if (known?.kind === 'file' && etag !== undefined && known.etag !== quoted) {
     // Replaced by another client: say so once, and look it up afresh next time.
@@ -93,16 +84,44 @@ function stagedIn (s: Session, dirId: string): Listed[] {
   return out
 }
 
+/**
+ * The directory as a listing within metadata_ttl showed it (kept current by
+ * this mount's own changes), or undefined when a name's attributes are not
+ * known without asking: then it is listed again.
+ */
+function fromChildren (s: Session, dirId: string): Listed[] | undefined {
+  const c = s.meta.children(dirId)
+  if (c === undefined) return undefined
+  const out: Listed[] = []
+  for (const [name, kind] of c.names) {
+    if (!usable(name)) continue
+    const key = dirId + name
+    if (kind === 'dir') {
+      out.push({ sortKey: `${name}/`, entry: listedDir(s, `${key}/`, name) })
+      continue
+    }
+    const v = c.versions.get(name)
+    const known = s.meta.get(key)
+    if (v !== undefined) out.push({ sortKey: name, entry: listedFile(s, key, name, v.size, v.etag, v.lastModified) })
+    else if (known?.kind === 'file') out.push({ sortKey: name, entry: { name, attr: { ...known.attr } } })
+    else if (s.staged.get(key)?.removed !== false) return undefined   // staged ones come from stagedIn
+  }
+  return out
+}
+
 export async function listPage (s: Session, dirId: string, after: string | null, limit: number): Promise<ListPage> {
   // Taken before asking the server: a file committed meanwhile is then in
   // one of the two, never in neither.
   const staged = stagedIn(s, dirId)
-  const server: Listed[] = []
+  const generation = s.meta.generation(dirId)
+  const cached = fromChildren(s, dirId)
+  const server: Listed[] = cached?.filter(e => after === null || compareKeys(e.sortKey, after) > 0) ?? []
+  const versions = new Map<string, ListedVersion>()
   let truncated = false
   let token: string | undefined
   // A page can be all repeats (a directory named by the cursor comes back
   // with StartAfter inside it): then read on.
-  do {
+  if (cached === undefined) do {
     let page: ListObjectsV2CommandOutput
     try {
       page = await s.client.send(new ListObjectsV2Command({
@@ -117,6 +136,7 @@ export async function listPage (s: Session, dirId: string, after: string | null,
       throw asFsError(err)
     }
     for (const e of fromPage(s, dirId, page)) if (after === null || compareKeys(e.sortKey, after) > 0) server.push(e)
+    for (const c of page.Contents ?? []) if (c.Key !== undefined) versions.set(c.Key.slice(dirId.length), { size: c.Size ?? 0, etag: c.ETag, lastModified: c.LastModified?.getTime() ?? 0 })
     truncated = page.IsTruncated === true
     token = page.NextContinuationToken
   } while (server.length === 0 && truncated && token !== undefined)
@@ -134,6 +154,11 @@ export async function listPage (s: Session, dirId: string, after: string | null,
     if (truncated && serverLast !== undefined && compareKeys(e.sortKey, serverLast) > 0) continue
     if (byName.get(e.entry.name)?.sortKey.endsWith('/') === true) continue
     byName.set(e.entry.name, e)
+  }
+  // The whole directory in one page: its names answer the lookups that
+  // follow a readdir (ls -l, rsync, rm -r) without listing it again.
+  if (cached === undefined && after === null && !truncated) {
+    s.meta.setChildren(dirId, new Map([...byName.values()].map(e => [e.entry.name, e.sortKey.endsWith('/') ? 'dir' : 'file'])), versions, generation)
   }
   const merged = [...byName.values()].sort((a, b) => compareKeys(a.sortKey, b.sortKey))
   const page = merged.slice(0, limit)

@@ -9,7 +9,8 @@
 // Entries past their TTL are not trusted for lookups, but a listing that
 // shows the same ETag and Last-Modified still reuses their attributes:
 // that is how readdirplus answers with real modes and times without a
-// HEAD per entry.
+// HEAD per entry, and how a lookup past the TTL costs one LIST for the
+// whole directory instead of a HEAD per name as well.
 //
 // A directory that fits one LIST page also keeps the names it holds (kept
 // current by this mount's own changes), so that looking up a name that is
@@ -42,10 +43,36 @@ interface Cached {
   at: number
 }
 
+/** A file's version as a listing shows it. */
+export interface Listed {
+  size: number
+  etag: string | undefined
+  lastModified: number
+}
+
 /** The names in a directory, from one complete LIST page. */
 export interface Children {
   names: Map<string, 'file' | 'dir'>
+  /** The listed version of each file the listing showed (not of names this mount added since). */
+  versions: Map<string, Listed>
   at: number
+}
+
+const sameSecond = (a: number, b: number): boolean => Math.floor(a / 1000) === Math.floor(b / 1000)
+
+/**
+ * Whether a listing's ETag and Last-Modified show the version `known`
+ * describes, so its attributes (which a listing lacks) still hold: a
+ * metadata-only change keeps the ETag but moves Last-Modified. A version
+ * this mount wrote has no Last-Modified yet: the listing's becomes its own.
+ */
+export function sameVersion (known: ObjectInfo, etag: string | undefined, lastModified: number): boolean {
+  if (etag === undefined || known.etag !== quoteEtag(etag)) return false
+  if (known.lastModified === 0) {
+    known.lastModified = lastModified
+    return true
+  }
+  return sameSecond(known.lastModified, lastModified)
 }
 
 const bare = (id: string): string => id.endsWith('/') ? id.slice(0, -1) : id
@@ -54,6 +81,10 @@ export class MetaCache {
   readonly #ttl: number
   readonly #entries = new LRUCache<string, Cached>({ max: 200_000 })
   readonly #children = new LRUCache<string, Children>({ max: 20_000 })
+  /** fetchDir's LISTs in flight, by directory id. */
+  readonly listing = new Map<string, Promise<ObjectInfo | null>>()
+  /** Per directory, a count of this mount's changes to its names: a listing that raced one is not kept. */
+  readonly #changes = new LRUCache<string, number>({ max: 20_000 })
 
   constructor (ttlMs: number) {
     this.#ttl = ttlMs
@@ -98,16 +129,37 @@ export class MetaCache {
     return c === undefined || Date.now() - c.at >= this.#ttl ? undefined : c
   }
 
-  setChildren (dirId: string, names: Map<string, 'file' | 'dir'>): void {
-    this.#children.set(dirId, { names, at: Date.now() })
+  /** Taken before a LIST whose names setChildren will keep. */
+  generation (dirId: string): number {
+    return this.#changes.get(dirId) ?? 0
+  }
+
+  /** The names a LIST found, unless this mount changed the directory's names since `generation`. */
+  setChildren (dirId: string, names: Map<string, 'file' | 'dir'>, versions = new Map<string, Listed>(), generation = this.generation(dirId)): void {
+    if (this.generation(dirId) !== generation) return
+    this.#children.set(dirId, { names, versions, at: Date.now() })
   }
 
   /** This mount added (kind) or removed (undefined) a name: known listings follow. */
   child (dirId: string, name: string, kind: 'file' | 'dir' | undefined): void {
+    this.#changes.set(dirId, this.generation(dirId) + 1)
     const c = this.#children.get(dirId)
     if (c === undefined) return
+    c.versions.delete(name)
     if (kind === undefined) c.names.delete(name)
     else c.names.set(name, kind)
+  }
+
+  /**
+   * A subdirectory came (+1) or went (-1): a directory's known nlink follows,
+   * without asking the server again. Unknown or uncounted (nlink 1, past one
+   * page of names) stays so.
+   */
+  addLinks (dirId: string, delta: number): void {
+    const c = this.#entries.get(bare(dirId))
+    const info = c?.info
+    if (c === undefined || info == null || info.kind !== 'dir' || info.attr.nlink < 2) return
+    c.info = { ...info, attr: { ...info.attr, nlink: Math.max(2, info.attr.nlink + delta) } }
   }
 }
 
@@ -166,28 +218,49 @@ export async function fetchFile (s: Session, key: string): Promise<ObjectInfo | 
  * a HEAD of its marker when the listing shows one.
  */
 export async function fetchDir (s: Session, dirId: string): Promise<ObjectInfo | null> {
+  // Lookups of many names in one directory at once (parallel stat, rsync
+  // -j) share one LIST.
+  const running = s.meta.listing.get(dirId)
+  if (running !== undefined) return await running
+  const p = listDir(s, dirId).finally(() => { s.meta.listing.delete(dirId) })
+  s.meta.listing.set(dirId, p)
+  return await p
+}
+
+async function listDir (s: Session, dirId: string): Promise<ObjectInfo | null> {
+  const generation = s.meta.generation(dirId)
   let page
   try {
     page = await s.client.send(new ListObjectsV2Command({ Bucket: s.bucket, Prefix: dirId, Delimiter: '/', MaxKeys: 1000 }))
   } catch (err) {
     throw asFsError(err)
   }
-  const hasMarker = dirId !== '' && (page.Contents ?? []).some(c => c.Key === dirId)
+  const listedMarker = dirId === '' ? undefined : (page.Contents ?? []).find(c => c.Key === dirId)
   const exists = dirId === s.root || (page.Contents ?? []).length > 0 || (page.CommonPrefixes ?? []).length > 0 || s.hasStagedBelow(dirId)
   if (!exists) {
     s.meta.set(dirId, null)
     return null
   }
-  const marker = hasMarker ? await head(s, dirId) : undefined
   const subdirs = (page.CommonPrefixes ?? []).filter(p => p.Prefix !== undefined && p.Prefix.length > dirId.length + 1).length
   if (page.IsTruncated !== true) {
     const names = new Map<string, 'file' | 'dir'>()
-    for (const c of page.Contents ?? []) if (c.Key !== undefined && c.Key !== dirId) names.set(c.Key.slice(dirId.length), 'file')
+    const versions = new Map<string, Listed>()
+    for (const c of page.Contents ?? []) {
+      if (c.Key === undefined || c.Key === dirId) continue
+      const name = c.Key.slice(dirId.length)
+      names.set(name, 'file')
+      versions.set(name, { size: c.Size ?? 0, etag: c.ETag, lastModified: c.LastModified?.getTime() ?? 0 })
+    }
     for (const p of page.CommonPrefixes ?? []) if (p.Prefix !== undefined) names.set(p.Prefix.slice(dirId.length, -1), 'dir')
-    s.meta.setChildren(dirId, names)
+    s.meta.setChildren(dirId, names, versions, generation)
   }
   // Past one page the count is unknown: nlink 1 is the convention find(1) knows.
-  const info = dirInfo(s, dirId, page.IsTruncated === true ? 1 : 2 + subdirs, marker)
+  const nlink = page.IsTruncated === true ? 1 : 2 + subdirs
+  const known = s.meta.stale(dirId)
+  // The marker holds the directory's attributes; the listing shows whether it is the version already known.
+  const info = listedMarker !== undefined && known?.kind === 'dir' && known.marker && sameVersion(known, listedMarker.ETag, listedMarker.LastModified?.getTime() ?? 0)
+    ? { ...known, attr: { ...known.attr, nlink } }
+    : dirInfo(s, dirId, nlink, listedMarker !== undefined ? await head(s, dirId) : undefined)
   s.meta.set(dirId, info)
   return info
 }
@@ -215,6 +288,13 @@ export async function fetchName (s: Session, key: string): Promise<ObjectInfo | 
     if (kind === 'dir') {
       const dir = await fetchDir(s, `${key}/`)
       if (dir !== null) return dir
+    }
+    // The listing shows the version already known: its attributes hold, no HEAD.
+    const listed = children.versions.get(key.slice(parent.length))
+    const known = s.meta.stale(key)
+    if (kind === 'file' && listed !== undefined && known?.kind === 'file' && sameVersion(known, listed.etag, listed.lastModified)) {
+      s.meta.touch(key)
+      return known
     }
     const file = await fetchFile(s, key)
     if (file !== null) return file

@@ -95,14 +95,19 @@ export async function create (s: Session, parent: string, name: string, spec: Cr
     schedule(s, st)
   }
   s.meta.child(parent, name, dir ? 'dir' : 'file')
-  changed(s, parent, t, dir)
+  changed(s, parent, t, dir ? 1 : 0)
   return { ...attr }
 }
 
-/** A child of `dirId` came or went: its times move, and its nlink must be counted again if it was a directory. */
-export function changed (s: Session, dirId: string, t: Timespec, subdir: boolean): void {
+/**
+ * A child of `dirId` came or went: its times move. A subdirectory that
+ * came (+1) or went (-1) moves its nlink; 'recount' (renames) makes the
+ * next getattr count its subdirectories again.
+ */
+export function changed (s: Session, dirId: string, t: Timespec, subdirs: number | 'recount'): void {
   s.touchDir(dirId, t)
-  if (subdir) s.meta.drop(dirId)
+  if (subdirs === 'recount') s.meta.drop(dirId)
+  else if (subdirs !== 0) s.meta.addLinks(dirId, subdirs)
 }
 
 /** True when `dirId` has nothing below it but its marker (staged files count). */
@@ -138,13 +143,13 @@ export async function remove (s: Session, parent: string, name: string, dir: boo
     s.meta.set(id, null)
     s.dirTimes.delete(id)
     s.meta.child(parent, name, undefined)
-    changed(s, parent, t, true)
+    changed(s, parent, t, -1)
     return { id: id as ObjectAttr['id'], nlink: 0 }
   }
   if (dir) throw new FsError(E.ENOTDIR)
   await removeFile(s, key)
   s.meta.child(parent, name, undefined)
-  changed(s, parent, t, false)
+  changed(s, parent, t, 0)
   return { id: key as ObjectAttr['id'], nlink: 0 }
 }
 

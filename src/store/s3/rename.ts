@@ -62,8 +62,8 @@ export async function rename (s: Session, parent: string, name: string, newParen
     replaced = { id: idOf(to, dst) as never, nlink: 0 }
   }
   const moved = await move(s, from, src, to, t, dst !== null)
-  changed(s, parent, t, src.kind === 'dir')
-  changed(s, newParent, t, src.kind === 'dir')
+  changed(s, parent, t, src.kind === 'dir' ? 'recount' : 0)
+  changed(s, newParent, t, src.kind === 'dir' ? 'recount' : 0)
   return { replaced, moved: [moved] }
 }
 
@@ -90,8 +90,8 @@ async function swap (s: Session, parent: string, a: string, ai: ObjectInfo, newP
   const m2 = await move(s, b, bi, a, t, false)
   const m3 = await move(s, tmp, ai, b, t, false)
   const dirs = ai.kind === 'dir' || bi.kind === 'dir'
-  changed(s, parent, t, dirs)
-  changed(s, newParent, t, dirs)
+  changed(s, parent, t, dirs ? 'recount' : 0)
+  changed(s, newParent, t, dirs ? 'recount' : 0)
   return { moved: [m1, m2, m3] }
 }
 
