@@ -27,6 +27,7 @@ async function main (argv: string[]): Promise<number> {
   const names = { targets: allTargets.map((t) => t.name), workloads: allWorkloads.map((w) => w.name) }
   const groups: Record<string, string[]> = {}
   for (const t of allTargets) (groups[t.group] ??= []).push(t.name)
+  groups.all = names.targets
   let opts
   try {
     opts = parseOptions(argv, names.targets, names.workloads, groups)

@@ -79,6 +79,7 @@ t.test('--targets: local by default, a group by its name, in the table order', a
   t.same(parse().targets, ['tmpfs', 'bindfs', 'passthrough_ll', 'rclone', 'objfs'])
   t.same(parse('--targets', 's3').targets, ['s3fs', 'rclone-s3', 'objfs-s3'])
   t.same(parse('--targets', 'objfs-s3,objfs,s3').targets, ['objfs', 's3fs', 'rclone-s3', 'objfs-s3'])
+  t.same(parseOptions(['--targets', 'all'], names, ['files'], { ...groups, all: names })!.targets, names)
   t.equal(parse('--s3-bucket', 'mine').s3Bucket, 'mine')
   const refused = (argv: string[]): unknown => { try { parse(...argv) } catch (err) { return err } }
   t.ok(refused(['--targets', 'gcs']) instanceof UsageError)
