@@ -14,9 +14,9 @@
 //
 // A directory that fits one LIST page also keeps the names it holds (kept
 // current by this mount's own changes), so that looking up a name that is
-// not there, which every create does first, costs no request: a LIST costs
-// ~50 ms on Ceph RGW against ~3 ms for a HEAD, and S3 bills it 12.5 times
-// a GET.
+// not there, which every create does first, costs no request: a LIST is
+// slower than a HEAD on most services (on AWS tens of ms), and S3 bills it
+// 12.5 times a GET.
 import { HeadObjectCommand, ListObjectsV2Command, type HeadObjectCommandOutput } from '@aws-sdk/client-s3'
 import { LRUCache } from 'lru-cache'
 import type { ObjectAttr } from '../types.ts'
