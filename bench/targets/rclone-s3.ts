@@ -3,7 +3,7 @@
 // (--vfs-write-back, 5 s by default), so a timed step can end before its
 // uploads do. The remote is defined by RCLONE_CONFIG_* variables, so the
 // keys stay out of argv and no rclone.conf is read.
-import { join } from 'node:path'
+import { rcloneMountArgv } from './rclone.ts'
 import { s3Target } from './s3.ts'
 
 const REMOTE = 'objfsbench'
@@ -11,14 +11,7 @@ const VAR = `RCLONE_CONFIG_${REMOTE.toUpperCase()}_`
 
 export const rcloneS3 = s3Target({
   name: 'rclone-s3',
-  mountArgv: (s, at) => [
-    'rclone', 'mount', `${REMOTE}:${at.bucket}/${at.prefix}`, s.mnt,
-    '--vfs-cache-mode', 'writes',
-    '--cache-dir', join(s.root, 'cache'),
-    '--config', '/dev/null',
-    '--log-file', join(s.root, 'rclone.log'),
-    '--daemon',
-  ],
+  mountArgv: (s, at) => rcloneMountArgv(`${REMOTE}:${at.bucket}/${at.prefix}`, s),
   unmountArgv: (s) => ['fusermount3', '-u', s.mnt],
   mountEnv: (_s, at) => ({
     [`${VAR}TYPE`]: 's3',

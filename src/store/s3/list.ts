@@ -13,7 +13,7 @@ import type { DirEntry, ListPage, ObjectAttr } from '../types.ts'
 import { attrOf } from './attrs.ts'
 import { asFsError, quoteEtag } from './client.ts'
 import { compareKeys, inoOf } from './keys.ts'
-import { sameVersion, type Listed as ListedVersion } from './meta.ts'
+import { childrenOf } from './meta.ts'
 import type { Session } from './session.ts'
 
 interface Listed {
@@ -25,12 +25,10 @@ interface Listed {
 const PATH_MAX = 4096
 
 function listedFile (s: Session, key: string, name: string, size: number, etag: string | undefined, lastModified: number): DirEntry {
+  const same = s.meta.revalidate(key, 'file', { etag, lastModified })
+  if (same !== undefined) return { name, attr: same.attr }
   const known = s.meta.stale(key)
   const quoted = quoteEtag(etag)
-  if (known?.kind === 'file' && sameVersion(known, etag, lastModified)) {
-    s.meta.touch(key)
-    return { name, attr: known.attr }
-  }
   if (known?.kind === 'file' && etag !== undefined && known.etag !== quoted) {
     // Replaced by another client: say so once, and look it up afresh next time.
     s.stale.compareEtag(key, known, quoted)
@@ -101,9 +99,12 @@ function fromChildren (s: Session, dirId: string): Listed[] | undefined {
       continue
     }
     const v = c.versions.get(name)
+    if (v !== undefined) {
+      out.push({ sortKey: name, entry: listedFile(s, key, name, v.size, v.etag, v.lastModified) })
+      continue
+    }
     const known = s.meta.get(key)
-    if (v !== undefined) out.push({ sortKey: name, entry: listedFile(s, key, name, v.size, v.etag, v.lastModified) })
-    else if (known?.kind === 'file') out.push({ sortKey: name, entry: { name, attr: { ...known.attr } } })
+    if (known?.kind === 'file') out.push({ sortKey: name, entry: { name, attr: { ...known.attr } } })
     else if (s.staged.get(key)?.removed !== false) return undefined   // staged ones come from stagedIn
   }
   return out
@@ -115,8 +116,9 @@ export async function listPage (s: Session, dirId: string, after: string | null,
   const staged = stagedIn(s, dirId)
   const generation = s.meta.generation(dirId)
   const cached = fromChildren(s, dirId)
-  const server: Listed[] = cached?.filter(e => after === null || compareKeys(e.sortKey, after) > 0) ?? []
-  const versions = new Map<string, ListedVersion>()
+  const wanted = (e: Listed): boolean => after === null || compareKeys(e.sortKey, after) > 0
+  const server: Listed[] = cached?.filter(wanted) ?? []
+  let complete: ListObjectsV2CommandOutput | undefined
   let truncated = false
   let token: string | undefined
   // A page can be all repeats (a directory named by the cursor comes back
@@ -135,9 +137,9 @@ export async function listPage (s: Session, dirId: string, after: string | null,
     } catch (err) {
       throw asFsError(err)
     }
-    for (const e of fromPage(s, dirId, page)) if (after === null || compareKeys(e.sortKey, after) > 0) server.push(e)
-    for (const c of page.Contents ?? []) if (c.Key !== undefined) versions.set(c.Key.slice(dirId.length), { size: c.Size ?? 0, etag: c.ETag, lastModified: c.LastModified?.getTime() ?? 0 })
+    for (const e of fromPage(s, dirId, page)) if (wanted(e)) server.push(e)
     truncated = page.IsTruncated === true
+    if (after === null && !truncated) complete = page
     token = page.NextContinuationToken
   } while (server.length === 0 && truncated && token !== undefined)
 
@@ -157,8 +159,10 @@ export async function listPage (s: Session, dirId: string, after: string | null,
   }
   // The whole directory in one page: its names answer the lookups that
   // follow a readdir (ls -l, rsync, rm -r) without listing it again.
-  if (cached === undefined && after === null && !truncated) {
-    s.meta.setChildren(dirId, new Map([...byName.values()].map(e => [e.entry.name, e.sortKey.endsWith('/') ? 'dir' : 'file'])), versions, generation)
+  if (complete !== undefined) {
+    const { names, versions } = childrenOf(dirId, complete)
+    for (const e of staged) if (!names.has(e.entry.name)) names.set(e.entry.name, 'file')
+    s.meta.setChildren(dirId, names, versions, generation)
   }
   const merged = [...byName.values()].sort((a, b) => compareKeys(a.sortKey, b.sortKey))
   const page = merged.slice(0, limit)

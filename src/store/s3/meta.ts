@@ -17,7 +17,7 @@
 // not there, which every create does first, costs no request: a LIST is
 // slower than a HEAD on most services (on AWS tens of ms), and S3 bills it
 // 12.5 times a GET.
-import { HeadObjectCommand, ListObjectsV2Command, type HeadObjectCommandOutput } from '@aws-sdk/client-s3'
+import { HeadObjectCommand, ListObjectsV2Command, type HeadObjectCommandOutput, type ListObjectsV2CommandOutput, type _Object } from '@aws-sdk/client-s3'
 import { LRUCache } from 'lru-cache'
 import type { ObjectAttr } from '../types.ts'
 import { attrOf, parseXattrs, type Metadata } from './attrs.ts'
@@ -66,7 +66,7 @@ const sameSecond = (a: number, b: number): boolean => Math.floor(a / 1000) === M
  * metadata-only change keeps the ETag but moves Last-Modified. A version
  * this mount wrote has no Last-Modified yet: the listing's becomes its own.
  */
-export function sameVersion (known: ObjectInfo, etag: string | undefined, lastModified: number): boolean {
+function sameVersion (known: ObjectInfo, etag: string | undefined, lastModified: number): boolean {
   if (etag === undefined || known.etag !== quoteEtag(etag)) return false
   if (known.lastModified === 0) {
     known.lastModified = lastModified
@@ -106,10 +106,17 @@ export class MetaCache {
     this.#entries.set(bare(id), { info, at: Date.now() })
   }
 
-  /** Refresh the age of a name whose version a listing just confirmed. */
-  touch (id: string): void {
+  /**
+   * What is known of a file (or a directory, by its marker), however old,
+   * when a listing shows that same version: its age starts again. Undefined
+   * when it must be asked for.
+   */
+  revalidate (id: string, kind: 'file' | 'dir', listed: Pick<Listed, 'etag' | 'lastModified'>): ObjectInfo | undefined {
     const c = this.#entries.get(bare(id))
-    if (c !== undefined) c.at = Date.now()
+    const info = c?.info
+    if (c === undefined || info == null || info.kind !== kind || !sameVersion(info, listed.etag, listed.lastModified)) return undefined
+    c.at = Date.now()
+    return info
   }
 
   drop (id: string): void {
@@ -193,6 +200,23 @@ export function dirInfo (s: Session, dirId: string, nlink: number, marker: HeadO
   }
 }
 
+/** A listed object's version. */
+export const versionOf = (c: _Object): Listed => ({ size: c.Size ?? 0, etag: c.ETag, lastModified: c.LastModified?.getTime() ?? 0 })
+
+/** The names (and files' versions) of one complete, delimited LIST page of `dirId`. */
+export function childrenOf (dirId: string, page: ListObjectsV2CommandOutput): Pick<Children, 'names' | 'versions'> {
+  const names = new Map<string, 'file' | 'dir'>()
+  const versions = new Map<string, Listed>()
+  for (const c of page.Contents ?? []) {
+    if (c.Key === undefined || c.Key === dirId) continue
+    const name = c.Key.slice(dirId.length)
+    names.set(name, 'file')
+    versions.set(name, versionOf(c))
+  }
+  for (const p of page.CommonPrefixes ?? []) if (p.Prefix !== undefined) names.set(p.Prefix.slice(dirId.length, -1), 'dir')
+  return { names, versions }
+}
+
 /** HEAD, with 404 as undefined. */
 export async function head (s: Session, key: string): Promise<HeadObjectCommandOutput | undefined> {
   try {
@@ -243,22 +267,14 @@ async function listDir (s: Session, dirId: string): Promise<ObjectInfo | null> {
   }
   const subdirs = (page.CommonPrefixes ?? []).filter(p => p.Prefix !== undefined && p.Prefix.length > dirId.length + 1).length
   if (page.IsTruncated !== true) {
-    const names = new Map<string, 'file' | 'dir'>()
-    const versions = new Map<string, Listed>()
-    for (const c of page.Contents ?? []) {
-      if (c.Key === undefined || c.Key === dirId) continue
-      const name = c.Key.slice(dirId.length)
-      names.set(name, 'file')
-      versions.set(name, { size: c.Size ?? 0, etag: c.ETag, lastModified: c.LastModified?.getTime() ?? 0 })
-    }
-    for (const p of page.CommonPrefixes ?? []) if (p.Prefix !== undefined) names.set(p.Prefix.slice(dirId.length, -1), 'dir')
+    const { names, versions } = childrenOf(dirId, page)
     s.meta.setChildren(dirId, names, versions, generation)
   }
   // Past one page the count is unknown: nlink 1 is the convention find(1) knows.
   const nlink = page.IsTruncated === true ? 1 : 2 + subdirs
-  const known = s.meta.stale(dirId)
   // The marker holds the directory's attributes; the listing shows whether it is the version already known.
-  const info = listedMarker !== undefined && known?.kind === 'dir' && known.marker && sameVersion(known, listedMarker.ETag, listedMarker.LastModified?.getTime() ?? 0)
+  const known = listedMarker === undefined ? undefined : s.meta.revalidate(dirId, 'dir', versionOf(listedMarker))
+  const info = known !== undefined
     ? { ...known, attr: { ...known.attr, nlink } }
     : dirInfo(s, dirId, nlink, listedMarker !== undefined ? await head(s, dirId) : undefined)
   s.meta.set(dirId, info)
@@ -291,11 +307,8 @@ export async function fetchName (s: Session, key: string): Promise<ObjectInfo | 
     }
     // The listing shows the version already known: its attributes hold, no HEAD.
     const listed = children.versions.get(key.slice(parent.length))
-    const known = s.meta.stale(key)
-    if (kind === 'file' && listed !== undefined && known?.kind === 'file' && sameVersion(known, listed.etag, listed.lastModified)) {
-      s.meta.touch(key)
-      return known
-    }
+    const known = listed === undefined ? undefined : s.meta.revalidate(key, 'file', listed)
+    if (known !== undefined) return known
     const file = await fetchFile(s, key)
     if (file !== null) return file
     // Changed since the listing: ask for both.
