@@ -27,8 +27,8 @@ export function builder (y: Argv): Argv<FsckArgs> {
 }
 
 function print (r: FsckReport, repair: boolean): void {
-  const out: string[] = [`checked ${r.dir}: ${r.objects} objects, ${r.entries} entries, ${r.blocks} blocks, ${r.blockFiles} block files (block size ${r.blockSize})`]
-  if (r.live.length > 0) out.push(`in use by process ${r.live.join(', ')}: ${r.held} open orphans and the block files were left alone`)
+  const out: string[] = [`checked ${r.dir}: ${r.objects} objects, ${r.entries} entries, ${r.blocks} blocks, ${r.blockFiles} data files (block size ${r.blockSize})`]
+  if (r.live.length > 0) out.push(`in use by process ${r.live.join(', ')}: ${r.held} open orphans and the data files were left alone`)
   for (const f of r.findings) {
     const outcome = f.repaired === true ? ' [repaired]' : f.notRepaired !== undefined && repair ? ` [not repaired: ${f.notRepaired}]` : ''
     out.push(`${f.kind}: ${f.detail}${outcome}`)

@@ -4,7 +4,7 @@
 // data that lost its name turns up in lost+found.
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, closeSync, constants as fsc, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
@@ -46,7 +46,8 @@ interface Built { dir: string, ids: Record<string, ObjectId> }
 
 /**
  * A small tree with data, holes, hard links, a symlink and xattrs. Blocks of
- * up to a quarter block live in their row (data.ts inlineMax), the rest in files.
+ * up to a quarter block live in their row (data.ts inlineMax), the rest in
+ * their object's data file.
  */
 async function build (): Promise<Built> {
   const dir = join(tmp, `s${serial++}`)
@@ -80,25 +81,46 @@ function sql (dir: string, text: string, ...args: Array<string | number>): void 
   db.close()
 }
 
-const blockPath = (dir: string, id: string, idx: number): string => join(dir, 'blocks', id.slice(0, 2), `${id}.${idx}`)
-/** A block file made by hand, its fan-out directory too. */
-function blockFile (dir: string, id: string, idx: number, content: string): void {
+/** An object's data file (format 5): block i at i * BS. */
+const dataPath = (dir: string, id: string): string => join(dir, 'blocks', id.slice(0, 2), id)
+/** Where formats 1-4 kept one block. */
+const legacyPath = (dir: string, id: string, idx: number): string => join(dir, 'blocks', id.slice(0, 2), `${id}.${idx}`)
+/** Bytes of block `idx` written into the object's data file by hand, the file and its fan-out directory made if need be. */
+function blockAt (dir: string, id: string, idx: number, content: string): void {
   mkdirSync(join(dir, 'blocks', id.slice(0, 2)), { recursive: true })
-  writeFileSync(blockPath(dir, id, idx), content)
+  const fd = openSync(dataPath(dir, id), fsc.O_WRONLY | fsc.O_CREAT, 0o600)
+  try {
+    writeSync(fd, Buffer.from(content), 0, Buffer.byteLength(content), idx * BS)
+  } finally {
+    closeSync(fd)
+  }
 }
+/** A block file of the old layout made by hand. */
+function legacyFile (dir: string, id: string, idx: number, content: string): void {
+  mkdirSync(join(dir, 'blocks', id.slice(0, 2)), { recursive: true })
+  writeFileSync(legacyPath(dir, id, idx), content)
+}
+const details = (r: ReturnType<typeof fsck>, kind: FindingKind): string[] => r.findings.filter(f => f.kind === kind).map(f => f.detail)
 const kinds = (r: ReturnType<typeof fsck>): FindingKind[] => [...new Set(r.findings.map(f => f.kind))].sort()
 
 t.test('a clean store is clean', async t => {
-  const { dir } = await build()
+  const { dir, ids } = await build()
   const r = fsck(dir, { repair: false, force: false })
   t.same(r.findings, [])
-  // Files: big's 3 blocks and lost's first; small, linked and lost's 5-byte tail are in rows.
-  t.match(r, { objects: 10, entries: 10, blocks: 7, blockFiles: 4, blockSize: BS })
+  // Data files: big's (its 3 blocks) and lost's (its first); small, linked and lost's 5-byte tail are in rows.
+  t.match(r, { objects: 10, entries: 10, blocks: 7, blockFiles: 2, blockSize: BS })
+  t.same(readdirSync(join(dir, 'blocks', ids.big.slice(0, 2))).filter(n => n.startsWith(ids.big)), [ids.big], 'one file per object, named by its uuid')
 })
 
 t.test('every kind of damage is found, and repaired without touching good data', async t => {
   const { dir, ids } = await build()
   const store = await LocalStore.open(configFor(dir))
+  const root = await store.root()
+  // One block in the data file, then a hole to the size; and a file that is all hole.
+  const sparse = await file(store, root.id, 'sparse')
+  await store.writeBlocks(sparse.id, [{ index: 0, data: pattern(BS, 3) }], 3 * BS, LONG_AGO)
+  const hollow = await file(store, root.id, 'hollow')
+  await store.setattr(hollow.id, { size: 10 })
   const before = await snapshot(store)
   await store.close()
   const ghost = '0badc0de-0000-4000-8000-000000000000'
@@ -109,20 +131,28 @@ t.test('every kind of damage is found, and repaired without touching good data',
   sql(dir, `INSERT INTO objects (id, ino, mode, nlink, uid, gid, size, rdev, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns)
     VALUES (?, 900, 33188, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0)`, orphan)
   sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 0, 0)', orphan)
-  blockFile(dir, orphan, 0, 'gone!')
+  blockAt(dir, orphan, 0, 'gone!')
   // 'lost' loses its name but keeps its data.
   sql(dir, 'DELETE FROM entries WHERE child = ?', ids.lost)
   sql(dir, 'UPDATE objects SET nlink = 5 WHERE id = ?', ids.small)
   sql(dir, 'UPDATE objects SET nlink = 9 WHERE id = ?', ids.a)
-  // A block file nobody names, and a row whose file is gone, and one past the size.
-  blockFile(dir, ids.big, 7, 'stale')
-  sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 2, 0)', ids.big)
+  // Bytes past the size in big's last block (they would come back if it grew), and of a block
+  // no row names further on (a write that never committed).
+  appendFileSync(dataPath(dir, ids.big), 'tail past the size')
+  blockAt(dir, ids.big, 7, 'stale')
+  // Rows whose bytes the data file lacks: it ends before the block; there is no data file.
+  sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 2, 0)', sparse.id)
+  sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 0, 0)', hollow.id)
+  // A row past the size, its bytes in a data file that no row within the size uses.
   sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 9, 0)', ids.linked)
-  blockFile(dir, ids.linked, 9, 'past the end')
-  appendFileSync(blockPath(dir, ids.big, 3), 'tail past the size')
+  blockAt(dir, ids.linked, 9, 'past the end')
   sql(dir, 'UPDATE blocks SET data = CAST(data || x\'414243\' AS BLOB) WHERE id = ?', ids.small)
-  // A file left behind by a block that moved into its row.
-  blockFile(dir, ids.small, 0, 'stale')
+  // A data file left behind by a block that moved into its row.
+  blockAt(dir, ids.small, 0, 'stale')
+  // Data files of an object that does not exist and of a directory, and a block file of the old layout.
+  blockAt(dir, ghost, 0, 'nobody')
+  blockAt(dir, ids.a, 0, 'a directory')
+  legacyFile(dir, ids.big, 1, 'left by an upgrade')
   sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 0, 0)', ids.c)
   writeFileSync(join(dir, 'blocks', 'README'), 'not ours')
   sql(dir, 'INSERT INTO xattrs (id, name, value) VALUES (?, \'user.x\', x\'00\')', ghost)
@@ -136,6 +166,25 @@ t.test('every kind of damage is found, and repaired without touching good data',
   t.same(kinds(r), ['block-not-file', 'block-past-size', 'block-tail-past-size', 'dangling-entry', 'detached-object', 'dir-parent', 'link-count',
     'missing-block-file', 'next-ino', 'orphan-block-file', 'orphan-object', 'orphan-xattr', 'stray-file'], 'every kind is reported')
   t.match(r.findings.find(f => f.kind === 'dangling-entry')?.detail, /'ghost'.*does not exist/)
+  const esc = (s: string): string => s.replace(/[-.]/g, '\\$&')
+  const orphanFiles = details(r, 'orphan-block-file')
+  for (const [what, re] of [
+    ['unnamed bytes past the size', new RegExp(`^${esc(dataPath(dir, ids.big))}: ${3 * BS + 5} bytes past the size ${3 * BS + 2000} of object /a/big \\(#\\d+\\), which no block row names$`)],
+    ['a file whose one row lies past the size', new RegExp(`^${esc(dataPath(dir, ids.linked))} \\(${9 * BS + 12} bytes\\): no block row of object \\S+ \\(#\\d+\\) is kept in it$`)],
+    ['a file of a block kept in its row', new RegExp(`^${esc(dataPath(dir, ids.small))} \\(5 bytes\\): no block row of object /small \\(#\\d+\\) is kept in it$`)],
+    ['a file of nothing', new RegExp(`^${esc(dataPath(dir, ghost))} \\(6 bytes\\): object ${ghost} does not exist$`)],
+    ['a file of a directory', new RegExp(`^${esc(dataPath(dir, ids.a))} \\(11 bytes\\): directory /a \\(#\\d+\\) is not a regular file$`)],
+    ['a block file of the old layout', new RegExp(`^${esc(legacyPath(dir, ids.big, 1))} \\(18 bytes\\): a block file of the layout before format 5`)],
+  ] as const) t.ok(orphanFiles.some(d => re.test(d)), what, { found: orphanFiles })
+  t.equal(orphanFiles.length, 6, 'and no other: the freed orphan\'s file goes with it')
+  t.same(details(r, 'block-tail-past-size').map(d => d.replace(/ \(#\d+\)/, '')).sort(), [
+    `block 0 of object /small holds 13 bytes in its row, 10 at most belong to the file`,
+    `block 3 of object /a/big holds ${BS - 2000} bytes past its size ${3 * BS + 2000} in ${dataPath(dir, ids.big)}`,
+  ])
+  t.same(details(r, 'missing-block-file').map(d => d.replace(/ \(#\d+\)/, '')).sort(), [
+    `block 0 of object /hollow: its data file is missing (the block reads as zeros)`,
+    `block 2 of object /sparse: its data file ${dataPath(dir, sparse.id)} ends at ${BS}, before it (the block reads as zeros)`,
+  ].sort(), 'in the same order as the rows: by object id')
   t.match(r.findings.filter(f => f.kind === 'link-count').map(f => f.detail).join('\n'), /\/small \(#\d+\) has nlink 5, expected 1/)
   t.match(r.findings.filter(f => f.kind === 'link-count').map(f => f.detail).join('\n'), /directory \/a \(#\d+\) has nlink 9, expected 3/)
   t.equal(r.findings.filter(f => f.kind === 'detached-object').length, 2, 'the nameless file and one member of the cycle')
@@ -169,16 +218,19 @@ t.test('every kind of damage is found, and repaired without touching good data',
   t.ok([...after.keys()].some(p => /^\/lost\+found\/#\d+\/(d|c)$/.test(p)), 'the cycle hangs off lost+found again')
   t.equal(after.get('/ghost'), undefined)
   await t.rejects(s.getattr(orphan as ObjectId), { errno: 2 } as never, 'the orphan is freed')
-  t.throws(() => statSync(blockPath(dir, orphan, 0)), { code: 'ENOENT' }, 'with its block file')
-  t.throws(() => statSync(blockPath(dir, ids.big, 7)), { code: 'ENOENT' }, 'the unnamed block file is gone')
-  t.equal(statSync(blockPath(dir, ids.big, 3)).size, 2000, 'the tail past the size is cut from a file')
+  t.notOk(existsSync(dataPath(dir, orphan)), 'with its data file')
+  t.equal(statSync(dataPath(dir, ids.big)).size, 3 * BS + 2000, 'the bytes past the size are cut from a data file')
+  for (const gone of [ids.linked, ghost, ids.a]) t.notOk(existsSync(dataPath(dir, gone)), `the data file of ${gone} no row uses is gone`)
+  t.notOk(existsSync(legacyPath(dir, ids.big, 1)), 'the block file of the old layout is gone')
   const db = new DatabaseSync(join(dir, 'objfs.db'), { readOnly: true })
   t.same(db.prepare('SELECT length(data) AS n FROM blocks WHERE id = ?').get(ids.small), { n: 10 }, 'and from a row')
   db.close()
-  t.throws(() => statSync(blockPath(dir, ids.small, 0)), { code: 'ENOENT' }, 'the stale file of a block kept in its row is gone')
+  t.notOk(existsSync(dataPath(dir, ids.small)), 'the stale file of a block kept in its row is gone')
   t.same(await s.getxattr(ids.big, 'user.k'), new Uint8Array([1, 2, 3]), 'xattrs of good files stay')
   const made = await s.create((await s.root()).id, 'new-after-repair', { mode: 0o100644, uid: 0, gid: 0 })
   t.ok(made.ino > 11, `a new object gets a fresh inode number (${made.ino})`)
+  await s.setattr(ids.big, { size: 4 * BS })
+  t.same(await readRange(s, ids.big, 3 * BS + 2000, BS - 2000), new Uint8Array(BS - 2000), 'big grown again reads zeros past its old size, not the tail that was cut')
 })
 
 t.test('a store in use is refused, and --force leaves what the daemon may hold alone', async t => {
@@ -187,16 +239,33 @@ t.test('a store in use is refused, and --force leaves what the daemon may hold a
   t.teardown(async () => await s.close())
   // Unlinked while "open": the daemon holding it is this process.
   await s.remove(ids.b, 'lost', false)
-  // Its daemon frees an orphan's files before its rows (namespace.ts reclaim): caught in between.
-  rmSync(blockPath(dir, ids.lost, 0))
-  blockFile(dir, ids.big, 5, 'a block being written right now')
+  // Its daemon frees an orphan's file before its rows (namespace.ts reclaim): caught in between.
+  rmSync(dataPath(dir, ids.lost))
+  // And one not yet freed at all.
+  const open = await file(s, ids.b, 'open')
+  await s.writeBlocks(open.id, [{ index: 0, data: pattern(BS, 5) }], BS, LONG_AGO)
+  await s.remove(ids.b, 'open', false)
+  // Writes the daemon has put in data files but not committed yet: past big's size, in its last
+  // block and further on, and the first block of a new file.
+  appendFileSync(dataPath(dir, ids.big), 'growing')
+  blockAt(dir, ids.big, 5, 'a block being written right now')
+  const fresh = await file(s, (await s.root()).id, 'fresh')
+  blockAt(dir, fresh.id, 0, 'the first block of a new file')
+  legacyFile(dir, ids.big, 1, 'left by an upgrade')
+  const bigSize = statSync(dataPath(dir, ids.big)).size
   t.throws(() => fsck(dir, { repair: false, force: false }), { code: 'OBJFS_ERR_CONFIG', message: new RegExp(`in use by process ${process.pid}`) })
   const r = fsck(dir, { repair: true, force: true })
   t.same(r.live, [process.pid])
-  t.equal(r.held, 1, 'the open orphan is held, not freed')
-  t.same(r.findings.map(f => [f.kind, f.repaired]), [['orphan-block-file', undefined]], 'the file is reported but left alone')
-  t.ok(statSync(blockPath(dir, ids.big, 5)).isFile())
-  t.equal((await s.getattr(ids.lost)).nlink, 0, 'the orphan still exists')
+  t.equal(r.held, 2, 'the open orphans are held, not freed')
+  t.ok(existsSync(dataPath(dir, open.id)), 'nor their files')
+  t.same(r.findings.map(f => [f.kind, f.repaired]).sort(), [['block-tail-past-size', undefined], ['orphan-block-file', undefined], ['orphan-block-file', undefined], ['orphan-block-file', undefined]],
+    'the files are reported but left alone')
+  t.ok(r.findings.every(f => /store is in use/.test(f.notRepaired ?? '')), 'each says why')
+  t.equal(statSync(dataPath(dir, ids.big)).size, bigSize, 'not cut')
+  t.ok(existsSync(dataPath(dir, fresh.id)), 'not removed')
+  t.ok(existsSync(legacyPath(dir, ids.big, 1)), 'not even a block file of the old layout')
+  t.equal((await s.getattr(ids.lost)).nlink, 0, 'the orphans still exist')
+  t.equal((await s.getattr(open.id)).nlink, 0)
 })
 
 t.test('what is not a usable store is bad input', async t => {
@@ -209,6 +278,14 @@ t.test('what is not a usable store is bad input', async t => {
   const { dir: newer } = await build()
   sql(newer, 'UPDATE meta SET value = \'99\' WHERE key = \'format_version\'')
   t.throws(() => fsck(newer, { repair: true, force: false }), { code: 'OBJFS_ERR_CONFIG', message: /newer/ }, 'a newer format')
+  // Format 4 kept a file per block; only a read-write open moves them (data-upgrade.ts).
+  const { dir: older, ids } = await build()
+  sql(older, 'UPDATE meta SET value = \'4\' WHERE key = \'format_version\'')
+  legacyFile(older, ids.big, 9, 'would be an orphan in format 5')
+  for (const repair of [false, true]) {
+    t.throws(() => fsck(older, { repair, force: false }), { code: 'OBJFS_ERR_CONFIG', message: 'store format 4 predates data files; mount it read-write once to upgrade it, then run fsck' }, `an older format (repair: ${repair})`)
+  }
+  t.ok(existsSync(legacyPath(older, ids.big, 9)), 'left as it was')
 })
 
 t.test('the command: exit 0 clean, 1 problems found, 2 bad input', async t => {

@@ -1,6 +1,7 @@
 // What the LocalStore test files share: a temporary directory of fresh
-// store directories, the config that opens one, and a look at its block files.
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+// store directories, the config that opens one, and a look at its data files.
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { DatabaseSync } from 'node:sqlite'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
@@ -26,9 +27,31 @@ export function tree (dir: string): string[] {
   return (readdirSync(dir, { recursive: true }) as string[]).sort()
 }
 
-/** The block files of the store in `dir`. */
+/** The data files of the store in `dir`. */
 export const blockFiles = (dir: string): string[] =>
   existsSync(join(dir, 'blocks')) ? tree(join(dir, 'blocks')).filter(p => statSync(join(dir, 'blocks', p)).isFile()) : []
+
+/**
+ * Lay the store in `dir` out as formats 1-4 did: a file per block,
+ * `blocks/<ab>/<uuid>.<idx>`, as long as the block's bytes, and no data
+ * files. Only the files; the caller sets the format in the database.
+ */
+export function toLegacyBlockFiles (dir: string, blockSize: number): void {
+  const db = new DatabaseSync(join(dir, 'objfs.db'))
+  const rows = db.prepare('SELECT id, idx FROM blocks WHERE data IS NULL').all() as Array<{ id: string, idx: number }>
+  db.close()
+  const ids = new Set<string>()
+  for (const { id, idx } of rows) {
+    const path = join(dir, 'blocks', id.slice(0, 2), id)
+    const fd = openSync(path, 'r')
+    const buf = new Uint8Array(blockSize)
+    const got = readSync(fd, buf, 0, blockSize, idx * blockSize)
+    closeSync(fd)
+    writeFileSync(`${path}.${idx}`, buf.subarray(0, got), { mode: 0o600 })
+    ids.add(path)
+  }
+  for (const path of ids) rmSync(path)
+}
 
 /**
  * The store of `config` as the daemon runs it: metadata (and reclaims) in an

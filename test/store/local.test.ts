@@ -1,7 +1,7 @@
 // LocalStore: the conformance suite, then what only the embedded store promises
 // (its directory, its files, its database).
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { Worker } from 'node:worker_threads'
@@ -12,7 +12,7 @@ import { LocalStore } from '../../src/store/local/store.ts'
 import type { ObjectStore } from '../../src/store/types.ts'
 import { conformance, type StoreFixture } from './conformance.ts'
 import { LONG_AGO, S_IFDIR, file, mkdir, pattern, rejectsErrno } from './conformance/helpers.ts'
-import { BS, blockFiles, configFor, storeDirs, tree } from './local-fixture.ts'
+import { BS, blockFiles, configFor, storeDirs, toLegacyBlockFiles, tree } from './local-fixture.ts'
 
 const { freshDir } = storeDirs(t, 'local')
 
@@ -91,11 +91,11 @@ t.test('refuses a newer format', async t => {
   const dir = freshDir()
   await (await LocalStore.open(configFor(dir))).close()
   const db = new DatabaseSync(join(dir, 'objfs.db'))
-  db.exec("UPDATE meta SET value = '5' WHERE key = 'format_version'")
+  db.exec("UPDATE meta SET value = '6' WHERE key = 'format_version'")
   db.close()
   await t.rejects(LocalStore.open(configFor(dir)), {
     code: 'OBJFS_ERR_CONFIG',
-    message: 'store format 5 is newer than this objfs supports (4); upgrade objfs',
+    message: 'store format 6 is newer than this objfs supports (5); upgrade objfs',
   })
 })
 
@@ -107,7 +107,7 @@ t.test('an existing store keeps its block size', async t => {
   await s.close()
 })
 
-t.test('block files are named by uuid and index only', async t => {
+t.test('data files are named by uuid only, a file per object', async t => {
   const dir = freshDir()
   const s = await LocalStore.open(configFor(dir))
   const f = await file(s, (await s.root()).id, 'secret-name')
@@ -115,8 +115,8 @@ t.test('block files are named by uuid and index only', async t => {
   await s.rename((await s.root()).id, 'secret-name', (await s.root()).id, 'other', 0)
   await s.close()
   const prefix = f.id.slice(0, 2)
-  t.same(blockFiles(dir), [join(prefix, `${f.id}.0`), join(prefix, `${f.id}.1`)], '<blocks>/<2 hex>/<uuid>.<index>, unchanged by rename')
-  t.equal(statSync(join(dir, 'blocks', prefix, `${f.id}.1`)).size, BS / 2, 'a short block is a short file')
+  t.same(blockFiles(dir), [join(prefix, f.id)], '<blocks>/<2 hex>/<uuid>, unchanged by rename')
+  t.equal(statSync(join(dir, 'blocks', prefix, f.id)).size, BS + BS / 2, 'block i at i * block size, the file ends where the last block does')
 })
 
 t.test('small blocks live in their row, and move between row and file', async t => {
@@ -131,10 +131,10 @@ t.test('small blocks live in their row, and move between row and file', async t 
   t.equal(blockFiles(dir).length, 1, 'rewritten full, it moves to a file')
   t.same(await s.readBlock(f.id, 0, 0, BS), pattern(BS, 2), 'with the new content')
   await s.writeBlocks(f.id, [{ index: 0, data: pattern(50, 3) }], BS, LONG_AGO)
-  t.same(blockFiles(dir), [], 'rewritten small, back in the row and the file is gone')
-  t.same(await s.readBlock(f.id, 0, 0, 50), pattern(50, 3), 'with the newest content')
+  t.same(await s.readBlock(f.id, 0, 0, 50), pattern(50, 3), 'rewritten small, back in the row with the newest content')
   await s.setattr(f.id, { size: 20 })
   t.same(await s.readBlock(f.id, 0, 0, 50), pattern(50, 3).subarray(0, 20), 'truncation cuts the row too')
+  t.same(blockFiles(dir), [], 'and the file, which no block is in any more, goes')
   await s.setattr(f.id, { size: 50 })
   const back = await s.readBlock(f.id, 0, 0, 50)
   t.same(back?.subarray(0, 20), pattern(50, 3).subarray(0, 20), 'extending keeps the kept bytes')
@@ -163,6 +163,7 @@ t.test('a format 3 store is upgraded in place: directories learn their parent, e
   const db = new DatabaseSync(join(dir, 'objfs.db'))
   toFormat3(db)
   db.close()
+  toLegacyBlockFiles(dir, BS)
   await t.rejects(LocalStore.open(configFor(dir, { readOnly: true })), { code: 'OBJFS_ERR_CONFIG', message: /store format 3 must be upgraded by one read-write mount first/ }, 'not upgraded read-only')
   const again = await LocalStore.open(configFor(dir))
   t.equal((await again.lookup(b.id, 'f'))?.id, f.id, 'names are kept')
@@ -172,7 +173,7 @@ t.test('a format 3 store is upgraded in place: directories learn their parent, e
   t.equal((await again.lookup(b.id, 'a'))?.id, a.id, 'and the tree changes as before')
   await again.close()
   const check = new DatabaseSync(join(dir, 'objfs.db'))
-  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '4', 'recorded as format 4')
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '5', 'recorded as format 5')
   t.same(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'entries' AND type = 'index' AND name NOT LIKE 'sqlite_%'").all(), [], 'no index of entries by child')
   t.notMatch((check.prepare("SELECT sql FROM sqlite_master WHERE name = 'entries'").get() as { sql: string }).sql, /child\s+TEXT NOT NULL REFERENCES/, 'and no foreign key on child')
   t.same(check.prepare('SELECT id, parent FROM objects WHERE parent IS NOT NULL ORDER BY id').all().map(r => [r.id, r.parent]).sort(), [[a.id, b.id], [b.id, root.id]].sort(), 'each directory records its parent')
@@ -186,6 +187,7 @@ t.test('a format 1 store is upgraded in place', async t => {
   const f = await file(s, (await s.root()).id, 'kept')
   await s.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 4) }], BS, LONG_AGO)
   await s.close()
+  toLegacyBlockFiles(dir, BS)
   const db = new DatabaseSync(join(dir, 'objfs.db'))
   // What format 1 looked like: no data column.
   toFormat3(db)
@@ -197,7 +199,7 @@ t.test('a format 1 store is upgraded in place', async t => {
   t.same(await again.readBlock(f.id, 1, 0, 10), pattern(10, 5), 'and a small block written after the upgrade')
   await again.close()
   const check = new DatabaseSync(join(dir, 'objfs.db'))
-  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '4', 'recorded as format 4')
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '5', 'recorded as format 5')
   check.close()
 })
 
@@ -216,6 +218,7 @@ t.test('a format 2 store is upgraded in place: its blocks table becomes a rowid 
     INSERT INTO blocks SELECT id, idx, dirty, data FROM b3; DROP TABLE b3;
     UPDATE meta SET value = '2' WHERE key = 'format_version'`)
   db.close()
+  toLegacyBlockFiles(dir, BS)
   await t.rejects(LocalStore.open(configFor(dir, { readOnly: true })), { code: 'OBJFS_ERR_CONFIG', message: /store format 2 must be upgraded by one read-write mount first/ }, 'not upgraded read-only')
   const again = await LocalStore.open(configFor(dir))
   t.same(await again.readBlock(f.id, 0, 0, BS), pattern(BS, 4), 'the block in a file is read')
@@ -224,7 +227,7 @@ t.test('a format 2 store is upgraded in place: its blocks table becomes a rowid 
   t.same(await again.readBlock(f.id, 1, 0, 50), pattern(50, 6), 'a block rewritten after the upgrade')
   await again.close()
   const check = new DatabaseSync(join(dir, 'objfs.db'))
-  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '4', 'recorded as format 4')
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '5', 'recorded as format 5')
   const ddl = (check.prepare("SELECT sql FROM sqlite_master WHERE name = 'blocks'").get() as { sql: string }).sql
   t.notMatch(ddl, /WITHOUT ROWID/, 'blocks is a rowid table')
   t.same(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'blocks' AND type = 'index' AND name NOT LIKE 'sqlite_%'").all().map(r => r.name), ['blocks_dirty'], 'with its dirty index')
@@ -232,17 +235,73 @@ t.test('a format 2 store is upgraded in place: its blocks table becomes a rowid 
   check.close()
 })
 
-t.test('truncate to 1.5 blocks leaves exactly 2 block files', async t => {
+t.test('truncate to 1.5 blocks cuts the data file at the new end', async t => {
   const dir = freshDir()
   const s = await LocalStore.open(configFor(dir))
   const f = await file(s, (await s.root()).id, 'f')
   await s.writeBlocks(f.id, [0, 1, 2].map(index => ({ index, data: pattern(BS, index) })), 3 * BS, LONG_AGO)
-  t.equal(blockFiles(dir).length, 3, 'three blocks, three files')
+  t.equal(blockFiles(dir).length, 1, 'three blocks, one file')
   await s.setattr(f.id, { size: BS + BS / 2 })
   const files = blockFiles(dir)
-  t.equal(files.length, 2, 'two files left')
-  t.equal(statSync(join(dir, 'blocks', files[1])).size, BS / 2, 'the partial block file is cut to the new end')
+  t.equal(statSync(join(dir, 'blocks', files[0])).size, BS + BS / 2, 'the file is cut to the new end')
+  await s.setattr(f.id, { size: 2 * BS })
+  const back = await s.readBlock(f.id, 1, 0, BS)
+  t.same(back?.subarray(0, BS / 2), pattern(BS, 1).subarray(0, BS / 2), 'extended again, the kept bytes are kept')
+  t.ok(back?.subarray(BS / 2).every(b => b === 0), 'and the cut ones read as zeros')
+  await s.setattr(f.id, { size: 0 })
+  t.same(blockFiles(dir), [], 'at size 0 the file goes')
   await s.close()
+})
+
+t.test('a short block zeroes the rest of its place, so bytes no row names never reappear', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const f = await file(s, (await s.root()).id, 'f')
+  await s.writeBlocks(f.id, [0, 1, 2].map(index => ({ index, data: pattern(BS, index + 7) })), 3 * BS, LONG_AGO)
+  await s.dropBlocks(f.id, 1, 1)
+  t.equal(await s.readBlock(f.id, 1, 0, BS), null, 'a dropped block is a hole, whatever its bytes in the file')
+  await s.writeBlocks(f.id, [{ index: 1, data: pattern(BS / 2, 9) }], 3 * BS, LONG_AGO)
+  t.same(await s.readBlock(f.id, 1, 0, BS), Buffer.concat([pattern(BS / 2, 9), new Uint8Array(BS / 2)]), 'written short, the rest of the block reads as zeros, not the dropped bytes')
+  t.same(await s.readBlock(f.id, 2, 0, BS), pattern(BS, 9), 'and the next block is untouched')
+  await s.close()
+})
+
+t.test('a format 4 store is upgraded: its block files move into one data file per object', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const root = await s.root()
+  const one = await file(s, root.id, 'one')
+  const many = await file(s, root.id, 'many')
+  const sparse = await file(s, root.id, 'sparse')
+  await s.writeBlocks(one.id, [{ index: 0, data: pattern(BS, 1) }], BS, LONG_AGO)
+  await s.writeBlocks(many.id, [{ index: 0, data: pattern(BS, 2) }, { index: 1, data: pattern(BS, 3) }, { index: 2, data: pattern(BS / 2, 4) }], 2 * BS + BS / 2, LONG_AGO)
+  await s.writeBlocks(sparse.id, [{ index: 3, data: pattern(BS, 5) }, { index: 5, data: pattern(100, 6) }], 5 * BS + 100, LONG_AGO)
+  await s.close()
+  const db = new DatabaseSync(join(dir, 'objfs.db'))
+  db.exec("UPDATE meta SET value = '4' WHERE key = 'format_version'")
+  db.close()
+  toLegacyBlockFiles(dir, BS)
+  t.equal(blockFiles(dir).length, 5, 'a file per block before')
+  // An upgrade cut short: many's block 0 already renamed into place, block 1 copied but not yet deleted.
+  const data = (id: string): string => join(dir, 'blocks', id.slice(0, 2), id)
+  renameSync(`${data(many.id)}.0`, data(many.id))
+  const fd = openSync(data(many.id), 'r+')
+  writeSync(fd, readFileSync(`${data(many.id)}.1`), 0, BS, BS)
+  closeSync(fd)
+  const again = await LocalStore.open(configFor(dir))
+  t.same(await again.readBlock(one.id, 0, 0, BS), pattern(BS, 1), 'a file of one block')
+  for (const [i, n, seed] of [[0, BS, 2], [1, BS, 3], [2, BS / 2, 4]]) {
+    t.same((await again.readBlock(many.id, i, 0, BS))?.subarray(0, n), pattern(n, seed), `block ${i} of a file of three, after an interrupted upgrade`)
+  }
+  t.equal(await again.readBlock(sparse.id, 4, 0, BS), null, 'a hole stays a hole')
+  t.same(await again.readBlock(sparse.id, 3, 0, BS), pattern(BS, 5), 'the blocks around it keep their places')
+  t.same(await again.readBlock(sparse.id, 5, 0, 100), pattern(100, 6), 'the inline block stays in its row')
+  await again.close()
+  t.same(blockFiles(dir).sort(), [one.id, many.id, sparse.id].map(id => join(id.slice(0, 2), id)).sort(), 'one data file per object, no block file left')
+  const check = new DatabaseSync(join(dir, 'objfs.db'))
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '5', 'recorded as format 5')
+  check.close()
+  t.same(fsck(dir, { repair: false, force: false }).findings, [], 'fsck finds nothing')
 })
 
 t.test('orphans', async t => {

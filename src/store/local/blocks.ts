@@ -1,11 +1,18 @@
-// Block files: one host file per (object uuid, block index).
+// Data files: one host file per object (store format 5), block `i` at
+// offset i * blockSize. A block without a row reads as a hole whatever the
+// file holds there.
+//
+// One file per object rather than per block: a sequential write extends
+// one file as passthrough_ll's does, instead of creating a file per MiB;
+// an fsync is one call; the host's read-ahead runs across blocks; an
+// unlink frees a file's data with one unlink(2).
 //
 // No descriptor outlives a call: open, pread/pwrite, close. The daemon may
-// touch any number of blocks and the process is capped at 20,000 fds.
+// touch any number of objects and the process is capped at 20,000 fds.
 // Synchronous fs calls: these run on worker threads, where blocking is the
 // point, and they skip a thread-pool hop per call.
 import {
-  closeSync, constants as fsc, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync,
+  closeSync, constants as fsc, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync,
 } from 'node:fs'
 import { dirname } from 'node:path'
 import type { Layout } from './layout.ts'
@@ -14,26 +21,54 @@ const isENOENT = (err: unknown): boolean => (err as NodeJS.ErrnoException).code 
 
 export class BlockFiles {
   readonly #layout: Layout
+  readonly #blockSize: number
+  /** Zeros for the rest of a short block; allocated at the first one. */
+  #zeros: Uint8Array | undefined
 
-  constructor (layout: Layout) {
+  constructor (layout: Layout, blockSize: number) {
     this.#layout = layout
+    this.#blockSize = blockSize
   }
 
   /**
-   * Write the block's whole content. The file is not truncated first, so a
-   * concurrent reader never sees it empty; it is cut to data.length after,
-   * so no stale tail of an older, longer version survives.
+   * Write a block's whole content at its place in the object's file. A
+   * block shorter than the block size has its region zeroed past its end
+   * where the file already extends (an older version, or a block dropped
+   * without its bytes: dropBlocks): only zeros may follow it. Zeroed, not
+   * cut: a concurrent write of a later block may be extending the file.
    */
   write (id: string, index: number, data: Uint8Array): void {
-    const path = this.#layout.blockPath(id, index)
-    const fd = this.#openForWrite(path)
+    const fd = this.#openForWrite(this.#layout.dataPath(id))
     try {
-      let done = 0
-      while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, done)
-      ftruncateSync(fd, data.byteLength)
+      writeAll(fd, data, index * this.#blockSize)
+      if (data.byteLength < this.#blockSize) this.#zeroRest(fd, index, data.byteLength)
     } finally {
       closeSync(fd)
     }
+  }
+
+  /** Zero block `index` from byte `from` to its end, where the file holds bytes (a shrink's last block). */
+  zeroFrom (id: string, index: number, from: number): void {
+    let fd: number
+    try {
+      fd = openSync(this.#layout.dataPath(id), fsc.O_WRONLY)
+    } catch (err) {
+      if (isENOENT(err)) return
+      throw err
+    }
+    try {
+      this.#zeroRest(fd, index, from)
+    } finally {
+      closeSync(fd)
+    }
+  }
+
+  #zeroRest (fd: number, index: number, from: number): void {
+    const base = index * this.#blockSize
+    const end = Math.min(fstatSync(fd).size, base + this.#blockSize)
+    if (end <= base + from) return
+    this.#zeros ??= new Uint8Array(this.#blockSize)
+    writeAll(fd, this.#zeros.subarray(0, end - base - from), base + from)
   }
 
   #openForWrite (path: string): number {
@@ -42,17 +77,16 @@ export class BlockFiles {
       return openSync(path, flags, 0o600)
     } catch (err) {
       if (!isENOENT(err)) throw err
-      // First block in this fan-out directory.
+      // First file in this fan-out directory.
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 })
       return openSync(path, flags, 0o600)
     }
   }
 
   /**
-   * Up to `length` bytes from `offset`, in a fresh ArrayBuffer of exactly the
-   * bytes read (it is transferred between threads, so it must own its
-   * memory). A missing file reads as empty: the block row can outlive its
-   * file only in a race with a truncate, where zeros are a correct answer.
+   * Up to `length` bytes from `offset` in block `index`, in a fresh
+   * ArrayBuffer of exactly the bytes read (it is transferred between
+   * threads, so it must own its memory).
    */
   read (id: string, index: number, offset: number, length: number): Uint8Array {
     const buf = new Uint8Array(length)
@@ -60,19 +94,24 @@ export class BlockFiles {
     return got === length ? buf : buf.slice(0, got)
   }
 
-  /** `read` into the start of `into`; the byte count. */
+  /**
+   * `read` into the start of `into`; the byte count, short where the file
+   * ends. A missing file reads as empty: a row can outlive its file only in
+   * a race with a truncate or a reclaim, where zeros are a correct answer.
+   */
   readInto (id: string, index: number, offset: number, length: number, into: Uint8Array): number {
     let fd: number
     try {
-      fd = openSync(this.#layout.blockPath(id, index), fsc.O_RDONLY)
+      fd = openSync(this.#layout.dataPath(id), fsc.O_RDONLY)
     } catch (err) {
       if (isENOENT(err)) return 0
       throw err
     }
     try {
+      const from = index * this.#blockSize + offset
       let got = 0
       while (got < length) {
-        const n = readSync(fd, into, got, length - got, offset + got)
+        const n = readSync(fd, into, got, length - got, from + got)
         if (n === 0) break
         got += n
       }
@@ -82,62 +121,73 @@ export class BlockFiles {
     }
   }
 
-  /** Cut a block file to `length` bytes (the partial last block of a shrink). */
-  truncate (id: string, index: number, length: number): void {
+  /**
+   * Cut the object's file to `size` bytes if it is longer (a shrink: the
+   * blocks past it and the tail of the last one); at 0 the file goes.
+   */
+  cut (id: string, size: number): void {
+    if (size === 0) {
+      this.remove(id)
+      return
+    }
     let fd: number
     try {
-      fd = openSync(this.#layout.blockPath(id, index), fsc.O_WRONLY)
+      fd = openSync(this.#layout.dataPath(id), fsc.O_WRONLY)
     } catch (err) {
       if (isENOENT(err)) return
       throw err
     }
     try {
-      ftruncateSync(fd, length)
+      if (fstatSync(fd).size > size) ftruncateSync(fd, size)
     } finally {
       closeSync(fd)
     }
   }
 
-  /** Delete block files; already gone is fine (removal is retried by reclaim and fsck). */
-  remove (id: string, indexes: Iterable<number>): void {
-    for (const index of indexes) {
-      try {
-        unlinkSync(this.#layout.blockPath(id, index))
-      } catch (err) {
-        if (!isENOENT(err)) throw err
-      }
+  /** Delete the object's file; already gone is fine (removal is retried by reclaim and fsck). */
+  remove (id: string): void {
+    try {
+      unlinkSync(this.#layout.dataPath(id))
+    } catch (err) {
+      if (!isENOENT(err)) throw err
     }
   }
 
   /**
-   * fsync the given block files, then the directories holding them: a new
-   * file's directory entry is durable only once its directory is synced.
+   * fsync the given objects' files, then the directories holding them: a
+   * new file's directory entry is durable only once its directory is synced.
    */
-  fsync (blocks: Iterable<{ id: string, idx: number }>): void {
+  fsync (ids: Iterable<string>): void {
     const dirs = new Set<string>()
-    for (const { id, idx } of blocks) {
-      if (this.#fsyncPath(this.#layout.blockPath(id, idx))) dirs.add(this.#layout.blockDir(id))
+    for (const id of new Set(ids)) {
+      if (fsyncPath(this.#layout.dataPath(id))) dirs.add(this.#layout.dataDir(id))
     }
     if (dirs.size === 0) return
-    for (const dir of dirs) this.#fsyncPath(dir)
+    for (const dir of dirs) fsyncPath(dir)
     // A fan-out directory may itself be new.
-    this.#fsyncPath(this.#layout.blocks)
+    fsyncPath(this.#layout.blocks)
   }
+}
 
-  #fsyncPath (path: string): boolean {
-    let fd: number
-    try {
-      fd = openSync(path, fsc.O_RDONLY)
-    } catch (err) {
-      // Deleted since it was written (truncate, reclaim): nothing to make durable.
-      if (isENOENT(err)) return false
-      throw err
-    }
-    try {
-      fsyncSync(fd)
-      return true
-    } finally {
-      closeSync(fd)
-    }
+function writeAll (fd: number, data: Uint8Array, at: number): void {
+  let done = 0
+  while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, at + done)
+}
+
+/** fsync a file or directory; false if it does not exist. */
+export function fsyncPath (path: string): boolean {
+  let fd: number
+  try {
+    fd = openSync(path, fsc.O_RDONLY)
+  } catch (err) {
+    // Deleted since it was written (truncate, reclaim): nothing to make durable.
+    if (isENOENT(err)) return false
+    throw err
+  }
+  try {
+    fsyncSync(fd)
+    return true
+  } finally {
+    closeSync(fd)
   }
 }

@@ -1,8 +1,10 @@
 // File data: block reads and writes, truncation, holes, and fsync.
 //
-// Ordering rule: a block file is complete before a row names it (write), and
-// a row is gone before its file is deleted (truncate, drop, reclaim). A crash
-// can leave an unreferenced file for fsck, never a row naming a torn file.
+// Ordering rule: a block's bytes are in the object's file before a row names
+// them (write), and a row is gone before its bytes are (truncate, reclaim).
+// A crash can leave bytes no row names, for fsck, never a row naming torn
+// bytes. Bytes no row names read as a hole, and a short block zeroes the
+// rest of its region (blocks.ts), so they never reappear.
 import { FsError, errno as E } from '../../errors.ts'
 import type { BlockWrite, ObjectAttr, SetAttr, Timespec } from '../types.ts'
 import { checkExists, getKind, getRow, transaction, type Ctx } from './context.ts'
@@ -33,23 +35,15 @@ export function writeBlocks (ctx: Ctx, id: string, blocks: BlockWrite[], minSize
   // Small blocks live in their row: a host file costs an inode, a directory
   // entry and an open/close per access, most of the price of a small file.
   const small = inlineMax(blockSize)
-  // Files this write creates: a failure must not leave them behind, with no
-  // row naming them (on a full disk they are what keeps it full).
-  const fresh = blocks.filter(b => b.data.byteLength > small && (st.blockInFile.get(id, b.index) as { infile: number } | undefined)?.infile !== 1).map(b => b.index)
+  // A failed write leaves its bytes in the object's file, unnamed: cutting
+  // them off could cut a concurrent write of a later block. A truncate or
+  // the object's removal frees them, fsck offline.
+  for (const b of blocks) if (b.data.byteLength > small) files.write(id, b.index, b.data)
   try {
-    for (const b of blocks) if (b.data.byteLength > small) files.write(id, b.index, b.data)
-  } catch (err) {
-    files.remove(id, fresh)
-    throw err
-  }
-  let stale: number[] = []
-  try {
-    const attr = transaction(ctx, () => {
+    return transaction(ctx, () => {
       checkExists(st, id)
-      stale = []
       for (const b of blocks) {
         const inline = b.data.byteLength <= small
-        if (inline && (st.blockInFile.get(id, b.index) as { infile: number } | undefined)?.infile === 1) stale.push(b.index)
         // A copy of its own: the view may be on a SharedArrayBuffer. slice()
         // copies at memcpy speed; Uint8Array.from went byte by byte (80 us for 16 KiB).
         st.insertBlock.run(id, b.index, inline ? b.data.slice() : null)
@@ -58,13 +52,9 @@ export function writeBlocks (ctx: Ctx, id: string, blocks: BlockWrite[], minSize
       st.growSize.run(minSize, mtime.sec, mtime.nsec, t.sec, t.nsec, id)
       return toAttr(getRow(st, id))
     })
-    // The block moved into its row: its old file is garbage now.
-    files.remove(id, stale)
-    return attr
   } catch (err) {
-    // Reclaimed while we wrote: the files belong to nobody. Otherwise the new ones do.
-    if (err instanceof FsError && err.errno === E.ENOENT) files.remove(id, blocks.map(b => b.index))
-    else files.remove(id, fresh)
+    // Reclaimed while we wrote: the file our write made again belongs to nobody.
+    if (err instanceof FsError && err.errno === E.ENOENT) files.remove(id)
     throw err
   }
 }
@@ -107,7 +97,7 @@ function blockRow (ctx: Ctx, id: string, index: number, offset: number, length: 
 export function setattr (ctx: Ctx, id: string, changes: SetAttr): ObjectAttr {
   if (changes.size !== undefined) checkCount(changes.size, 'size')
   const { st, files } = ctx
-  let dropped: number[] = []
+  let cutTo: number | undefined
   const attr = transaction(ctx, () => {
     const row = getRow(st, id)
     if (!Object.values(changes).some(v => v !== undefined)) return toAttr(row)
@@ -118,7 +108,7 @@ export function setattr (ctx: Ctx, id: string, changes: SetAttr): ObjectAttr {
     if (changes.gid !== undefined) next.gid = changes.gid
     if (changes.size !== undefined) {
       checkRegular(row)
-      if (changes.size < row.size) dropped = shrink(ctx, id, changes.size)
+      if (changes.size < row.size) cutTo = shrink(ctx, id, changes.size)
       next.size = changes.size
     }
     // truncate(2) marks the data modified; an explicit mtime wins.
@@ -132,50 +122,51 @@ export function setattr (ctx: Ctx, id: string, changes: SetAttr): ObjectAttr {
       next.atime_s, next.atime_ns, next.mtime_s, next.mtime_ns, next.ctime_s, next.ctime_ns, id)
     return toAttr(next)
   })
-  files.remove(id, dropped)
+  // The kernel holds the inode's lock and setattr flushed first: no write
+  // of this file is under way to be cut with the blocks past the size.
+  if (cutTo !== undefined) files.cut(id, cutTo)
   return attr
 }
 
 /**
  * Inside the setattr transaction: drop the rows of blocks wholly past
- * `size` (their files go after commit) and cut the partial last block now,
- * so a later extension reads zeros there, not the old bytes. Cutting before
- * commit means a crash can lose bytes the user was truncating away anyway,
- * never resurrect them.
+ * `size`, and zero the last block past it now, so a later extension reads
+ * zeros there, not the old bytes. Zeroing before commit means a crash can
+ * lose bytes the user was truncating away anyway, never resurrect them.
+ * Returns where the object's file is to be cut once committed (bytes no
+ * row names read as a hole meanwhile): 0, the file goes, if no block is
+ * left in it.
  */
-function shrink (ctx: Ctx, id: string, size: number): number[] {
+function shrink (ctx: Ctx, id: string, size: number): number {
   const { st, files, blockSize } = ctx
-  const firstGone = Math.ceil(size / blockSize)
-  const gone = (st.blocksIn.all(id, firstGone, ALL) as Array<{ idx: number }>).map(r => r.idx)
-  st.deleteBlocksIn.run(id, firstGone, ALL)
+  st.deleteBlocksIn.run(id, Math.ceil(size / blockSize), ALL)
   const tail = size % blockSize
   const last = Math.floor(size / blockSize)
   if (tail !== 0 && st.hasBlock.get(id, last) !== undefined) {
-    const inFile = (st.blockInFile.get(id, last) as { infile: number }).infile === 1
-    if (inFile) files.truncate(id, last, tail)
-    else st.cutInline.run(tail, id, last)
+    // Cut in its row, or zeroed in the file.
+    if (Number(st.cutInline.run(tail, id, last).changes) === 0) files.zeroFrom(id, last, tail)
     st.markDirty.run(id, last)
   }
-  return gone
+  return st.anyInFile.get(id) === undefined ? 0 : size
 }
 
-/** Punch whole blocks; times change as for fallocate(PUNCH_HOLE). */
+/**
+ * Punch whole blocks; times change as for fallocate(PUNCH_HOLE). Their
+ * bytes stay in the object's file until a truncate or its removal (Node
+ * has no fallocate): without a row they read as a hole.
+ */
 export function dropBlocks (ctx: Ctx, id: string, first: number, last: number): void {
   checkCount(first, 'first')
   checkCount(last, 'last')
-  const { st, files } = ctx
-  const dropped = transaction(ctx, () => {
+  const { st } = ctx
+  transaction(ctx, () => {
     checkExists(st, id)
-    if (last < first) return []
-    const indexes = (st.blocksIn.all(id, first, last) as Array<{ idx: number }>).map(r => r.idx)
+    if (last < first) return
+    if (st.blocksIn.all(id, first, last).length === 0) return
     st.deleteBlocksIn.run(id, first, last)
-    if (indexes.length > 0) {
-      const t = now()
-      st.touchMtime.run(t.sec, t.nsec, t.sec, t.nsec, id)
-    }
-    return indexes
+    const t = now()
+    st.touchMtime.run(t.sec, t.nsec, t.sec, t.nsec, id)
   })
-  files.remove(id, dropped)
 }
 
 export function seekBlock (ctx: Ctx, id: string, from: number, limit: number, data: boolean): number | null {
@@ -191,7 +182,7 @@ export function seekBlock (ctx: Ctx, id: string, from: number, limit: number, da
 }
 
 /**
- * fsync: the object's dirty block files first, then the metadata. Blocks
+ * fsync: the data files of the dirty blocks first, then the metadata. Blocks
  * are claimed before the fsync, so a write committed meanwhile stays dirty
  * for the next sync; a failed fsync gives the claim back.
  */
@@ -200,7 +191,7 @@ export function sync (ctx: Ctx, id: string | null): void {
   const claimed = transaction(ctx, () =>
     (id === null ? st.claimAllDirty.all() : st.claimDirty.all(id)) as Array<{ id: string, idx: number }>)
   try {
-    files.fsync(claimed)
+    files.fsync(claimed.map(b => b.id))
   } catch (err) {
     transaction(ctx, () => { for (const b of claimed) st.markDirty.run(b.id, b.idx) })
     throw err

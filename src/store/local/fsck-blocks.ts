@@ -1,5 +1,14 @@
-// fsck of file data: block rows against their objects and sizes, block rows
-// against the block files on the host, and the counters in `meta`.
+// fsck of file data: block rows against their objects and sizes, the data
+// files on the host against the rows, and the counters in `meta`.
+//
+// Since format 5 a regular file's blocks are in one data file,
+// blocks/<ab>/<uuid>, block i at i * blockSize, and a row with data NULL
+// names its block there (layout.ts, blocks.ts). Bytes no row names read as
+// a hole: within the size they are harmless leftovers (a punched block, a
+// block moved into its row, a failed write) and not reported, since telling
+// them from data would mean reading every file. What is reported is a file
+// nothing can read (no object, no row in it), bytes past the size, and rows
+// whose bytes the file lacks.
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DatabaseSync } from 'node:sqlite'
@@ -7,23 +16,34 @@ import type { Finding, FsckModel, Plan } from './fsck-model.ts'
 import type { Layout } from './layout.ts'
 import { isReg } from './rows.ts'
 
-/** `<uuid>.<index>`, the only names objfs gives block files (layout.ts). */
-const BLOCK_FILE = /^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.(0|[1-9]\d*)$/
+const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
+/** `<uuid>`: an object's data file, the only name objfs gives files since format 5 (layout.ts). */
+const DATA_FILE = new RegExp(`^(${UUID})$`)
+/** `<uuid>.<index>`: one block's file in formats 1-4; the upgrade moves or deletes each one a row names. */
+const LEGACY_FILE = new RegExp(`^(${UUID})\\.(?:0|[1-9]\\d*)$`)
 const FAN_OUT = /^[0-9a-f]{2}$/
 
-const IN_USE = 'the store is in use (--force): a daemon may be writing this block right now'
+const IN_USE = 'the store is in use (--force): a daemon may be writing this file right now'
+const LEFT_WHILE_LIVE = 'the store is in use (--force): files are removed only while no daemon has it open'
 const NOT_OURS = 'not named by objfs; left alone (remove it by hand if nothing needs it)'
 
-interface BlockFile { path: string, size: number }
+interface HostFile { path: string, size: number }
 
-/** Every block file under blocks/, by "uuid.index"; anything else there is reported as stray. */
-function scanFiles (layout: Layout, found: Finding[]): Map<string, BlockFile> {
-  const files = new Map<string, BlockFile>()
+interface Scan {
+  /** Data files by object id. */
+  data: Map<string, HostFile>
+  /** Block files of the old layout. */
+  legacy: HostFile[]
+}
+
+/** Every file under blocks/; what objfs did not name is reported as stray. */
+function scanFiles (layout: Layout, found: Finding[]): Scan {
+  const scan: Scan = { data: new Map(), legacy: [] }
   let dirs
   try {
     dirs = readdirSync(layout.blocks, { withFileTypes: true })
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return files  // no block written yet
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return scan  // no block written yet
     throw err
   }
   for (const d of dirs) {
@@ -34,92 +54,119 @@ function scanFiles (layout: Layout, found: Finding[]): Map<string, BlockFile> {
     }
     for (const f of readdirSync(dir, { withFileTypes: true })) {
       const path = join(dir, f.name)
-      const m = BLOCK_FILE.exec(f.name)
-      if (!f.isFile() || m === null || !m[1].startsWith(d.name)) {
+      const data = DATA_FILE.exec(f.name)
+      const legacy = LEGACY_FILE.exec(f.name)
+      const id = (data ?? legacy)?.[1]
+      if (!f.isFile() || id === undefined || !id.startsWith(d.name)) {
         found.push({ kind: 'stray-file', detail: path, notRepaired: NOT_OURS })
         continue
       }
-      files.set(`${m[1]}.${m[2]}`, { path, size: statSync(path).size })
+      const file = { path, size: statSync(path).size }
+      if (data !== null) scan.data.set(id, file)
+      else scan.legacy.push(file)
     }
   }
-  return files
+  return scan
 }
 
 /**
  * Rows must belong to an existing regular file and lie below its size, and
- * name a file no longer than the size allows (bytes past the end would
- * reappear when the file grows). Files without a row are leftovers of a
- * crash between writing a block and committing it, or between deleting a
- * row and its file; they are deleted, unless a daemon is running and may be
- * about to commit one.
+ * a row naming a block in the data file needs a file that reaches it. A
+ * data file must belong to a regular file that keeps a block in it, and
+ * end at its size. Offline, what fails is deleted or cut; with a daemon
+ * running (--force) files are only reported: it writes a block to the file
+ * before it commits the row.
  */
 export function checkBlocks (db: DatabaseSync, m: FsckModel, layout: Layout, blockSize: number, plan: Plan, found: Finding[], live: boolean): { rows: number, files: number } {
-  const files = scanFiles(layout, found)
-  const fileCount = files.size
+  const { data, legacy } = scanFiles(layout, found)
   const reclaimed = new Set(plan.reclaim)
-  // A live daemon's orphan is its own to free, and it removes the files before the rows (namespace.ts reclaim).
+  // A live daemon's orphan is its own to free, and it removes the file before the rows (namespace.ts reclaim).
   const held = new Set(plan.held)
-  // Format 2 keeps small blocks in their row (data.ts inlineMax); format 1 had no column for it.
-  const hasData = (db.prepare('PRAGMA table_info(blocks)').all() as Array<{ name: string }>).some(c => c.name === 'data')
-  const rows = db.prepare(`SELECT id, idx, ${hasData ? 'length(data)' : 'NULL'} AS inline FROM blocks ORDER BY id, idx`).all() as Array<{ id: string, idx: number, inline: number | null }>
-  // With a daemon running, its files are left for the next fsck: it may be writing them.
-  const remove = (file: BlockFile | undefined): void => { if (file !== undefined && !live) plan.removeFiles.push(file.path) }
-  const drop = (id: string, idx: number, file: BlockFile | undefined): void => {
-    plan.deleteBlockRows.push({ id, idx })
-    remove(file)
-  }
+  // fsck refuses formats before 5 (fsck.ts), so the data column exists.
+  const rows = db.prepare('SELECT id, idx, length(data) AS inline FROM blocks ORDER BY id, idx').all() as Array<{ id: string, idx: number, inline: number | null }>
+  // Per object, the last block that names its data file and outlives the repair (rows come in idx order).
+  const lastInFile = new Map<string, number>()
+  const drop = (id: string, idx: number): void => { plan.deleteBlockRows.push({ id, idx }) }
   for (const { id, idx, inline } of rows) {
-    const key = `${id}.${idx}`
-    const file = files.get(key)
-    files.delete(key)
     const o = m.objects.get(id)
-    if (reclaimed.has(id)) {
-      // The orphan's rows go with it; its files after.
-      remove(file)
-    } else if (held.has(id)) {
+    if (reclaimed.has(id) || held.has(id)) {
+      // The orphan's rows go with it, or stay for its daemon; its file is seen to below.
       continue
     } else if (o === undefined) {
       found.push({ kind: 'orphan-block-row', detail: `block ${idx} of object ${id}, which does not exist` })
-      drop(id, idx, file)
+      drop(id, idx)
     } else if (!isReg(o.mode)) {
       found.push({ kind: 'block-not-file', detail: `block ${idx} of ${m.describe(id)}, which is not a regular file` })
-      drop(id, idx, file)
+      drop(id, idx)
     } else if (idx * blockSize >= o.size) {
       found.push({ kind: 'block-past-size', detail: `block ${idx} of ${m.describe(id)} lies past its size ${o.size}` })
-      drop(id, idx, file)
+      drop(id, idx)
     } else if (inline !== null) {
-      checkInline(m, id, idx, inline, o.size - idx * blockSize, file, plan, found, live)
-    } else if (file === undefined) {
-      found.push({ kind: 'missing-block-file', detail: `block ${idx} of ${m.describe(id)}: its file is missing (the block reads as zeros)`, notRepaired: live ? IN_USE : undefined })
-      if (!live) plan.deleteBlockRows.push({ id, idx })
+      checkInline(m, id, idx, inline, o.size - idx * blockSize, plan, found)
     } else {
-      const allowed = Math.min(blockSize, o.size - idx * blockSize)
-      if (file.size > allowed) {
-        found.push({ kind: 'block-tail-past-size', detail: `block ${idx} of ${m.describe(id)} holds ${file.size} bytes, ${allowed} at most belong to the file`, notRepaired: live ? IN_USE : undefined })
-        if (!live) plan.truncateFiles.push({ path: file.path, length: allowed })
+      const file = data.get(id)
+      if (file === undefined || file.size <= idx * blockSize) {
+        const why = file === undefined ? 'its data file is missing' : `its data file ${file.path} ends at ${file.size}, before it`
+        found.push({ kind: 'missing-block-file', detail: `block ${idx} of ${m.describe(id)}: ${why} (the block reads as zeros)`, notRepaired: live ? IN_USE : undefined })
+        if (!live) drop(id, idx)
+        else lastInFile.set(id, idx)
+      } else {
+        lastInFile.set(id, idx)
       }
     }
   }
-  for (const [key, file] of files) {
-    found.push({ kind: 'orphan-block-file', detail: `${file.path} (${file.size} bytes): no block row names ${key}`, notRepaired: live ? IN_USE : undefined })
+  // Sorted: the same store gives the same report.
+  for (const id of [...data.keys()].sort()) {
+    checkDataFile(m, id, data.get(id) as HostFile, lastInFile.get(id), blockSize, reclaimed, held, plan, found, live)
+  }
+  for (const file of legacy.sort((a, b) => a.path < b.path ? -1 : 1)) {
+    // Left by an upgrade cut short, or no row named it before the upgrade (which moves only named blocks).
+    found.push({ kind: 'orphan-block-file', detail: `${file.path} (${file.size} bytes): a block file of the layout before format 5, which nothing reads`, notRepaired: live ? LEFT_WHILE_LIVE : undefined })
     if (!live) plan.removeFiles.push(file.path)
   }
-  return { rows: rows.length, files: fileCount }
+  return { rows: rows.length, files: data.size }
 }
 
 /**
- * A block kept in its row: its length must fit the size, and a file of the
- * same block is the leftover of a crash between moving the block into its
- * row and deleting the file (data.ts writeBlocks).
+ * One data file. Bytes past the size within the last block a row names in
+ * the file would come back if the file grew (a truncate up reads them as
+ * the block's); bytes past every named block read as a hole but waste room
+ * (a write of a new block that never committed). Both are cut off.
  */
-function checkInline (m: FsckModel, id: string, idx: number, length: number, room: number, file: BlockFile | undefined, plan: Plan, found: Finding[], live: boolean): void {
-  if (length > room) {
-    found.push({ kind: 'block-tail-past-size', detail: `block ${idx} of ${m.describe(id)} holds ${length} bytes in its row, ${room} at most belong to the file` })
-    plan.cutInline.push({ id, idx, length: room })
+function checkDataFile (m: FsckModel, id: string, file: HostFile, last: number | undefined, blockSize: number, reclaimed: Set<string>, held: Set<string>, plan: Plan, found: Finding[], live: boolean): void {
+  if (held.has(id)) return
+  if (reclaimed.has(id)) {
+    // Freed with its orphan (orphan-object), which only an offline fsck does.
+    if (!live) plan.removeFiles.push(file.path)
+    return
   }
-  if (file === undefined) return
-  found.push({ kind: 'orphan-block-file', detail: `${file.path} (${file.size} bytes): block ${idx} of ${m.describe(id)} is kept in its row`, notRepaired: live ? IN_USE : undefined })
-  if (!live) plan.removeFiles.push(file.path)
+  const o = m.objects.get(id)
+  if (o === undefined || !isReg(o.mode) || last === undefined) {
+    const why = o === undefined
+      ? `object ${id} does not exist`
+      : !isReg(o.mode) ? `${m.describe(id)} is not a regular file` : `no block row of ${m.describe(id)} is kept in it`
+    found.push({ kind: 'orphan-block-file', detail: `${file.path} (${file.size} bytes): ${why}`, notRepaired: live ? IN_USE : undefined })
+    if (!live) plan.removeFiles.push(file.path)
+    return
+  }
+  if (file.size <= o.size) return
+  // Rows past the size were dropped above, so block `last` starts below it.
+  const namedEnd = Math.min(file.size, (last + 1) * blockSize)
+  if (namedEnd > o.size) {
+    found.push({ kind: 'block-tail-past-size', detail: `block ${last} of ${m.describe(id)} holds ${namedEnd - o.size} bytes past its size ${o.size} in ${file.path}`, notRepaired: live ? IN_USE : undefined })
+  }
+  const unnamedFrom = Math.max(o.size, namedEnd)
+  if (file.size > unnamedFrom) {
+    found.push({ kind: 'orphan-block-file', detail: `${file.path}: ${file.size - unnamedFrom} bytes past the size ${o.size} of ${m.describe(id)}, which no block row names`, notRepaired: live ? IN_USE : undefined })
+  }
+  if (!live) plan.truncateFiles.push({ path: file.path, length: o.size })
+}
+
+/** A block kept in its row: its length must fit the size. */
+function checkInline (m: FsckModel, id: string, idx: number, length: number, room: number, plan: Plan, found: Finding[]): void {
+  if (length <= room) return
+  found.push({ kind: 'block-tail-past-size', detail: `block ${idx} of ${m.describe(id)} holds ${length} bytes in its row, ${room} at most belong to the file` })
+  plan.cutInline.push({ id, idx, length: room })
 }
 
 /** xattrs of objects that do not exist. */

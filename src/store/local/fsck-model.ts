@@ -15,9 +15,9 @@ export type FindingKind =
   | 'orphan-block-row'     // a block row of an object that does not exist
   | 'block-not-file'       // a block row of something other than a regular file
   | 'block-past-size'      // a block wholly past the file's size
-  | 'block-tail-past-size' // the last block (file or row) holds bytes past the size
-  | 'missing-block-file'   // a block row whose file is gone (reads as zeros)
-  | 'orphan-block-file'    // a block file no row names
+  | 'block-tail-past-size' // the last block (its row, or the data file) holds bytes past the size
+  | 'missing-block-file'   // a block row whose bytes the data file lacks (reads as zeros)
+  | 'orphan-block-file'    // a data file (or its bytes past the size) no row names; a block file of formats 1-4
   | 'stray-file'           // a file in the blocks directory that objfs did not name
   | 'orphan-xattr'         // an xattr of an object that does not exist
   | 'next-ino'             // the inode counter is behind an inode in use
@@ -59,7 +59,7 @@ export interface Plan {
   setParent: Map<string, string | null>
   deleteBlockRows: Array<{ id: string, idx: number }>
   deleteXattrsOf: string[]
-  /** Block files to delete once the rows are gone. */
+  /** Data files (and old block files) to delete once the rows are gone. */
   removeFiles: string[]
   truncateFiles: Array<{ path: string, length: number }>
   /** Blocks kept in their row that hold bytes past the size. */

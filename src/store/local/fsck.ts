@@ -1,16 +1,20 @@
 // fsck for the embedded store: is the metadata consistent with itself and
-// with the block files, and if asked, make it so without touching good data.
+// with the data files, and if asked, make it so without touching good data.
 //
 // Checked: SQLite's own integrity; entries naming missing objects or hanging
 // off missing parents; objects no path reaches (orphans are freed, anything
 // with data or links is named in lost+found); link counts; block rows of
-// missing objects, of non-files, past the size; block files without rows and
-// rows without files; bytes past the size in the last block; xattrs of
-// missing objects; the inode counter.
+// missing objects, of non-files, past the size; data files no object keeps
+// a block in, and rows whose bytes their data file lacks; bytes past the
+// size, in a row or a data file; block files of the layout before format 5;
+// xattrs of missing objects; the inode counter.
 //
 // A daemon with the store open (a live row in `instances`) may hold orphans
 // open and be halfway through writing blocks, so fsck refuses such a store
 // unless forced, and even then leaves those alone.
+//
+// The store is checked as it is, never upgraded: only a mount changes its
+// format, so fsck reads the current one alone.
 import { DatabaseSync } from 'node:sqlite'
 import { ConfigError } from '../../errors.ts'
 import { checkBlocks, checkNextIno, checkXattrs } from './fsck-blocks.ts'
@@ -20,7 +24,7 @@ import { applyFiles, applyRows } from './fsck-repair.ts'
 import { Layout, inspect } from './layout.ts'
 import { alive } from './liveness.ts'
 import { isDir } from './rows.ts'
-import { readMeta } from './schema.ts'
+import { FORMAT_VERSION, readMeta } from './schema.ts'
 
 export type { Finding, FindingKind } from './fsck-model.ts'
 
@@ -77,6 +81,9 @@ export function fsck (dir: string, opts: FsckOptions): FsckReport {
   let plan: Plan | undefined
   try {
     const meta = readMeta(db, dir)
+    // readMeta refuses a newer format; an older one lays out data differently (data-upgrade.ts).
+    const version = Number((db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value)
+    if (version < FORMAT_VERSION) throw new ConfigError(`store format ${version} predates data files; mount it read-write once to upgrade it, then run fsck`)
     // One snapshot for every check, and with repair the writer lock too:
     // no daemon can commit between what was read and what is changed.
     db.exec(opts.repair ? 'BEGIN IMMEDIATE' : 'BEGIN')

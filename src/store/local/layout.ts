@@ -2,11 +2,11 @@
 // before we dare to use it.
 //
 //   <dir>/objfs.db (+ -wal, -shm)   metadata (SQLite)
-//   <dir>/blocks/<ab>/<uuid>.<idx>  block data, <ab> = first two hex digits of the uuid
+//   <dir>/blocks/<ab>/<uuid>        an object's data (format 5), <ab> = first two hex digits of the uuid
+//   <dir>/blocks/<ab>/<uuid>.<idx>  one block's data (formats 1-4; upgraded by data-upgrade.ts)
 //   <dir>/reserve                   room for deleting on a full disk (reserve.ts)
 //
-// Block files are named by object uuid and block index only, never by a
-// user's file name: renames never touch them and no user string reaches a
+// Data files are named by object uuid only, never by a user's file name: renames never touch them and no user string reaches a
 // host path.
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
@@ -29,12 +29,17 @@ export class Layout {
     this.reserve = join(dir, RESERVE_FILE)
   }
 
-  /** The fan-out directory of an object's blocks: 256 of them keeps each one small. */
-  blockDir (id: string): string {
+  /** The fan-out directory of an object's data: 256 of them keeps each one small. */
+  dataDir (id: string): string {
     return join(this.blocks, id.slice(0, 2))
   }
 
-  blockPath (id: string, index: number): string {
+  dataPath (id: string): string {
+    return join(this.blocks, id.slice(0, 2), id)
+  }
+
+  /** Where formats 1-4 kept one block. */
+  legacyBlockPath (id: string, index: number): string {
     return join(this.blocks, id.slice(0, 2), `${id}.${index}`)
   }
 }

@@ -117,7 +117,7 @@ export function unlinkChild (ctx: Ctx, child: Pick<ObjectRow, 'id' | 'mode' | 'n
 
 /**
  * Delete objects that have no names left, with their xattrs and blocks, in
- * one transaction. Block files go before the rows: on a full disk the
+ * one transaction. The data file goes before the rows: on a full disk the
  * commit needs the room they hold. Nothing reads an orphan again, so a
  * commit that fails, or a crash, leaves only an orphan whose rows name
  * missing files; the next try (this mount's, or the next mount's) deletes them.
@@ -128,9 +128,8 @@ export function reclaim (ctx: Ctx, ids: Iterable<string>): void {
     for (const id of ids) {
       const kind = st.objectKind.get(id) as [number, number] | undefined
       if (kind === undefined || kind[1] > 0) continue
-      const indexes = (st.blocksIn.all(id, 0, ALL) as Array<{ idx: number }>).map(r => r.idx)
-      if (indexes.length > 0) {
-        files.remove(id, indexes)
+      if (st.blocksIn.get(id, 0, ALL) !== undefined) {
+        files.remove(id)
         st.deleteBlocksIn.run(id, 0, ALL)
       }
       st.deleteXattrs.run(id)

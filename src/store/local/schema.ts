@@ -2,11 +2,13 @@
 import { randomUUID } from 'node:crypto'
 import type { DatabaseSync } from 'node:sqlite'
 import { ConfigError } from '../../errors.ts'
+import { moveBlocksIntoDataFiles } from './data-upgrade.ts'
+import type { Layout } from './layout.ts'
 import { S_IFDIR, S_IFMT } from './rows.ts'
 import { nowTimespec as now } from '../../time.ts'
 
 /** The on-disk format this code writes and understands. */
-export const FORMAT_VERSION = 4
+export const FORMAT_VERSION = 5
 const MAGIC = 'objfs'
 
 // Which blocks exist. A row is inserted only after its file is complete.
@@ -14,7 +16,7 @@ const MAGIC = 'objfs'
 // here rather than per instance because the pool sends an fsync to whichever
 // worker is free, not to the one that wrote.
 // data: the content of a small block, kept in the row (format 2); NULL:
-// the content is in the block file.
+// the content is in the object's data file (one per object since format 5).
 // A rowid table (format 3), unlike the others: WITHOUT ROWID keeps a row in
 // an index b-tree, whose small cell limit sends a row of a few KiB to
 // overflow pages; committing an 8 KiB block cost 100 us there, 35 here.
@@ -55,7 +57,7 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 
 CREATE TABLE objects (
-  id       TEXT PRIMARY KEY,            -- uuid: names the block files, never changes
+  id       TEXT PRIMARY KEY,            -- uuid: names the data file, never changes
   ino      INTEGER NOT NULL UNIQUE,     -- st_ino, from meta.next_ino, never reused
   mode     INTEGER NOT NULL,            -- with S_IFMT type bits
   nlink    INTEGER NOT NULL,            -- 0: orphan, kept until reclaim
@@ -165,9 +167,11 @@ export function initialise (db: DatabaseSync, path: string, blockSize: number): 
  * Bring an older format up to this one, in one transaction: format 1 kept
  * every block in a file; format 2 may keep a small block in its row;
  * format 3 keeps the blocks table as a rowid table; format 4 keeps a
- * directory's parent in its row, and no index of entries by child.
+ * directory's parent in its row, and no index of entries by child; format
+ * 5 keeps an object's blocks in one data file (data-upgrade.ts).
  */
-export function migrate (db: DatabaseSync, path: string, readOnly: boolean): void {
+export function migrate (db: DatabaseSync, layout: Layout, blockSize: number, readOnly: boolean): void {
+  const path = layout.dir
   const versionOf = (): number => Number((db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string } | undefined)?.value)
   if (versionOf() >= FORMAT_VERSION) return
   if (readOnly) throw new ConfigError(`${path}: store format ${versionOf()} must be upgraded by one read-write mount first`)
@@ -194,6 +198,8 @@ export function migrate (db: DatabaseSync, path: string, readOnly: boolean): voi
       db.exec('INSERT INTO entries (parent, name, child) SELECT parent, name, child FROM entries_v3')
       db.exec('DROP TABLE entries_v3')
     }
+    // Last: it reads the data column that format 1 lacked.
+    if (version <= 4) moveBlocksIntoDataFiles(db, layout, blockSize)
     if (version < FORMAT_VERSION) db.prepare("UPDATE meta SET value = ? WHERE key = 'format_version'").run(String(FORMAT_VERSION))
     db.exec('COMMIT')
   } catch (err) {

@@ -58,7 +58,6 @@ const sql = {
   hasBlock: 'SELECT 1 AS x FROM blocks WHERE id = ? AND idx = ?',
   // inline: 1 when the block's content is in the row; part: the byte range asked for (substr is 1-based).
   blockRange: 'SELECT data IS NOT NULL AS inline, substr(data, ? + 1, ?) AS part FROM blocks WHERE id = ? AND idx = ?',
-  blockInFile: 'SELECT data IS NULL AS infile FROM blocks WHERE id = ? AND idx = ?',
   insertBlock: `INSERT INTO blocks (id, idx, dirty, data) VALUES (?, ?, 1, ?)
     ON CONFLICT (id, idx) DO UPDATE SET dirty = 1, data = excluded.data`,
   cutInline: 'UPDATE blocks SET data = substr(data, 1, ?) WHERE id = ? AND idx = ? AND data IS NOT NULL',
@@ -67,6 +66,7 @@ const sql = {
   // block dirty again and the next sync takes it.
   claimDirty: 'UPDATE blocks SET dirty = 0 WHERE id = ? AND dirty = 1 RETURNING id, idx',
   claimAllDirty: 'UPDATE blocks SET dirty = 0 WHERE dirty = 1 RETURNING id, idx',
+  anyInFile: 'SELECT 1 AS x FROM blocks WHERE id = ? AND data IS NULL LIMIT 1',
   blocksIn: 'SELECT idx FROM blocks WHERE id = ? AND idx BETWEEN ? AND ? ORDER BY idx',
   deleteBlocksIn: 'DELETE FROM blocks WHERE id = ? AND idx BETWEEN ? AND ?',
   firstData: 'SELECT min(idx) AS idx FROM blocks WHERE id = ? AND idx >= ? AND idx < ?',

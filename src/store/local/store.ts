@@ -51,8 +51,8 @@ function prepareNew (layout: Layout, absent: boolean): void {
 /**
  * Run `fn`; if it fails for want of room and `free` made some, run it once
  * more. Every change is one transaction that a failure rolls back, and
- * writeBlocks removes the files it made, so the retry starts from where the
- * first began.
+ * a retried writeBlocks writes the same bytes to the same places, so the
+ * retry starts from where the first began.
  */
 function onceMoreIfFreed<T> (fn: () => T, free: () => boolean): T {
   try {
@@ -119,19 +119,19 @@ export class LocalStore implements ObjectStore {
         initialise(db, layout.dir, config.blockSize)
       }
       const meta = readMeta(db, layout.dir)
-      migrate(db, layout.dir, config.readOnly)
+      migrate(db, layout, meta.blockSize, config.readOnly)
       // The serving thread's instance does the metadata work: its commits
       // get checkpointed by a thread of their own. Worker instances write
       // little (big blocks) and keep to the autocheckpoint.
       const checkpointer = !config.readOnly && isMainThread ? new Checkpointer(layout.db) : undefined
-      const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout), blockSize: meta.blockSize, inos: new Inos(), committed: checkpointer === undefined ? undefined : () => checkpointer.committed() }
+      const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout, meta.blockSize), blockSize: meta.blockSize, inos: new Inos(), committed: checkpointer === undefined ? undefined : () => checkpointer.committed() }
       const store = new LocalStore(ctx, layout, meta.rootId, config.readOnly, checkpointer)
       if (!config.readOnly) store.#startup(config.takeover?.resumed === true)
       return store
     } catch (err) {
       db.close()
       if (err instanceof ConfigError) throw err
-      throw new ConfigError(`cannot open the objfs store at ${layout.dir}: ${(err as Error).message}`)
+      throw new ConfigError(`cannot open the objfs store at ${layout.dir}: ${(err as Error).message}`, { cause: err })
     }
   }
 
@@ -340,7 +340,7 @@ export class LocalStore implements ObjectStore {
       bfree: host.bfree,
       bavail: host.bavail,
       // Every object is one row, not one host inode: the host's free inodes
-      // bound block files, so they are what we can honestly offer.
+      // bound data files, so they are what we can honestly offer.
       files: objects + host.ffree,
       ffree: host.ffree,
       namelen: NAME_MAX,
