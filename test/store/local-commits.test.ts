@@ -2,7 +2,7 @@
 // inode numbers taken a range at a time, WAL checkpoints in a thread of the
 // store's own, and a WAL that starts over from nothing.
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import t from 'tap'
@@ -13,7 +13,7 @@ import { INO_RANGE } from '../../src/store/local/inos.ts'
 import { RECLAIM_BATCH } from '../../src/store/local/reclaims.ts'
 import { LocalStore } from '../../src/store/local/store.ts'
 import type { ObjectAttr, ObjectId, ObjectStore } from '../../src/store/types.ts'
-import type { PooledStore } from '../../src/workers/pool.ts'
+import { PooledStore } from '../../src/workers/pool.ts'
 import { LONG_AGO, file, pattern, rejectsErrno } from './conformance/helpers.ts'
 import { BS, blockFiles, configFor, pooledStore, storeDirs } from './local-fixture.ts'
 
@@ -227,4 +227,27 @@ t.test('on a full disk, writes that fail at once in two workers all find the roo
   await Promise.all(later.map(async f => await pool?.writeBlocks(f.id, [0, 1].map(index => ({ index, data: pattern(SIZE, index) })), 2 * SIZE, LONG_AGO)))
   t.pass('every write succeeds')
   await reclaimed
+})
+
+t.test('a worker thread that first opens the store on a full disk answers ENOSPC, and opens once there is room', needsRoot, async t => {
+  let s: LocalStore | undefined
+  let pool: PooledStore | undefined
+  const { disk, fill } = smallDisk(t, async () => { await pool?.close(); await s?.close() })
+  const config = configFor(join(disk, 'store'), { blockSize: SIZE })
+  s = await LocalStore.open(config)
+  const root = await s.root()
+  const f = await file(s, root.id, 'f')
+  const filler = await file(s, root.id, 'filler')
+  t.ok(await fill(s, filler.id) > 4, 'the disk is nearly full')
+  // The last bytes go to a host file, so nothing of the store can grow.
+  const rest = join(disk, 'rest')
+  try { for (;;) appendFileSync(rest, new Uint8Array(4096)) } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err }
+  // No inline instance: every call goes to the worker, which opens its own as it starts.
+  pool = new PooledStore({ threads: 1, setup: { store: { ...config, create: false } }, blockSize: SIZE, capabilities: s.capabilities })
+  await rejectsErrno(t, pool.writeBlocks(f.id, [{ index: 0, data: pattern(SIZE, 1) }], SIZE, LONG_AGO), E.ENOSPC, 'ENOSPC, not EIO, while it cannot open')
+  rmSync(rest)
+  await s.remove(root.id, 'filler', false)
+  await s.reclaim(filler.id)
+  await pool.writeBlocks(f.id, [{ index: 0, data: pattern(SIZE, 1) }], SIZE, LONG_AGO)
+  t.same(await s.readBlock(f.id, 0, 0, SIZE), pattern(SIZE, 1), 'with room, the next call opens it and is stored')
 })
