@@ -146,8 +146,12 @@ function smallDisk (t: Test, close: () => Promise<void>): { disk: string, fill: 
   mkdirSync(disk)
   execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'objfs-test-full', disk])
   t.teardown(async () => {
-    await close()
-    execFileSync('umount', [disk])
+    try {
+      await close()
+    } finally {
+      // Even when closing failed: a test must never leave a mount behind.
+      execFileSync('umount', [disk])
+    }
   })
   // Kept free while filling: the removes that follow need room for their commits.
   const pad = join(disk, 'pad')
