@@ -15,6 +15,10 @@ export interface Config {
   attrTimeout: number
   negativeTimeout: number
   writebackCache: boolean
+  /** Ask for READDIRPLUS (names with attributes) where the kernel finds it worth it (FUSE_READDIRPLUS_AUTO). */
+  readdirplus: boolean
+  /** Keep the kernel's page cache of a file across opens (FOPEN_KEEP_CACHE), where the store's ids are stable. */
+  keepCache: boolean
   /** Upper bound of buffered, not yet stored file data; writes wait for room above it. */
   dirtyLimit: number
   /** Worker threads executing store calls. */
@@ -61,6 +65,8 @@ export const defaults = (): Config => ({
   attrTimeout: 1,
   negativeTimeout: 1,
   writebackCache: false,
+  readdirplus: true,
+  keepCache: true,
   dirtyLimit: 256 * MiB,
   workers: 2,
   inlineMeta: true,
@@ -138,6 +144,10 @@ const setters: Record<string, Setter> = {
   no_default_permissions: flag(c => { c.defaultPermissions = false }),
   writeback_cache: flag(c => { c.writebackCache = true }),
   no_writeback_cache: flag(c => { c.writebackCache = false }),
+  readdirplus: flag(c => { c.readdirplus = true }),
+  no_readdirplus: flag(c => { c.readdirplus = false }),
+  keep_cache: flag(c => { c.keepCache = true }),
+  no_keep_cache: flag(c => { c.keepCache = false }),
   block_size: valued((c, v, n) => {
     const size = parseSize(v, n)
     if (size < 4096 || size > 64 * MiB || (size & (size - 1)) !== 0) throw new ConfigError(`${n}: ${v} must be a power of two from 4K to 64M`)

@@ -191,12 +191,14 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   return { done, shutdown, handover: () => live.detach(), negotiation: negotiated, unanswered: path?.unanswered }
 }
 
-function sessionOptionsOf (config: Config): SessionOptions {
+/** What INIT asks of the kernel, from the mount options. */
+export function sessionOptionsOf (config: Config): SessionOptions {
   return {
     maxWrite: MAX_WRITE,
     slots: config.slots,
-    wantFlags: FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_MAX_PAGES | FUSE_DO_READDIRPLUS |
-      FUSE_READDIRPLUS_AUTO | FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA | FUSE_HANDLE_KILLPRIV_V2 | FUSE_CACHE_SYMLINKS |
+    wantFlags: FUSE_ASYNC_READ | FUSE_ATOMIC_O_TRUNC | FUSE_BIG_WRITES | FUSE_MAX_PAGES |
+      FUSE_PARALLEL_DIROPS | FUSE_AUTO_INVAL_DATA | FUSE_HANDLE_KILLPRIV_V2 | FUSE_CACHE_SYMLINKS |
+      (config.readdirplus ? FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO : 0) |
       (config.writebackCache ? FUSE_WRITEBACK_CACHE : 0),
     // Only to learn whether the kernel can resend after a takeover. Test-only,
     // like OBJFS_FAULTS: not asked, as on a kernel before Linux 6.9, which cannot resend.

@@ -22,9 +22,9 @@ const O_ACCMODE = 3
 /**
  * Keep the kernel's page cache across opens: every change to a file of this
  * mount passes through this daemon, and auto_inval_data drops pages when the
- * size or mtime the kernel sees changes.
+ * size or mtime the kernel sees changes. -o no_keep_cache: every open starts cold.
  */
-const openFlags = (fs: Fs): number => fs.store.capabilities.stableIds ? FOPEN_KEEP_CACHE : 0
+const openFlags = (fs: Fs): number => fs.config.keepCache && fs.store.capabilities.stableIds ? FOPEN_KEEP_CACHE : 0
 
 function addHandle (fs: Fs, inode: Inode, flags: number): number {
   fs.table.pin(inode)

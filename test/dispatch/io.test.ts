@@ -1,6 +1,7 @@
 // File data through the dispatcher: written bytes read back before any
 // flush, and a created, written, closed file shows its size to a fresh lookup.
 import t from 'tap'
+import { FOPEN_KEEP_CACHE } from '../../src/channel/abi.ts'
 import { errno as E } from '../../src/errors.ts'
 import { withHarness } from './harness.ts'
 import { ROOT, parse, req } from './kernel.ts'
@@ -62,3 +63,15 @@ for (const variant of [{ name: 'LocalStore', opts: {} }, { name: 'PooledStore', 
     }, variant.opts)
   })
 }
+
+t.test('open and create keep the kernel\'s page cache (FOPEN_KEEP_CACHE) unless -o no_keep_cache', async t => {
+  for (const [opts, want] of [[{}, FOPEN_KEEP_CACHE], [{ keepCache: false }, 0]] as const) {
+    await withHarness(t, async h => {
+      const created = parse.create(await h.ok(req.create(ROOT, 'f'), 'create'))
+      t.equal(created.openFlags & FOPEN_KEEP_CACHE, want, `create, ${JSON.stringify(opts)}`)
+      await h.ok(req.release(created.entry.nodeid, created.fh), 'release')
+      const { openFlags } = parse.open(await h.ok(req.open(created.entry.nodeid, 0), 'open'))
+      t.equal(openFlags & FOPEN_KEEP_CACHE, want, `open, ${JSON.stringify(opts)}`)
+    }, { config: opts })
+  }
+})

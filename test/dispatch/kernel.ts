@@ -297,9 +297,9 @@ export const parse = {
     return { fh: u64(v, 0), openFlags: v.getUint32(8, true) }
   },
   /** CREATE: fuse_entry_out then fuse_open_out. */
-  create: (b: Uint8Array): { entry: Entry, fh: number } => {
+  create: (b: Uint8Array): { entry: Entry, fh: number, openFlags: number } => {
     const v = need(b, 144, 'create')
-    return { entry: entryAt(v, 0), fh: u64(v, 128) }
+    return { entry: entryAt(v, 0), fh: u64(v, 128), openFlags: v.getUint32(136, true) }
   },
   /** struct fuse_write_out (8 bytes): size u32, padding u32. */
   write: (b: Uint8Array): number => need(b, 8, 'write').getUint32(0, true),

@@ -3,6 +3,8 @@
 import t, { type Test } from 'tap'
 import { LOCAL_ENTRY_TIMEOUT, MiB, applyOptions, defaults, parseSize, type Config } from '../../src/config.ts'
 import { ConfigError } from '../../src/errors.ts'
+import { FUSE_DO_READDIRPLUS, FUSE_READDIRPLUS_AUTO, FUSE_WRITEBACK_CACHE } from '../../src/channel/abi.ts'
+import { sessionOptionsOf } from '../../src/daemon.ts'
 
 const apply = (...opts: string[]): Config => applyOptions(defaults(), opts)
 
@@ -31,8 +33,12 @@ t.test('flags', async t => {
   t.equal(apply('default_permissions').defaultPermissions, true, 'or asked for without it')
   t.equal(apply('writeback_cache').writebackCache, true)
   t.equal(apply('writeback_cache,no_writeback_cache').writebackCache, false)
+  t.equal(apply('no_readdirplus').readdirplus, false)
+  t.equal(apply('no_readdirplus,readdirplus').readdirplus, true)
+  t.equal(apply('no_keep_cache').keepCache, false)
+  t.equal(apply('no_keep_cache,keep_cache').keepCache, true)
   const d = defaults()
-  t.same([d.readOnly, d.allowOther, d.defaultPermissions, d.writebackCache], [false, false, false, false], 'defaults')
+  t.same([d.readOnly, d.allowOther, d.defaultPermissions, d.writebackCache, d.readdirplus, d.keepCache], [false, false, false, false, true, true], 'defaults')
 })
 
 t.test('valued options', async t => {
@@ -133,4 +139,12 @@ t.test('bad options are one-line ConfigErrors', async t => {
   refuses(t, 'max_readahead=fast', 'max_readahead')
   refuses(t, 'log_level=verbose', 'log_level')
   refuses(t, 'fsname=', 'fsname')
+})
+
+t.test('INIT asks for READDIRPLUS unless -o no_readdirplus, and for the writeback cache only with -o writeback_cache', async t => {
+  const want = (...opts: string[]): number => sessionOptionsOf(apply(...opts)).wantFlags
+  t.equal(want() & (FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO), FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO, 'readdirplus, where the kernel finds it worth it')
+  t.equal(want('no_readdirplus') & (FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO), 0, 'none with no_readdirplus')
+  t.equal(want() & FUSE_WRITEBACK_CACHE, 0)
+  t.equal(want('writeback_cache') & FUSE_WRITEBACK_CACHE, FUSE_WRITEBACK_CACHE)
 })
