@@ -31,7 +31,11 @@ export const optionOf = (s: Setting, value: string): string =>
 
 export interface SweepRow { step: string, unit: string, seconds: Array<number | undefined>, cpu: Array<number | undefined> }
 
-/** Per step, per value: the median over rounds of objfs's per-run median seconds and daemon CPU. */
+/**
+ * Per step, per value: the median over rounds of objfs's per-run median
+ * seconds and daemon CPU. Steps of a fixed time (random reads) count reads
+ * instead: their `seconds` are then the median reads per second.
+ */
 export function sweepTable (runs: Array<{ value: number, record: RunRecord }>, valueCount: number): SweepRow[] {
   const rows = new Map<string, { unit: string, seconds: number[][], cpu: number[][] }>()
   for (const { value, record } of runs) {
@@ -44,7 +48,7 @@ export function sweepTable (runs: Array<{ value: number, record: RunRecord }>, v
     }
     for (const [step, samples] of byStep) {
       const row = rows.get(step) ?? { unit: samples[0].unit, seconds: Array.from({ length: valueCount }, () => []), cpu: Array.from({ length: valueCount }, () => []) }
-      row.seconds[value].push(median(samples.map(s => s.seconds)))
+      row.seconds[value].push(median(samples.map(s => s.unit === 'ios' ? s.amount / s.seconds : s.seconds)))
       const cpu = samples.map(s => s.daemonCpuSeconds).filter((c): c is number => c !== null)
       if (cpu.length > 0) row.cpu[value].push(median(cpu))
       rows.set(step, row)
@@ -61,7 +65,8 @@ export function sweepTable (runs: Array<{ value: number, record: RunRecord }>, v
 export function renderSweep (s: Setting, rows: SweepRow[]): string {
   const labels = s.values.map(v => optionOf(s, v) === '' ? `no ${s.name}` : optionOf(s, v))
   const head = ['step', ...labels.map(l => `${l} s (cpu)`)]
-  const body = rows.map(r => [r.step, ...r.seconds.map((x, i) => x === undefined ? '-' : `${x.toFixed(3)} (${r.cpu[i]?.toFixed(2) ?? '-'})`)])
+  const figure = (r: SweepRow, x: number): string => r.unit === 'ios' ? `${Math.round(x)} IOPS` : x.toFixed(3)
+  const body = rows.map(r => [r.step, ...r.seconds.map((x, i) => x === undefined ? '-' : `${figure(r, x)} (${r.cpu[i]?.toFixed(2) ?? '-'})`)])
   const widths = head.map((h, i) => Math.max(h.length, ...body.map(b => b[i].length)))
   const line = (cells: string[]): string => cells.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join('  ')
   return [line(head), widths.map(w => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n') + '\n'
@@ -99,7 +104,7 @@ function main (argv: string[]): number {
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
-  process.stdout.write(`objfs, -o ${setting.name}: median over ${rounds} interleaved rounds of each run's median seconds (daemon CPU s)\n`)
+  process.stdout.write(`objfs, -o ${setting.name}: median over ${rounds} interleaved rounds of each run's median seconds, or IOPS (daemon CPU s)\n`)
   process.stdout.write(renderSweep(setting, sweepTable(runs, setting.values.length)))
   return 0
 }

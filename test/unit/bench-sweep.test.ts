@@ -39,3 +39,10 @@ t.test('per step and value: the median over rounds of each run\'s median, objfs 
   t.match(text, /workers=1 s \(cpu\)\s+workers=2 s \(cpu\)/)
   t.match(text, /rsync-4\s+3\.000 \(0\.70\)\s+6\.000 \(1\.10\)/)
 })
+
+t.test('a step of fixed time (random reads) shows reads per second', async t => {
+  const ios = (seconds: number, amount: number): Sample => ({ ...sample('rand-read', 'objfs', seconds, 1), unit: 'ios', amount })
+  const rows = sweepTable([{ value: 0, record: record([ios(5, 1000), ios(5, 2000), ios(4, 2000)]) }, { value: 1, record: record([ios(5, 5000)]) }], 2)
+  t.same(rows[0].seconds, [400, 1000], 'the median rate of each run')
+  t.match(renderSweep({ name: 'block_size', values: ['256K', '1M'] }, rows), /rand-read\s+400 IOPS \(1\.00\)\s+1000 IOPS \(1\.00\)/)
+})
