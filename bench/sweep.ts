@@ -63,7 +63,7 @@ export function sweepTable (runs: Array<{ value: number, record: RunRecord }>, v
 }
 
 export function renderSweep (s: Setting, rows: SweepRow[]): string {
-  const labels = s.values.map(v => optionOf(s, v) === '' ? `no ${s.name}` : optionOf(s, v))
+  const labels = s.values.map(v => optionOf(s, v) === '' ? 'default' : optionOf(s, v))
   const head = ['step', ...labels.map(l => `${l} s (cpu)`)]
   const figure = (r: SweepRow, x: number): string => r.unit === 'ios' ? `${Math.round(x)} IOPS` : x.toFixed(3)
   const body = rows.map(r => [r.step, ...r.seconds.map((x, i) => x === undefined ? '-' : `${figure(r, x)} (${r.cpu[i]?.toFixed(2) ?? '-'})`)])
