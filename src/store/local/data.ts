@@ -162,7 +162,7 @@ export function dropBlocks (ctx: Ctx, id: string, first: number, last: number): 
   transaction(ctx, () => {
     checkExists(st, id)
     if (last < first) return
-    if (st.blocksIn.all(id, first, last).length === 0) return
+    if (st.blocksIn.get(id, first, last) === undefined) return
     st.deleteBlocksIn.run(id, first, last)
     const t = now()
     st.touchMtime.run(t.sec, t.nsec, t.sec, t.nsec, id)

@@ -82,8 +82,7 @@ export function fsck (dir: string, opts: FsckOptions): FsckReport {
   try {
     const meta = readMeta(db, dir)
     // readMeta refuses a newer format; an older one lays out data differently (data-upgrade.ts).
-    const version = Number((db.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value)
-    if (version < FORMAT_VERSION) throw new ConfigError(`store format ${version} predates data files; mount it read-write once to upgrade it, then run fsck`)
+    if (meta.formatVersion < FORMAT_VERSION) throw new ConfigError(`store format ${meta.formatVersion} predates data files; mount it read-write once to upgrade it, then run fsck`)
     // One snapshot for every check, and with repair the writer lock too:
     // no daemon can commit between what was read and what is changed.
     db.exec(opts.repair ? 'BEGIN IMMEDIATE' : 'BEGIN')

@@ -99,6 +99,8 @@ export const WAL_BACKSTOP_PAGES = 10_000
 export interface StoreMeta {
   blockSize: number
   rootId: string
+  /** At most FORMAT_VERSION: readMeta refuses newer ones. */
+  formatVersion: number
 }
 
 /** Connection settings; every instance sets them, they are per connection. */
@@ -221,5 +223,5 @@ export function readMeta (db: DatabaseSync, path: string): StoreMeta {
   if (!Number.isSafeInteger(blockSize) || blockSize <= 0) throw new ConfigError(`${path}: invalid block size '${meta.get('block_size')}' in the store`)
   const rootId = meta.get('root')
   if (rootId === undefined) throw new ConfigError(`${path}: the store records no root directory`)
-  return { blockSize, rootId }
+  return { blockSize, rootId, formatVersion: version }
 }
