@@ -292,6 +292,22 @@ function s3Tests (c: S3Client, bucket: string, configFor: ConfigFor): void {
     t.equal(delta(before, ops(s), 'HeadObject'), 1, 'by a HEAD, since the listing shows a new Last-Modified')
   })
 
+  t.test('a file uploaded after a lookup listed its directory stays in the listing and in lookups', async t => {
+    const ttlMs = 1000
+    const { s } = await fresh(t, { metadata_ttl: String(ttlMs / 1000), commit_delay: '60' })
+    const root = await s.root()
+    const d = await s.create(root.id, 'd', { mode: S_IFDIR | 0o755, uid: 0, gid: 0 })
+    const f = await file(s, d.id, 'f')
+    await s.writeBlocks(f.id, [{ index: 0, data: pattern(10, 1) }], 10, { sec: 1, nsec: 0 })
+    await new Promise(resolve => setTimeout(resolve, ttlMs + 100))
+    // Past the TTL a lookup of another name lists the directory while f is
+    // only staged: the server does not have it yet.
+    t.equal(await s.lookup(d.id, 'other'), null)
+    await s.sync(f.id)
+    t.same((await s.list(d.id, null, 100)).entries.map(e => e.name), ['f'], 'readdir after the upload shows it')
+    t.equal((await s.lookup(d.id, 'f'))?.size, 10, 'and a lookup finds it')
+  })
+
   t.test('renaming a directory moves every key below it', async t => {
     const { s, key, prefix } = await fresh(t)
     await put(key('d/a'), 'a')
