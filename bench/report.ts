@@ -12,7 +12,7 @@ const REASON_WIDTH = 90
  * shorter than the header ends in a free-running note (a reason why a
  * target has no figures) that does not widen the column it starts in.
  */
-function table (header: string[], rows: string[][], align: string): string {
+export function table (header: string[], rows: string[][], align: string): string {
   const all = [header, ...rows]
   const fits = (r: string[], i: number): boolean => r.length === header.length || i < r.length - 1
   const widths = header.map((_, i) => Math.max(...all.map((r) => (fits(r, i) ? (r[i] ?? '').length : 0))))

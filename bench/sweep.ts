@@ -10,8 +10,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { table } from './report.ts'
 import type { RunRecord } from './results.ts'
 import { median } from './summary.ts'
+import { formatRate } from './units.ts'
 
 export interface Setting { name: string, values: string[] }
 
@@ -64,12 +66,9 @@ export function sweepTable (runs: Array<{ value: number, record: RunRecord }>, v
 
 export function renderSweep (s: Setting, rows: SweepRow[]): string {
   const labels = s.values.map(v => optionOf(s, v) === '' ? 'default' : optionOf(s, v))
-  const head = ['step', ...labels.map(l => `${l} s (cpu)`)]
-  const figure = (r: SweepRow, x: number): string => r.unit === 'ios' ? `${Math.round(x)} IOPS` : x.toFixed(3)
+  const figure = (r: SweepRow, x: number): string => r.unit === 'ios' ? formatRate('ios', x) : x.toFixed(3)
   const body = rows.map(r => [r.step, ...r.seconds.map((x, i) => x === undefined ? '-' : `${figure(r, x)} (${r.cpu[i]?.toFixed(2) ?? '-'})`)])
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map(b => b[i].length)))
-  const line = (cells: string[]): string => cells.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join('  ')
-  return [line(head), widths.map(w => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n') + '\n'
+  return table(['step', ...labels.map(l => `${l} s (cpu)`)], body, 'l' + 'r'.repeat(labels.length)) + '\n'
 }
 
 function main (argv: string[]): number {

@@ -44,6 +44,13 @@ export const errnoName = (errno: number): string => names.get(errno) ?? `errno $
  */
 export function toErrno (err: unknown): number {
   if (err instanceof FsError) return err.errno
+  // A store that cannot be opened on a full disk (a worker thread opening
+  // its instance): the caller must see ENOSPC, and the pool tries again once
+  // room is freed. Other reasons stay EIO: the call did not fail for them.
+  if (err instanceof ConfigError && err.cause !== undefined) {
+    const cause = toErrno(err.cause)
+    return cause === E.ENOSPC || cause === E.EDQUOT ? cause : E.EIO
+  }
   if (typeof err === 'object' && err !== null) {
     const e = err as { errno?: unknown, code?: unknown, name?: unknown }
     // A result union crossing from a worker carries the number only.

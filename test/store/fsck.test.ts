@@ -14,6 +14,7 @@ import { fsck, type FindingKind } from '../../src/store/local/fsck.ts'
 import { LocalStore } from '../../src/store/local/store.ts'
 import type { ObjectAttr, ObjectId, ObjectStore, StoreConfig } from '../../src/store/types.ts'
 import { LONG_AGO, S_IFDIR, S_IFMT, file, mkdir, pattern, readRange } from './conformance/helpers.ts'
+import { dataPathIn, legacyPathIn } from './local-fixture.ts'
 
 const BS = 4096
 const objfs = fileURLToPath(new URL('../../bin/objfs', import.meta.url))
@@ -81,14 +82,10 @@ function sql (dir: string, text: string, ...args: Array<string | number>): void 
   db.close()
 }
 
-/** An object's data file (format 5): block i at i * BS. */
-const dataPath = (dir: string, id: string): string => join(dir, 'blocks', id.slice(0, 2), id)
-/** Where formats 1-4 kept one block. */
-const legacyPath = (dir: string, id: string, idx: number): string => join(dir, 'blocks', id.slice(0, 2), `${id}.${idx}`)
 /** Bytes of block `idx` written into the object's data file by hand, the file and its fan-out directory made if need be. */
 function blockAt (dir: string, id: string, idx: number, content: string): void {
   mkdirSync(join(dir, 'blocks', id.slice(0, 2)), { recursive: true })
-  const fd = openSync(dataPath(dir, id), fsc.O_WRONLY | fsc.O_CREAT, 0o600)
+  const fd = openSync(dataPathIn(dir, id), fsc.O_WRONLY | fsc.O_CREAT, 0o600)
   try {
     writeSync(fd, Buffer.from(content), 0, Buffer.byteLength(content), idx * BS)
   } finally {
@@ -98,7 +95,7 @@ function blockAt (dir: string, id: string, idx: number, content: string): void {
 /** A block file of the old layout made by hand. */
 function legacyFile (dir: string, id: string, idx: number, content: string): void {
   mkdirSync(join(dir, 'blocks', id.slice(0, 2)), { recursive: true })
-  writeFileSync(legacyPath(dir, id, idx), content)
+  writeFileSync(legacyPathIn(dir, id, idx), content)
 }
 const details = (r: ReturnType<typeof fsck>, kind: FindingKind): string[] => r.findings.filter(f => f.kind === kind).map(f => f.detail)
 const kinds = (r: ReturnType<typeof fsck>): FindingKind[] => [...new Set(r.findings.map(f => f.kind))].sort()
@@ -138,7 +135,7 @@ t.test('every kind of damage is found, and repaired without touching good data',
   sql(dir, 'UPDATE objects SET nlink = 9 WHERE id = ?', ids.a)
   // Bytes past the size in big's last block (they would come back if it grew), and of a block
   // no row names further on (a write that never committed).
-  appendFileSync(dataPath(dir, ids.big), 'tail past the size')
+  appendFileSync(dataPathIn(dir, ids.big), 'tail past the size')
   blockAt(dir, ids.big, 7, 'stale')
   // Rows whose bytes the data file lacks: it ends before the block; there is no data file.
   sql(dir, 'INSERT INTO blocks (id, idx, dirty) VALUES (?, 2, 0)', sparse.id)
@@ -169,21 +166,21 @@ t.test('every kind of damage is found, and repaired without touching good data',
   const esc = (s: string): string => s.replace(/[-.]/g, '\\$&')
   const orphanFiles = details(r, 'orphan-block-file')
   for (const [what, re] of [
-    ['unnamed bytes past the size', new RegExp(`^${esc(dataPath(dir, ids.big))}: ${3 * BS + 5} bytes past the size ${3 * BS + 2000} of object /a/big \\(#\\d+\\), which no block row names$`)],
-    ['a file whose one row lies past the size', new RegExp(`^${esc(dataPath(dir, ids.linked))} \\(${9 * BS + 12} bytes\\): no block row of object \\S+ \\(#\\d+\\) is kept in it$`)],
-    ['a file of a block kept in its row', new RegExp(`^${esc(dataPath(dir, ids.small))} \\(5 bytes\\): no block row of object /small \\(#\\d+\\) is kept in it$`)],
-    ['a file of nothing', new RegExp(`^${esc(dataPath(dir, ghost))} \\(6 bytes\\): object ${ghost} does not exist$`)],
-    ['a file of a directory', new RegExp(`^${esc(dataPath(dir, ids.a))} \\(11 bytes\\): directory /a \\(#\\d+\\) is not a regular file$`)],
-    ['a block file of the old layout', new RegExp(`^${esc(legacyPath(dir, ids.big, 1))} \\(18 bytes\\): a block file of the layout before format 5`)],
+    ['unnamed bytes past the size', new RegExp(`^${esc(dataPathIn(dir, ids.big))}: ${3 * BS + 5} bytes past the size ${3 * BS + 2000} of object /a/big \\(#\\d+\\), which no block row names$`)],
+    ['a file whose one row lies past the size', new RegExp(`^${esc(dataPathIn(dir, ids.linked))} \\(${9 * BS + 12} bytes\\): no block row of object \\S+ \\(#\\d+\\) is kept in it$`)],
+    ['a file of a block kept in its row', new RegExp(`^${esc(dataPathIn(dir, ids.small))} \\(5 bytes\\): no block row of object /small \\(#\\d+\\) is kept in it$`)],
+    ['a file of nothing', new RegExp(`^${esc(dataPathIn(dir, ghost))} \\(6 bytes\\): object ${ghost} does not exist$`)],
+    ['a file of a directory', new RegExp(`^${esc(dataPathIn(dir, ids.a))} \\(11 bytes\\): directory /a \\(#\\d+\\) is not a regular file$`)],
+    ['a block file of the old layout', new RegExp(`^${esc(legacyPathIn(dir, ids.big, 1))} \\(18 bytes\\): a block file of the layout before format 5`)],
   ] as const) t.ok(orphanFiles.some(d => re.test(d)), what, { found: orphanFiles })
   t.equal(orphanFiles.length, 6, 'and no other: the freed orphan\'s file goes with it')
   t.same(details(r, 'block-tail-past-size').map(d => d.replace(/ \(#\d+\)/, '')).sort(), [
     `block 0 of object /small holds 13 bytes in its row, 10 at most belong to the file`,
-    `block 3 of object /a/big holds ${BS - 2000} bytes past its size ${3 * BS + 2000} in ${dataPath(dir, ids.big)}`,
+    `block 3 of object /a/big holds ${BS - 2000} bytes past its size ${3 * BS + 2000} in ${dataPathIn(dir, ids.big)}`,
   ])
   t.same(details(r, 'missing-block-file').map(d => d.replace(/ \(#\d+\)/, '')).sort(), [
     `block 0 of object /hollow: its data file is missing (the block reads as zeros)`,
-    `block 2 of object /sparse: its data file ${dataPath(dir, sparse.id)} ends at ${BS}, before it (the block reads as zeros)`,
+    `block 2 of object /sparse: its data file ${dataPathIn(dir, sparse.id)} ends at ${BS}, before it (the block reads as zeros)`,
   ].sort(), 'in the same order as the rows: by object id')
   t.match(r.findings.filter(f => f.kind === 'link-count').map(f => f.detail).join('\n'), /\/small \(#\d+\) has nlink 5, expected 1/)
   t.match(r.findings.filter(f => f.kind === 'link-count').map(f => f.detail).join('\n'), /directory \/a \(#\d+\) has nlink 9, expected 3/)
@@ -218,14 +215,14 @@ t.test('every kind of damage is found, and repaired without touching good data',
   t.ok([...after.keys()].some(p => /^\/lost\+found\/#\d+\/(d|c)$/.test(p)), 'the cycle hangs off lost+found again')
   t.equal(after.get('/ghost'), undefined)
   await t.rejects(s.getattr(orphan as ObjectId), { errno: 2 } as never, 'the orphan is freed')
-  t.notOk(existsSync(dataPath(dir, orphan)), 'with its data file')
-  t.equal(statSync(dataPath(dir, ids.big)).size, 3 * BS + 2000, 'the bytes past the size are cut from a data file')
-  for (const gone of [ids.linked, ghost, ids.a]) t.notOk(existsSync(dataPath(dir, gone)), `the data file of ${gone} no row uses is gone`)
-  t.notOk(existsSync(legacyPath(dir, ids.big, 1)), 'the block file of the old layout is gone')
+  t.notOk(existsSync(dataPathIn(dir, orphan)), 'with its data file')
+  t.equal(statSync(dataPathIn(dir, ids.big)).size, 3 * BS + 2000, 'the bytes past the size are cut from a data file')
+  for (const gone of [ids.linked, ghost, ids.a]) t.notOk(existsSync(dataPathIn(dir, gone)), `the data file of ${gone} no row uses is gone`)
+  t.notOk(existsSync(legacyPathIn(dir, ids.big, 1)), 'the block file of the old layout is gone')
   const db = new DatabaseSync(join(dir, 'objfs.db'), { readOnly: true })
   t.same(db.prepare('SELECT length(data) AS n FROM blocks WHERE id = ?').get(ids.small), { n: 10 }, 'and from a row')
   db.close()
-  t.notOk(existsSync(dataPath(dir, ids.small)), 'the stale file of a block kept in its row is gone')
+  t.notOk(existsSync(dataPathIn(dir, ids.small)), 'the stale file of a block kept in its row is gone')
   t.same(await s.getxattr(ids.big, 'user.k'), new Uint8Array([1, 2, 3]), 'xattrs of good files stay')
   const made = await s.create((await s.root()).id, 'new-after-repair', { mode: 0o100644, uid: 0, gid: 0 })
   t.ok(made.ino > 11, `a new object gets a fresh inode number (${made.ino})`)
@@ -240,30 +237,30 @@ t.test('a store in use is refused, and --force leaves what the daemon may hold a
   // Unlinked while "open": the daemon holding it is this process.
   await s.remove(ids.b, 'lost', false)
   // Its daemon frees an orphan's file before its rows (namespace.ts reclaim): caught in between.
-  rmSync(dataPath(dir, ids.lost))
+  rmSync(dataPathIn(dir, ids.lost))
   // And one not yet freed at all.
   const open = await file(s, ids.b, 'open')
   await s.writeBlocks(open.id, [{ index: 0, data: pattern(BS, 5) }], BS, LONG_AGO)
   await s.remove(ids.b, 'open', false)
   // Writes the daemon has put in data files but not committed yet: past big's size, in its last
   // block and further on, and the first block of a new file.
-  appendFileSync(dataPath(dir, ids.big), 'growing')
+  appendFileSync(dataPathIn(dir, ids.big), 'growing')
   blockAt(dir, ids.big, 5, 'a block being written right now')
   const fresh = await file(s, (await s.root()).id, 'fresh')
   blockAt(dir, fresh.id, 0, 'the first block of a new file')
   legacyFile(dir, ids.big, 1, 'left by an upgrade')
-  const bigSize = statSync(dataPath(dir, ids.big)).size
+  const bigSize = statSync(dataPathIn(dir, ids.big)).size
   t.throws(() => fsck(dir, { repair: false, force: false }), { code: 'OBJFS_ERR_CONFIG', message: new RegExp(`in use by process ${process.pid}`) })
   const r = fsck(dir, { repair: true, force: true })
   t.same(r.live, [process.pid])
   t.equal(r.held, 2, 'the open orphans are held, not freed')
-  t.ok(existsSync(dataPath(dir, open.id)), 'nor their files')
+  t.ok(existsSync(dataPathIn(dir, open.id)), 'nor their files')
   t.same(r.findings.map(f => [f.kind, f.repaired]).sort(), [['block-tail-past-size', undefined], ['orphan-block-file', undefined], ['orphan-block-file', undefined], ['orphan-block-file', undefined]],
     'the files are reported but left alone')
   t.ok(r.findings.every(f => /store is in use/.test(f.notRepaired ?? '')), 'each says why')
-  t.equal(statSync(dataPath(dir, ids.big)).size, bigSize, 'not cut')
-  t.ok(existsSync(dataPath(dir, fresh.id)), 'not removed')
-  t.ok(existsSync(legacyPath(dir, ids.big, 1)), 'not even a block file of the old layout')
+  t.equal(statSync(dataPathIn(dir, ids.big)).size, bigSize, 'not cut')
+  t.ok(existsSync(dataPathIn(dir, fresh.id)), 'not removed')
+  t.ok(existsSync(legacyPathIn(dir, ids.big, 1)), 'not even a block file of the old layout')
   t.equal((await s.getattr(ids.lost)).nlink, 0, 'the orphans still exist')
   t.equal((await s.getattr(open.id)).nlink, 0)
 })
@@ -285,7 +282,7 @@ t.test('what is not a usable store is bad input', async t => {
   for (const repair of [false, true]) {
     t.throws(() => fsck(older, { repair, force: false }), { code: 'OBJFS_ERR_CONFIG', message: 'store format 4 predates data files; mount it read-write once to upgrade it, then run fsck' }, `an older format (repair: ${repair})`)
   }
-  t.ok(existsSync(legacyPath(older, ids.big, 9)), 'left as it was')
+  t.ok(existsSync(legacyPathIn(older, ids.big, 9)), 'left as it was')
 })
 
 t.test('the command: exit 0 clean, 1 problems found, 2 bad input', async t => {

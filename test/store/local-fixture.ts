@@ -31,6 +31,13 @@ export function tree (dir: string): string[] {
 export const blockFiles = (dir: string): string[] =>
   existsSync(join(dir, 'blocks')) ? tree(join(dir, 'blocks')).filter(p => statSync(join(dir, 'blocks', p)).isFile()) : []
 
+// The on-disk layout, spelled out here rather than taken from layout.ts, so
+// that the tests pin it down instead of following whatever the code says.
+/** An object's data file (format 5): block i at i * block size. */
+export const dataPathIn = (dir: string, id: string): string => join(dir, 'blocks', id.slice(0, 2), id)
+/** Where formats 1-4 kept one block. */
+export const legacyPathIn = (dir: string, id: string, idx: number): string => `${dataPathIn(dir, id)}.${idx}`
+
 /**
  * Lay the store in `dir` out as formats 1-4 did: a file per block,
  * `blocks/<ab>/<uuid>.<idx>`, as long as the block's bytes, and no data
@@ -42,12 +49,12 @@ export function toLegacyBlockFiles (dir: string, blockSize: number): void {
   db.close()
   const ids = new Set<string>()
   for (const { id, idx } of rows) {
-    const path = join(dir, 'blocks', id.slice(0, 2), id)
+    const path = dataPathIn(dir, id)
     const fd = openSync(path, 'r')
     const buf = new Uint8Array(blockSize)
     const got = readSync(fd, buf, 0, blockSize, idx * blockSize)
     closeSync(fd)
-    writeFileSync(`${path}.${idx}`, buf.subarray(0, got), { mode: 0o600 })
+    writeFileSync(legacyPathIn(dir, id, idx), buf.subarray(0, got), { mode: 0o600 })
     ids.add(path)
   }
   for (const path of ids) rmSync(path)

@@ -12,7 +12,7 @@ import { LocalStore } from '../../src/store/local/store.ts'
 import type { ObjectStore } from '../../src/store/types.ts'
 import { conformance, type StoreFixture } from './conformance.ts'
 import { LONG_AGO, S_IFDIR, file, mkdir, pattern, rejectsErrno } from './conformance/helpers.ts'
-import { BS, blockFiles, configFor, storeDirs, toLegacyBlockFiles, tree } from './local-fixture.ts'
+import { BS, blockFiles, configFor, dataPathIn, legacyPathIn, storeDirs, toLegacyBlockFiles, tree } from './local-fixture.ts'
 
 const { freshDir } = storeDirs(t, 'local')
 
@@ -283,10 +283,9 @@ t.test('a format 4 store is upgraded: its block files move into one data file pe
   toLegacyBlockFiles(dir, BS)
   t.equal(blockFiles(dir).length, 5, 'a file per block before')
   // An upgrade cut short: many's block 0 already renamed into place, block 1 copied but not yet deleted.
-  const data = (id: string): string => join(dir, 'blocks', id.slice(0, 2), id)
-  renameSync(`${data(many.id)}.0`, data(many.id))
-  const fd = openSync(data(many.id), 'r+')
-  writeSync(fd, readFileSync(`${data(many.id)}.1`), 0, BS, BS)
+  renameSync(legacyPathIn(dir, many.id, 0), dataPathIn(dir, many.id))
+  const fd = openSync(dataPathIn(dir, many.id), 'r+')
+  writeSync(fd, readFileSync(legacyPathIn(dir, many.id, 1)), 0, BS, BS)
   closeSync(fd)
   const again = await LocalStore.open(configFor(dir))
   t.same(await again.readBlock(one.id, 0, 0, BS), pattern(BS, 1), 'a file of one block')

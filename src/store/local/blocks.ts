@@ -49,13 +49,8 @@ export class BlockFiles {
 
   /** Zero block `index` from byte `from` to its end, where the file holds bytes (a shrink's last block). */
   zeroFrom (id: string, index: number, from: number): void {
-    let fd: number
-    try {
-      fd = openSync(this.#layout.dataPath(id), fsc.O_WRONLY)
-    } catch (err) {
-      if (isENOENT(err)) return
-      throw err
-    }
+    const fd = openIfExists(this.#layout.dataPath(id), fsc.O_WRONLY)
+    if (fd === undefined) return
     try {
       this.#zeroRest(fd, index, from)
     } finally {
@@ -100,13 +95,8 @@ export class BlockFiles {
    * a race with a truncate or a reclaim, where zeros are a correct answer.
    */
   readInto (id: string, index: number, offset: number, length: number, into: Uint8Array): number {
-    let fd: number
-    try {
-      fd = openSync(this.#layout.dataPath(id), fsc.O_RDONLY)
-    } catch (err) {
-      if (isENOENT(err)) return 0
-      throw err
-    }
+    const fd = openIfExists(this.#layout.dataPath(id), fsc.O_RDONLY)
+    if (fd === undefined) return 0
     try {
       const from = index * this.#blockSize + offset
       let got = 0
@@ -130,13 +120,8 @@ export class BlockFiles {
       this.remove(id)
       return
     }
-    let fd: number
-    try {
-      fd = openSync(this.#layout.dataPath(id), fsc.O_WRONLY)
-    } catch (err) {
-      if (isENOENT(err)) return
-      throw err
-    }
+    const fd = openIfExists(this.#layout.dataPath(id), fsc.O_WRONLY)
+    if (fd === undefined) return
     try {
       if (fstatSync(fd).size > size) ftruncateSync(fd, size)
     } finally {
@@ -174,16 +159,20 @@ function writeAll (fd: number, data: Uint8Array, at: number): void {
   while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, at + done)
 }
 
-/** fsync a file or directory; false if it does not exist. */
-export function fsyncPath (path: string): boolean {
-  let fd: number
+/** A descriptor, or undefined where nothing is: a data file is made only by a write, and goes with a truncate to 0 or a reclaim. */
+function openIfExists (path: string, flags: number): number | undefined {
   try {
-    fd = openSync(path, fsc.O_RDONLY)
+    return openSync(path, flags)
   } catch (err) {
-    // Deleted since it was written (truncate, reclaim): nothing to make durable.
-    if (isENOENT(err)) return false
+    if (isENOENT(err)) return undefined
     throw err
   }
+}
+
+/** fsync a file or directory; false if it does not exist (deleted since it was written: nothing to make durable). */
+export function fsyncPath (path: string): boolean {
+  const fd = openIfExists(path, fsc.O_RDONLY)
+  if (fd === undefined) return false
   try {
     fsyncSync(fd)
     return true

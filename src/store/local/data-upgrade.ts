@@ -6,15 +6,16 @@
 // again. Block 0's file becomes the object's file by a rename (the common
 // case, a file of one block, costs nothing more); the others are copied in,
 // made durable, and only then deleted.
-import { closeSync, constants as fsc, existsSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { existsSync, readFileSync, renameSync, unlinkSync } from 'node:fs'
 import type { DatabaseSync } from 'node:sqlite'
-import { fsyncPath } from './blocks.ts'
+import { BlockFiles, fsyncPath } from './blocks.ts'
 import type { Layout } from './layout.ts'
 
 /** How many blocks were renamed into place and how many copied. */
 export interface UpgradeCounts { renamed: number, copied: number }
 
 export function moveBlocksIntoDataFiles (db: DatabaseSync, layout: Layout, blockSize: number): UpgradeCounts {
+  const files = new BlockFiles(layout, blockSize)
   const rows = db.prepare('SELECT id, idx FROM blocks WHERE data IS NULL ORDER BY id, idx').all() as Array<{ id: string, idx: number }>
   const dirs = new Set<string>()
   const copied: string[] = []
@@ -30,14 +31,7 @@ export function moveBlocksIntoDataFiles (db: DatabaseSync, layout: Layout, block
       renamed++
       continue
     }
-    const data = readFileSync(from)
-    const fd = openSync(to, fsc.O_WRONLY | fsc.O_CREAT, 0o600)
-    try {
-      let done = 0
-      while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, idx * blockSize + done)
-    } finally {
-      closeSync(fd)
-    }
+    files.write(id, idx, readFileSync(from))
     copied.push(from)
     copiedInto.add(to)
   }

@@ -6,8 +6,8 @@
 //   <dir>/blocks/<ab>/<uuid>.<idx>  one block's data (formats 1-4; upgraded by data-upgrade.ts)
 //   <dir>/reserve                   room for deleting on a full disk (reserve.ts)
 //
-// Data files are named by object uuid only, never by a user's file name: renames never touch them and no user string reaches a
-// host path.
+// Data files are named by object uuid only, never by a user's file name:
+// renames never touch them and no user string reaches a host path.
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError } from '../../errors.ts'

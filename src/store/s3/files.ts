@@ -8,7 +8,7 @@
 import { errno as E, FsError, toErrno } from '../../errors.ts'
 import { logger } from '../../log.ts'
 import type { ObjectAttr } from '../types.ts'
-import { isDirId, nameOf, parentOf } from './keys.ts'
+import { isDirId } from './keys.ts'
 import { fetchFile, type ObjectInfo } from './meta.ts'
 import { StaleVersion } from './read.ts'
 import type { Session } from './session.ts'
@@ -94,13 +94,7 @@ export async function commitLocked (s: Session, st: Staged, copyNext = false): P
   st.dirty = false
   st.error = 0
   st.retired = true
-  if (s.staged.get(st.key) === st) {
-    s.staged.delete(st.key)
-    // A listing made while the file was staged lacks it, and readdir took
-    // it from staging: now that it is not staged, the known names must
-    // have it (a listing under way is not kept).
-    s.meta.child(parentOf(st.key), nameOf(st.key), 'file')
-  }
+  if (s.staged.get(st.key) === st) s.staged.delete(st.key)
   await st.discard()
   return metadataStale
 }

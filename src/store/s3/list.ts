@@ -71,16 +71,6 @@ function fromPage (s: Session, dirId: string, page: ListObjectsV2CommandOutput):
 /** Keys that cannot be names ("a//b", "a/./b", over-long components) are not shown. */
 const usable = (name: string): boolean => name !== '' && name !== '.' && name !== '..' && !name.includes('/') && Buffer.byteLength(name) <= 255
 
-/** Files being written directly in `dirId` that the server may not have yet. */
-function stagedIn (s: Session, dirId: string): Listed[] {
-  const out: Listed[] = []
-  for (const st of s.stagedBelow(dirId)) {
-    const name = st.key.slice(dirId.length)
-    if (name.includes('/')) continue
-    out.push({ sortKey: name, entry: { name, attr: { ...st.attr } } })
-  }
-  return out
-}
 
 /**
  * The directory as a listing within metadata_ttl showed it (kept current by
@@ -105,7 +95,7 @@ function fromChildren (s: Session, dirId: string): Listed[] | undefined {
     }
     const known = s.meta.get(key)
     if (known?.kind === 'file') out.push({ sortKey: name, entry: { name, attr: { ...known.attr } } })
-    else if (s.staged.get(key)?.removed !== false) return undefined   // staged ones come from stagedIn
+    else if (s.staged.get(key)?.removed !== false) return undefined   // staged ones come from s.stagedIn
   }
   return out
 }
@@ -113,7 +103,11 @@ function fromChildren (s: Session, dirId: string): Listed[] | undefined {
 export async function listPage (s: Session, dirId: string, after: string | null, limit: number): Promise<ListPage> {
   // Taken before asking the server: a file committed meanwhile is then in
   // one of the two, never in neither.
-  const staged = stagedIn(s, dirId)
+  const stagedFiles = s.stagedIn(dirId)
+  const staged: Listed[] = stagedFiles.map(st => {
+    const name = st.key.slice(dirId.length)
+    return { sortKey: name, entry: { name, attr: { ...st.attr } } }
+  })
   const generation = s.meta.generation(dirId)
   const cached = fromChildren(s, dirId)
   const wanted = (e: Listed): boolean => after === null || compareKeys(e.sortKey, after) > 0
@@ -160,8 +154,7 @@ export async function listPage (s: Session, dirId: string, after: string | null,
   // The whole directory in one page: its names answer the lookups that
   // follow a readdir (ls -l, rsync, rm -r) without listing it again.
   if (complete !== undefined) {
-    const { names, versions } = childrenOf(dirId, complete)
-    for (const e of staged) if (!names.has(e.entry.name)) names.set(e.entry.name, 'file')
+    const { names, versions } = childrenOf(dirId, complete, stagedFiles)
     s.meta.setChildren(dirId, names, versions, generation)
   }
   const merged = [...byName.values()].sort((a, b) => compareKeys(a.sortKey, b.sortKey))

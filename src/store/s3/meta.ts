@@ -24,6 +24,7 @@ import { attrOf, parseXattrs, type Metadata } from './attrs.ts'
 import { asFsError, isNotFound, quoteEtag } from './client.ts'
 import { inoOf, parentOf } from './keys.ts'
 import type { Session } from './session.ts'
+import type { Staged } from './staging.ts'
 
 export interface ObjectInfo {
   kind: 'file' | 'dir'
@@ -204,7 +205,7 @@ export function dirInfo (s: Session, dirId: string, nlink: number, marker: HeadO
 export const versionOf = (c: _Object): Listed => ({ size: c.Size ?? 0, etag: c.ETag, lastModified: c.LastModified?.getTime() ?? 0 })
 
 /** The names (and files' versions) of one complete, delimited LIST page of `dirId`. */
-export function childrenOf (dirId: string, page: ListObjectsV2CommandOutput): Pick<Children, 'names' | 'versions'> {
+export function childrenOf (dirId: string, page: ListObjectsV2CommandOutput, staged: Staged[]): Pick<Children, 'names' | 'versions'> {
   const names = new Map<string, 'file' | 'dir'>()
   const versions = new Map<string, Listed>()
   for (const c of page.Contents ?? []) {
@@ -214,6 +215,12 @@ export function childrenOf (dirId: string, page: ListObjectsV2CommandOutput): Pi
     versions.set(name, versionOf(c))
   }
   for (const p of page.CommonPrefixes ?? []) if (p.Prefix !== undefined) names.set(p.Prefix.slice(dirId.length, -1), 'dir')
+  // This mount's files the server may not have yet: once uploaded they are
+  // no longer staged, and must not drop out of the names meanwhile.
+  for (const st of staged) {
+    const name = st.key.slice(dirId.length)
+    if (!names.has(name)) names.set(name, 'file')
+  }
   return { names, versions }
 }
 
@@ -253,6 +260,9 @@ export async function fetchDir (s: Session, dirId: string): Promise<ObjectInfo |
 
 async function listDir (s: Session, dirId: string): Promise<ObjectInfo | null> {
   const generation = s.meta.generation(dirId)
+  // Taken before asking the server: a file committed meanwhile is then in
+  // one of the two, never in neither.
+  const staged = s.stagedIn(dirId)
   let page
   try {
     page = await s.client.send(new ListObjectsV2Command({ Bucket: s.bucket, Prefix: dirId, Delimiter: '/', MaxKeys: 1000 }))
@@ -267,7 +277,7 @@ async function listDir (s: Session, dirId: string): Promise<ObjectInfo | null> {
   }
   const subdirs = (page.CommonPrefixes ?? []).filter(p => p.Prefix !== undefined && p.Prefix.length > dirId.length + 1).length
   if (page.IsTruncated !== true) {
-    const { names, versions } = childrenOf(dirId, page)
+    const { names, versions } = childrenOf(dirId, page, staged)
     s.meta.setChildren(dirId, names, versions, generation)
   }
   // Past one page the count is unknown: nlink 1 is the convention find(1) knows.

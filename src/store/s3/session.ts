@@ -102,6 +102,11 @@ export class Session {
     return out
   }
 
+  /** Staged files directly in a directory id: names the server may not have yet. */
+  stagedIn (dirId: string): Staged[] {
+    return this.stagedBelow(dirId).filter(st => !st.key.slice(dirId.length).includes('/'))
+  }
+
   hasStagedBelow (dirId: string): boolean {
     for (const [k, st] of this.staged) if (k.startsWith(dirId) && !st.removed) return true
     return false

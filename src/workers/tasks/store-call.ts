@@ -3,7 +3,7 @@
 import { workerData } from 'node:worker_threads'
 import { Piscina } from 'piscina'
 import { openStore } from '../../store/registry.ts'
-import { ConfigError, FsError, errno as E, toErrno } from '../../errors.ts'
+import { toErrno } from '../../errors.ts'
 import type { ObjectId, ObjectStore } from '../../store/types.ts'
 import type { CloseTask, StoreTask, TaskResult, WorkerSetup } from '../protocol.ts'
 
@@ -13,14 +13,13 @@ let opened: Promise<ObjectStore> | undefined
 /**
  * This thread's instance. A failed open is not kept: opening writes to
  * the store, and a thread first opening on a full disk failed every call
- * it ever got, room freed or not. Such a call fails with ENOSPC, not EIO:
+ * it ever got, room freed or not. Such a call fails with ENOSPC (toErrno):
  * the caller learns why, and the pool tries it again once room is freed.
  */
 async function instance (): Promise<ObjectStore> {
   opened ??= openStore({ ...setup.store, create: false }).catch((err: unknown) => {
     opened = undefined
-    const errno = err instanceof ConfigError && err.cause !== undefined ? toErrno(err.cause) : E.EIO
-    throw errno === E.ENOSPC || errno === E.EDQUOT ? new FsError(errno, (err as Error).message) : err
+    throw err
   })
   return await opened
 }
