@@ -125,7 +125,7 @@ function parseCount (text: string, what: string, min: number, max: number): numb
 const ignored = new Set(['defaults', 'auto', 'noauto', 'nofail', '_netdev', 'user', 'nouser', 'users', 'owner', 'group', 'rw', 'async', 'suid', 'dev', 'exec', 'atime', 'diratime', 'nodiratime', 'relatime', 'loud', 'silent'])
 // Generic VFS flags we pass on to mount(8).
 const passed = new Set(['nosuid', 'nodev', 'noexec', 'noatime', 'strictatime', 'lazytime', 'sync', 'dirsync'])
-const storeKeys = new Set(['endpoint', 'region', 'profile', 'uid', 'gid', 'umask', 'file_mode', 'dir_mode', 'metadata_ttl', 'cache_dir', 'commit_delay', 'part_size', 'stream_threshold', 'upload_buffer'])
+const storeKeys = new Set(['block_io', 'endpoint', 'region', 'profile', 'uid', 'gid', 'umask', 'file_mode', 'dir_mode', 'metadata_ttl', 'cache_dir', 'commit_delay', 'part_size', 'stream_threshold', 'upload_buffer'])
 
 type Setter = (c: Config, value: string | undefined, name: string) => void
 const flag = (f: (c: Config) => void): Setter => (c, v, name) => {

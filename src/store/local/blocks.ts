@@ -15,6 +15,7 @@ import {
   closeSync, constants as fsc, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync,
 } from 'node:fs'
 import { dirname } from 'node:path'
+import { DirectIO } from './direct.ts'
 import type { Layout } from './layout.ts'
 
 const isENOENT = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT'
@@ -22,12 +23,15 @@ const isENOENT = (err: unknown): boolean => (err as NodeJS.ErrnoException).code 
 export class BlockFiles {
   readonly #layout: Layout
   readonly #blockSize: number
+  readonly #direct: DirectIO
   /** Zeros for the rest of a short block; allocated at the first one. */
   #zeros: Uint8Array | undefined
 
-  constructor (layout: Layout, blockSize: number) {
+  /** `direct`: whole blocks bypass the host's page cache (direct.ts). */
+  constructor (layout: Layout, blockSize: number, direct = true) {
     this.#layout = layout
     this.#blockSize = blockSize
+    this.#direct = new DirectIO(blockSize, direct)
   }
 
   /**
@@ -38,7 +42,9 @@ export class BlockFiles {
    * cut: a concurrent write of a later block may be extending the file.
    */
   write (id: string, index: number, data: Uint8Array): void {
-    const fd = this.#openForWrite(this.#layout.dataPath(id))
+    const path = this.#layout.dataPath(id)
+    if (this.#direct.fits(0, data.byteLength) && this.#direct.write(flags => this.#openForWrite(path, flags), data, index * this.#blockSize)) return
+    const fd = this.#openForWrite(path)
     try {
       writeAll(fd, data, index * this.#blockSize)
       if (data.byteLength < this.#blockSize) this.#zeroRest(fd, index, data.byteLength)
@@ -66,8 +72,7 @@ export class BlockFiles {
     writeAll(fd, this.#zeros.subarray(0, end - base - from), base + from)
   }
 
-  #openForWrite (path: string): number {
-    const flags = fsc.O_WRONLY | fsc.O_CREAT
+  #openForWrite (path: string, flags = fsc.O_WRONLY | fsc.O_CREAT): number {
     try {
       return openSync(path, flags, 0o600)
     } catch (err) {
@@ -95,10 +100,15 @@ export class BlockFiles {
    * a race with a truncate or a reclaim, where zeros are a correct answer.
    */
   readInto (id: string, index: number, offset: number, length: number, into: Uint8Array): number {
-    const fd = openIfExists(this.#layout.dataPath(id), fsc.O_RDONLY)
+    const path = this.#layout.dataPath(id)
+    const from = index * this.#blockSize + offset
+    if (this.#direct.fits(offset, length)) {
+      const n = this.#direct.read(flags => openIfExists(path, flags), into, from)
+      if (n !== undefined) return n
+    }
+    const fd = openIfExists(path, fsc.O_RDONLY)
     if (fd === undefined) return 0
     try {
-      const from = index * this.#blockSize + offset
       let got = 0
       while (got < length) {
         const n = readSync(fd, into, got, length - got, from + got)

@@ -12,6 +12,7 @@ import type {
 } from '../types.ts'
 import { BlockFiles } from './blocks.ts'
 import { Checkpointer } from './checkpoint.ts'
+import { parseBlockIO } from './direct.ts'
 import { getKind, getRow, lookupRow, transaction, type Ctx } from './context.ts'
 import * as data from './data.ts'
 import { newToken, register, unregister } from './instances.ts'
@@ -90,6 +91,7 @@ export class LocalStore implements ObjectStore {
   }
 
   static async open (config: StoreConfig): Promise<LocalStore> {
+    const directIO = parseBlockIO(config.options.block_io)
     const layout = new Layout(localDir(config.url))
     const found = inspect(layout.dir)
     const creating = config.create && !config.readOnly
@@ -124,7 +126,7 @@ export class LocalStore implements ObjectStore {
       // get checkpointed by a thread of their own. Worker instances write
       // little (big blocks) and keep to the autocheckpoint.
       const checkpointer = !config.readOnly && isMainThread ? new Checkpointer(layout.db) : undefined
-      const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout, meta.blockSize), blockSize: meta.blockSize, inos: new Inos(), committed: checkpointer === undefined ? undefined : () => checkpointer.committed() }
+      const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout, meta.blockSize, directIO), blockSize: meta.blockSize, inos: new Inos(), committed: checkpointer === undefined ? undefined : () => checkpointer.committed() }
       const store = new LocalStore(ctx, layout, meta.rootId, config.readOnly, checkpointer)
       if (!config.readOnly) store.#startup(config.takeover?.resumed === true)
       return store
