@@ -26,18 +26,19 @@ function scratch (t: Test): string {
   return dir
 }
 
-/** Does the filesystem of `dir` take O_DIRECT? (ext4 and xfs do; some do not.) */
-function takesDirect (dir: string): boolean {
-  const probe = join(dir, 'probe')
+/** Does the filesystem of the temporary directory take O_DIRECT? (ext4 and xfs do; some do not.) */
+function takesDirect (): boolean {
+  const dir = mkdtempSync(join(tmpdir(), 'objfs-direct-probe-'))
   try {
-    closeSync(openSync(probe, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_DIRECT, 0o600))
+    closeSync(openSync(join(dir, 'probe'), fsc.O_WRONLY | fsc.O_CREAT | fsc.O_DIRECT, 0o600))
     return true
   } catch {
     return false
   } finally {
-    rmSync(probe, { force: true })
+    rmSync(dir, { recursive: true, force: true })
   }
 }
+const needsDirect = { skip: takesDirect() ? false : `${tmpdir()} does not take O_DIRECT` }
 
 /** Bytes of `path` in the host's page cache. */
 const cachedBytes = (path: string): number =>
@@ -54,9 +55,8 @@ t.test('block_io= takes direct or buffered', async t => {
   t.throws(() => statSync(dir), { code: 'ENOENT' }, 'refused before anything was created')
 })
 
-t.test('whole blocks go direct, read back the same, and leave no copy in the page cache', async t => {
+t.test('whole blocks go direct, read back the same, and leave no copy in the page cache', needsDirect, async t => {
   const dir = scratch(t)
-  if (!takesDirect(dir)) return t.skip(`${tmpdir()} does not take O_DIRECT`)
   const files = new BlockFiles(new Layout(dir), BS)
   // Blocks 0-2 whole, block 3 short (700 bytes past a sector boundary).
   for (let i = 0; i < 3; i++) files.write(ID, i, pattern(BS, i))
@@ -95,9 +95,8 @@ t.test('block_io=buffered keeps whole blocks in the page cache, as before', asyn
   t.same(into, pattern(BS, 2))
 })
 
-t.test('the staging offset is found once, by a transfer that moves something', async t => {
+t.test('the staging offset is found once, by a transfer that moves something', needsDirect, async t => {
   const dir = scratch(t)
-  if (!takesDirect(dir)) return t.skip(`${tmpdir()} does not take O_DIRECT`)
   const path = join(dir, 'f')
   const io = new DirectIO(BS)
   const into = new Uint8Array(BS)
