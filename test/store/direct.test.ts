@@ -15,16 +15,12 @@ import { DirectIO, parseBlockIO } from '../../src/store/local/direct.ts'
 import { Layout } from '../../src/store/local/layout.ts'
 import { LocalStore } from '../../src/store/local/store.ts'
 import { pattern } from './conformance/helpers.ts'
-import { configFor, dataPathIn } from './local-fixture.ts'
+import { configFor, dataPathIn, storeDirs } from './local-fixture.ts'
 
 const BS = 64 * 1024
 const ID = '0f0e0d0c-0000-4000-8000-000000000001'
 
-function scratch (t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'objfs-direct-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  return dir
-}
+const scratch = (t: Test): string => storeDirs(t, 'direct').tmp
 
 /** Does the filesystem of the temporary directory take O_DIRECT? (ext4 and xfs do; some do not.) */
 function takesDirect (): boolean {

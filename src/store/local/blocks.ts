@@ -12,13 +12,12 @@
 // Synchronous fs calls: these run on worker threads, where blocking is the
 // point, and they skip a thread-pool hop per call.
 import {
-  closeSync, constants as fsc, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync, writeSync,
+  closeSync, constants as fsc, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readSync, unlinkSync,
 } from 'node:fs'
 import { dirname } from 'node:path'
 import { DirectIO } from './direct.ts'
+import { isENOENT, openIfExists, writeAll } from './fd.ts'
 import type { Layout } from './layout.ts'
-
-const isENOENT = (err: unknown): boolean => (err as NodeJS.ErrnoException).code === 'ENOENT'
 
 export class BlockFiles {
   readonly #layout: Layout
@@ -161,21 +160,6 @@ export class BlockFiles {
     for (const dir of dirs) fsyncPath(dir)
     // A fan-out directory may itself be new.
     fsyncPath(this.#layout.blocks)
-  }
-}
-
-function writeAll (fd: number, data: Uint8Array, at: number): void {
-  let done = 0
-  while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done, at + done)
-}
-
-/** A descriptor, or undefined where nothing is: a data file is made only by a write, and goes with a truncate to 0 or a reclaim. */
-function openIfExists (path: string, flags: number): number | undefined {
-  try {
-    return openSync(path, flags)
-  } catch (err) {
-    if (isENOENT(err)) return undefined
-    throw err
   }
 }
 

@@ -16,6 +16,7 @@
 // (EINVAL at open) leaves the store buffered.
 import { closeSync, constants as fsc, readSync, writeSync } from 'node:fs'
 import { ConfigError } from '../../errors.ts'
+import { writeAll } from './fd.ts'
 
 /** Sector and page alignment, enough for every disk and filesystem. */
 export const DIRECT_ALIGN = 4096
@@ -66,8 +67,7 @@ export class DirectIO {
       const at = this.#at >= 0 ? this.#at : this.#probe(at => writeSync(fd, staging, at, DIRECT_ALIGN, position), data)
       if (at === NONE) return this.#refuse()
       staging.set(data, at)
-      let done = 0
-      while (done < data.byteLength) done += writeSync(fd, staging, at + done, data.byteLength - done, position + done)
+      writeAll(fd, staging.subarray(at, at + data.byteLength), position)
       return true
     } finally {
       closeSync(fd)
