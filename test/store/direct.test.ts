@@ -12,6 +12,7 @@ import type { Test } from 'tap'
 import { ConfigError } from '../../src/errors.ts'
 import { BlockFiles } from '../../src/store/local/blocks.ts'
 import { DirectIO, parseBlockIO } from '../../src/store/local/direct.ts'
+import { openIfExists } from '../../src/store/local/fd.ts'
 import { Layout } from '../../src/store/local/layout.ts'
 import { LocalStore } from '../../src/store/local/store.ts'
 import { pattern } from './conformance/helpers.ts'
@@ -96,9 +97,7 @@ t.test('the staging offset is found once, by a transfer that moves something', n
   const path = join(dir, 'f')
   const io = new DirectIO(BS)
   const into = new Uint8Array(BS)
-  const open = (flags: number): number | undefined => {
-    try { return openSync(path, flags, 0o600) } catch { return undefined }
-  }
+  const open = (flags: number): number | undefined => openIfExists(path, flags)
   t.equal(io.read(open, into, 0), undefined, 'no file: read it buffered')
   closeSync(openSync(path, 'w'))
   t.equal(io.read(open, into, 0), undefined, 'an empty file proves no alignment: read it buffered')

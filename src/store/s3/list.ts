@@ -71,7 +71,6 @@ function fromPage (s: Session, dirId: string, page: ListObjectsV2CommandOutput):
 /** Keys that cannot be names ("a//b", "a/./b", over-long components) are not shown. */
 const usable = (name: string): boolean => name !== '' && name !== '.' && name !== '..' && !name.includes('/') && Buffer.byteLength(name) <= 255
 
-
 /**
  * The directory as a listing within metadata_ttl showed it (kept current by
  * this mount's own changes), or undefined when a name's attributes are not
