@@ -25,6 +25,8 @@ export interface Config {
   workers: number
   /** Run metadata calls of the embedded store in the supervisor thread instead of the pool. */
   inlineMeta: boolean
+  /** The embedded store commits the supervisor's changes in groups, with a redo log (store/local/group.ts). */
+  groupCommit: boolean
   /** Block I/O up to this size runs in the supervisor thread too (with inlineMeta). */
   inlineIo: number
   /** SharedArrayBuffer request slots: the bound on requests in flight. */
@@ -70,6 +72,7 @@ export const defaults = (): Config => ({
   dirtyLimit: 256 * MiB,
   workers: 2,
   inlineMeta: true,
+  groupCommit: true,
   inlineIo: 64 * 1024,
   slots: 32,
   maxReadahead: 1024 * 1024,
@@ -162,6 +165,10 @@ const setters: Record<string, Setter> = {
   meta: valued((c, v, n) => {
     if (v !== 'inline' && v !== 'pool') throw new ConfigError(`${n}: '${v}' must be inline or pool`)
     c.inlineMeta = v === 'inline'
+  }),
+  commit: valued((c, v, n) => {
+    if (v !== 'group' && v !== 'each') throw new ConfigError(`${n}: '${v}' must be group or each`)
+    c.groupCommit = v === 'group'
   }),
   inline_io: valued((c, v, n) => { c.inlineIo = parseSize(v, n) }),
   max_readahead: valued((c, v, n) => { c.maxReadahead = parseSize(v, n) }),

@@ -80,7 +80,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   const storeConfig: StoreConfig = { ...storeConfigOf(config), takeover: takeover === undefined ? undefined : { keeper: process.ppid, resumed } }
   // Open once here: creates the store on first mount, and refuses a bad one
   // before anything is mounted. Workers open their own instances.
-  const local = await openStore(storeConfig)
+  const local = await openStore({ ...storeConfig, serving: config.inlineMeta && config.groupCommit })
   const { blockSize, capabilities } = local
   const root = await local.root()
   // Under a keeper: the journal and nodeid log a predecessor left, replayed before anything is served.

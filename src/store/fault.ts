@@ -147,6 +147,8 @@ async function partialWrite (inner: ObjectStore, args: unknown[], errno: number)
   throw new FsError(errno, `injected fault: writeBlocks stored ${kept.length} of ${blocks.length} blocks`)
 }
 
+const SYNC = new Set(['counters', 'close', 'freeHeld', 'hold'])
+
 /** `inner` behind the rules of `spec` (see the top of this file). */
 export function withFaults (inner: ObjectStore, spec: string): ObjectStore {
   const source = new RuleSource(spec)
@@ -157,8 +159,8 @@ export function withFaults (inner: ObjectStore, spec: string): ObjectStore {
       const value = Reflect.get(target, prop) as unknown
       if (typeof value !== 'function') return value
       const fn = value as (...a: unknown[]) => Promise<unknown>
-      // Not store calls a rule could name; freeHeld is synchronous.
-      if (typeof prop !== 'string' || prop === 'counters' || prop === 'close' || prop === 'freeHeld') return fn.bind(target)
+      // Not store calls a rule could name; freeHeld and hold are synchronous.
+      if (typeof prop !== 'string' || SYNC.has(prop)) return fn.bind(target)
       return async (...args: unknown[]): Promise<unknown> => {
         // The same read, whichever buffer it fills: rules name it readBlock.
         const fire = firing(source.rules, prop === 'readBlockInto' ? 'readBlock' : prop, args)

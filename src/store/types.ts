@@ -270,6 +270,14 @@ export interface ObjectStore {
    */
   readonly heldFreed?: number
 
+  /**
+   * Optional: make this instance's changes visible to the store's other
+   * instances now (the local store commits its changes in groups), and
+   * keep them so until the returned release is called. Called around each
+   * call another instance (a worker) makes. Throws if the commit failed.
+   */
+  hold? (): () => void
+
   getxattr (id: ObjectId, name: string): Promise<Uint8Array>            // ENODATA when absent
   setxattr (id: ObjectId, name: string, value: Uint8Array, flags: number): Promise<void> // XATTR_CREATE/REPLACE -> EEXIST/ENODATA
   listxattr (id: ObjectId): Promise<string[]>
@@ -316,4 +324,10 @@ export interface StoreConfig {
    * leaves them for the next fresh mount).
    */
   takeover?: { keeper: number, resumed: boolean }
+  /**
+   * This instance serves the mount in the daemon's thread (the pool's
+   * inline instance): the embedded store then commits its changes in
+   * groups (local/group.ts), which its other instances see after hold().
+   */
+  serving?: boolean
 }

@@ -105,7 +105,13 @@ export class PooledStore implements ObjectStore {
     const freedBefore = this.#inline?.heldFreed
     const run = async (): Promise<TaskResult | Uint8Array> => {
       this.calls.worker++
-      return await (pool.run(task) as Promise<TaskResult | Uint8Array>)
+      // The worker must see every change answered so far, and must not wait for the inline instance's write lock.
+      const release = this.#inline?.hold?.()
+      try {
+        return await (pool.run(task) as Promise<TaskResult | Uint8Array>)
+      } finally {
+        release?.()
+      }
     }
     try {
       let result = await this.#queue.add(async () => { started = true; return await run() }, { signal: queued?.signal })

@@ -45,11 +45,12 @@ async function fsck (m: Mount, ...args: string[]): Promise<FsckResult> {
 }
 
 /**
- * What a crash may leave and a later open or fsck --repair frees: block
- * files written but never committed (or whose rows were deleted before
- * them), and orphans an open file kept alive. Anything else is corruption.
+ * What a crash may leave and a later open or fsck --repair frees or
+ * applies: block files written but never committed (or whose rows were
+ * deleted before them), orphans an open file kept alive, and the redo log
+ * of changes answered but not yet committed. Anything else is corruption.
  */
-const LEFTOVERS = ['orphan-block-file', 'orphan-object']
+const LEFTOVERS = ['orphan-block-file', 'orphan-object', 'redo-log']
 
 if (mountTier(t)) {
   t.test('fsync, close and rename survive kill -9 at a quiet moment', async t => {

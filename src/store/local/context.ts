@@ -3,6 +3,7 @@
 import type { DatabaseSync } from 'node:sqlite'
 import { FsError, errno as E } from '../../errors.ts'
 import type { BlockFiles } from './blocks.ts'
+import type { Group } from './group.ts'
 import type { Inos } from './inos.ts'
 import { isDir, rowOf, type ObjectRow } from './rows.ts'
 import type { Statements } from './statements.ts'
@@ -16,15 +17,24 @@ export interface Ctx {
   readonly inos: Inos
   /** Told of every commit (the checkpoint thread, checkpoint.ts). */
   readonly committed?: () => void
+  /** The serving instance's group commit (group.ts); set once the store is open. */
+  group?: Group
 }
 
 /**
- * Run `fn` as one IMMEDIATE transaction: the write lock is taken up front,
+ * Run `fn` as one IMMEDIATE transaction (or, on the serving instance, one
+ * change of its group): the write lock is taken up front,
  * so a read-modify-write by another instance (another thread or process)
  * can never interleave and lose an update. `fn` is synchronous: nothing
- * else of this instance runs while the lock is held.
+ * else of this instance runs while the lock is held. `logged` false: a change
+ * a crash may lose, as nobody was answered it (group.ts).
  */
-export function transaction<T> (ctx: Pick<Ctx, 'db' | 'st' | 'committed'>, fn: () => T): T {
+export function transaction<T> (ctx: Pick<Ctx, 'db' | 'st' | 'committed' | 'group'>, fn: () => T, logged = true): T {
+  if (ctx.group !== undefined) return ctx.group.change(fn, f => alone(ctx, f), logged)
+  return alone(ctx, fn)
+}
+
+function alone<T> (ctx: Pick<Ctx, 'db' | 'st' | 'committed'>, fn: () => T): T {
   const { db, st } = ctx
   st.begin.run()
   try {

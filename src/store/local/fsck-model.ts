@@ -21,6 +21,7 @@ export type FindingKind =
   | 'stray-file'           // a file in the blocks directory that objfs did not name
   | 'orphan-xattr'         // an xattr of an object that does not exist
   | 'next-ino'             // the inode counter is behind an inode in use
+  | 'redo-log'             // changes a stopped daemon answered but had not committed (group.ts): checked as applied
 
 export interface Finding {
   kind: FindingKind

@@ -14,7 +14,10 @@
 // unless forced, and even then leaves those alone.
 //
 // The store is checked as it is, never upgraded: only a mount changes its
-// format, so fsck reads the current one alone.
+// format, so fsck reads the current one alone. What a stopped daemon
+// answered but had not committed (its redo log, group.ts) is part of the
+// store: it is applied first, inside the check's transaction, and kept
+// only with --repair (else the next mount applies it).
 import { DatabaseSync } from 'node:sqlite'
 import { ConfigError } from '../../errors.ts'
 import { checkBlocks, checkNextIno, checkXattrs } from './fsck-blocks.ts'
@@ -23,8 +26,11 @@ import { FsckModel, emptyPlan, type Finding, type Plan } from './fsck-model.ts'
 import { applyFiles, applyRows } from './fsck-repair.ts'
 import { Layout, inspect } from './layout.ts'
 import { alive } from './liveness.ts'
+import { applyDeadLogs, removeLogs, type Pending } from './recover.ts'
+import { redoTokens } from './redo.ts'
 import { isDir } from './rows.ts'
 import { FORMAT_VERSION, readMeta } from './schema.ts'
+import { prepare } from './statements.ts'
 
 export type { Finding, FindingKind } from './fsck-model.ts'
 
@@ -53,11 +59,11 @@ function livePids (db: DatabaseSync): number[] {
   return [...new Set(rows.map(r => r.pid))].filter(alive).sort((a, b) => a - b)
 }
 
-function open (layout: Layout, repair: boolean): DatabaseSync {
+function open (layout: Layout, repair: boolean, write: boolean): DatabaseSync {
   const found = inspect(layout.dir)
   if (found !== 'store') throw new ConfigError(`no objfs store at ${layout.dir}`)
   try {
-    const db = new DatabaseSync(layout.db, { readOnly: !repair })
+    const db = new DatabaseSync(layout.db, { readOnly: !write })
     db.exec('PRAGMA busy_timeout = 10000')
     // A repair is committed durably, and can never leave a row naming nothing.
     if (repair) db.exec('PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL')
@@ -77,7 +83,9 @@ function integrity (db: DatabaseSync): Finding[] {
 /** Check the store in `dir`; with `repair`, fix what was found. Throws ConfigError for what is not a usable store. */
 export function fsck (dir: string, opts: FsckOptions): FsckReport {
   const layout = new Layout(dir)
-  const db = open(layout, opts.repair)
+  // Redo logs are applied in the check's transaction, which then needs the write lock.
+  const logs = inspect(layout.dir) === 'store' && redoTokens(dir).length > 0
+  const db = open(layout, opts.repair, opts.repair || logs)
   let plan: Plan | undefined
   try {
     const meta = readMeta(db, dir)
@@ -85,13 +93,17 @@ export function fsck (dir: string, opts: FsckOptions): FsckReport {
     if (meta.formatVersion < FORMAT_VERSION) throw new ConfigError(`store format ${meta.formatVersion} predates data files; mount it read-write once to upgrade it, then run fsck`)
     // One snapshot for every check, and with repair the writer lock too:
     // no daemon can commit between what was read and what is changed.
-    db.exec(opts.repair ? 'BEGIN IMMEDIATE' : 'BEGIN')
+    db.exec(opts.repair || logs ? 'BEGIN IMMEDIATE' : 'BEGIN')
+    let applied: Pending[] = []
     try {
       const live = livePids(db)
       if (live.length > 0 && !opts.force) {
         throw new ConfigError(`the store at ${dir} is in use by process ${live.join(', ')} (mounted?); unmount it first, or pass --force`)
       }
       const findings = integrity(db)
+      if (logs) applied = applyDeadLogs(prepare(db), dir)
+      const redone = applied.reduce((n, p) => n + p.changes, 0)
+      if (redone > 0) findings.push({ kind: 'redo-log', detail: `${redone} changes a stopped daemon answered but had not committed; checked as applied` })
       const m = new FsckModel(db, meta.rootId)
       const root = m.objects.get(meta.rootId)
       if (root === undefined || !isDir(root.mode)) throw new Error(`${dir}: the root directory ${meta.rootId} is missing or not a directory; fsck cannot rebuild it`)
@@ -108,7 +120,8 @@ export function fsck (dir: string, opts: FsckOptions): FsckReport {
         applyRows(db, plan)
         for (const f of findings) if (f.notRepaired === undefined) f.repaired = true
       }
-      db.exec('COMMIT')
+      db.exec(opts.repair ? 'COMMIT' : 'ROLLBACK')
+      if (opts.repair) removeLogs(applied)
       const report = { dir, blockSize: meta.blockSize, objects: m.objects.size - (plan.createDir === undefined ? 0 : 1), entries, blocks: counts.rows, blockFiles: counts.files, findings, held: plan.held.length, live }
       if (opts.repair) applyFiles(plan)
       return report

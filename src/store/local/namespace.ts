@@ -121,6 +121,8 @@ export function unlinkChild (ctx: Ctx, child: Pick<ObjectRow, 'id' | 'mode' | 'n
  * commit needs the room they hold. Nothing reads an orphan again, so a
  * commit that fails, or a crash, leaves only an orphan whose rows name
  * missing files; the next try (this mount's, or the next mount's) deletes them.
+ * Hence no redo record either (group.ts): a crash before the group's commit
+ * only leaves such orphans.
  */
 export function reclaim (ctx: Ctx, ids: Iterable<string>): void {
   const { st, files } = ctx
@@ -135,5 +137,5 @@ export function reclaim (ctx: Ctx, ids: Iterable<string>): void {
       st.deleteXattrs.run(id)
       st.deleteObject.run(id)
     }
-  })
+  }, false)
 }

@@ -9,6 +9,10 @@ const sql = {
   begin: 'BEGIN IMMEDIATE',
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
+  // one change inside a group (group.ts)
+  savepoint: 'SAVEPOINT change',
+  release: 'RELEASE change',
+  rollbackTo: 'ROLLBACK TO change',
 
   // objects
   getObject: `SELECT ${OBJECT_COLUMNS} FROM objects WHERE id = ?`,
@@ -40,6 +44,9 @@ const sql = {
   takeInos: `UPDATE meta SET value = CAST(CAST(value AS INTEGER) + ?1 AS TEXT) WHERE key = 'next_ino'
     RETURNING CAST(value AS INTEGER) - ?1 AS ino`,
   bumpSyncSeq: "UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = 'sync_seq'",
+  getMeta: 'SELECT value FROM meta WHERE key = ?',
+  putMeta: 'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+  deleteMeta: 'DELETE FROM meta WHERE key = ?',
 
   // entries
   lookup: `SELECT ${O} FROM entries e JOIN objects o ON o.id = e.child WHERE e.parent = ? AND e.name = ?`,
@@ -96,14 +103,36 @@ export type Statements = { readonly [K in keyof typeof sql]: StatementSync }
 // row, and these are read by nearly every request.
 const ARRAYS: ReadonlySet<keyof typeof sql> = new Set(['getObject', 'getObjectByIno', 'objectKind', 'lookup', 'lookupKind', 'list'] as const)
 
-export function prepare (db: DatabaseSync): Statements {
+/** Told of every writing statement that ran, with its arguments (the redo log's steps, group.ts). */
+export type OnWrite = (statement: string, args: unknown[]) => void
+
+const WRITES = /^\s*(INSERT|UPDATE|DELETE)\b/
+// The group's own bookkeeping, written at its commit: never a change's step.
+const UNLOGGED: ReadonlySet<keyof typeof sql> = new Set(['putMeta'] as const)
+
+export function prepare (db: DatabaseSync, onWrite?: OnWrite): Statements {
   const out: Record<string, StatementSync> = {}
   for (const [key, text] of Object.entries(sql)) {
     const st = db.prepare(text)
     if (ARRAYS.has(key as keyof typeof sql)) st.setReturnArrays(true)
+    if (onWrite !== undefined && WRITES.test(text) && !UNLOGGED.has(key as keyof typeof sql)) told(st, key, onWrite)
     out[key] = st
   }
   return out as Statements
+}
+
+/** Make `st` report each run that succeeded. */
+function told (st: StatementSync, key: string, onWrite: OnWrite): void {
+  for (const method of ['run', 'get', 'all'] as const) {
+    const inner = st[method].bind(st) as (...args: unknown[]) => unknown
+    Object.defineProperty(st, method, {
+      value: (...args: unknown[]) => {
+        const result = inner(...args)
+        onWrite(key, args)
+        return result
+      },
+    })
+  }
 }
 
 /** Binding order of insertObject, matching OBJECT_COLUMNS. */

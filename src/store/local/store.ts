@@ -6,6 +6,7 @@ import { isAbsolute } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import { isMainThread } from 'node:worker_threads'
 import { ConfigError, FsError, errno as E, toErrno } from '../../errors.ts'
+import { logger } from '../../log.ts'
 import type {
   BlockWrite, CreateSpec, ListPage, ObjectAttr, ObjectId, ObjectStore, RemoveResult, RenameResult, SetAttr,
   StoreCapabilities, StoreConfig, StoreCounters, StoreStatfs, Timespec,
@@ -15,18 +16,23 @@ import { Checkpointer } from './checkpoint.ts'
 import { parseBlockIO } from './direct.ts'
 import { getKind, getRow, lookupRow, transaction, type Ctx } from './context.ts'
 import * as data from './data.ts'
+import { Group } from './group.ts'
 import { newToken, register, unregister } from './instances.ts'
 import { Inos } from './inos.ts'
 import { Layout, inspect } from './layout.ts'
 import { notWritable, readOnlyDatabase } from './media.ts'
 import * as ns from './namespace.ts'
 import { Reclaims } from './reclaims.ts'
+import { applyDeadLogs, removeLogs } from './recover.ts'
+import { RedoLog } from './redo.ts'
 import { rename } from './rename.ts'
 import { Reserve } from './reserve.ts'
 import { NAME_MAX, S_IFLNK, S_IFMT, isDir, rowOf, toAttr } from './rows.ts'
 import { configure, initialise, migrate, readMeta } from './schema.ts'
 import { prepare } from './statements.ts'
 import * as xattr from './xattr.ts'
+
+const log = logger('store')
 
 /** The directory of a `local:/abs/path` URL. */
 export function localDir (url: string): string {
@@ -75,6 +81,8 @@ export class LocalStore implements ObjectStore {
   readonly #reclaims: Reclaims
   readonly #checkpointer: Checkpointer | undefined
   readonly #reserve: Reserve | undefined
+  /** The serving instance's redo log (group.ts); none elsewhere. */
+  #redo: RedoLog | undefined
   readonly #counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
   #closed = false
 
@@ -126,9 +134,14 @@ export class LocalStore implements ObjectStore {
       // get checkpointed by a thread of their own. Worker instances write
       // little (big blocks) and keep to the autocheckpoint.
       const checkpointer = !config.readOnly && isMainThread ? new Checkpointer(layout.db) : undefined
-      const ctx: Ctx = { db, st: prepare(db), files: new BlockFiles(layout, meta.blockSize, directIO), blockSize: meta.blockSize, inos: new Inos(), committed: checkpointer === undefined ? undefined : () => checkpointer.committed() }
+      // The serving instance groups its changes (group.ts): its writing
+      // statements are the redo log's steps.
+      let ctx: Ctx | undefined
+      const grouped = checkpointer !== undefined && config.serving === true
+      const onWrite = !grouped ? undefined : (statement: string, args: unknown[]) => { ctx?.group?.record(statement, args) }
+      ctx = { db, st: prepare(db, onWrite), files: new BlockFiles(layout, meta.blockSize, directIO), blockSize: meta.blockSize, inos: new Inos(), committed: checkpointer === undefined ? undefined : () => checkpointer.committed() }
       const store = new LocalStore(ctx, layout, meta.rootId, config.readOnly, checkpointer)
-      if (!config.readOnly) store.#startup(config.takeover?.resumed === true)
+      if (!config.readOnly) store.#startup(config.takeover?.resumed === true, grouped)
       return store
     } catch (err) {
       db.close()
@@ -138,19 +151,52 @@ export class LocalStore implements ObjectStore {
   }
 
   /**
-   * Register this instance; reclaim a dead daemon's orphans (see instances.ts),
-   * but not after a takeover: the kernel may still hold orphans open
-   * through the previous serving process's handles; the next fresh mount
-   * reclaims them.
+   * Apply what dead daemons answered but had not committed (recover.ts; the
+   * instance that writes metadata does, which a daemon opens before its
+   * workers' instances). Register this instance; reclaim a dead daemon's
+   * orphans (see instances.ts), but not after a takeover: the kernel may
+   * still hold orphans open through the previous serving process's
+   * handles; the next fresh mount reclaims them.
    */
-  #startup (keepOrphans: boolean): void {
-    const orphans = transaction(this.#ctx, () => register(this.#ctx.st, this.#token))
+  #startup (keepOrphans: boolean, grouped: boolean): void {
+    const { st } = this.#ctx
+    // A dead daemon's answered changes come first: they decide what is an orphan.
+    let applied: ReturnType<typeof applyDeadLogs> = []
+    const orphans = transaction(this.#ctx, () => {
+      if (this.#checkpointer !== undefined) applied = applyDeadLogs(st, this.#layout.dir)
+      return register(st, this.#token)
+    })
+    removeLogs(applied)
+    const redone = applied.reduce((n, p) => n + p.changes, 0)
+    if (redone > 0) log.info({ changes: redone, logs: applied.length }, 'applied changes a stopped daemon had answered but not committed')
+    if (grouped) this.#startGroup()
     if (keepOrphans) return
     // Housekeeping must not make the store unmountable: a batch that fails
     // rejects its promise (nobody waits on it here) and its orphans are
     // still orphans at the next open.
     for (const id of orphans) void this.#reclaims.add(id)
     this.#reclaims.flush()
+  }
+
+  /** From here on this instance's changes commit in groups, each first in the redo log. */
+  #startGroup (): void {
+    const { db, st, committed } = this.#ctx
+    this.#redo = new RedoLog(this.#layout.dir, this.#token)
+    let reported = false
+    this.#ctx.group = new Group({
+      db,
+      st,
+      log: this.#redo,
+      token: this.#token,
+      committed,
+      // Deletes answered on a full disk are committed with the reserve, as they were alone.
+      room: (commit) => { this.#usingReserve(() => { this.#roomy(commit) }) },
+      // Logged once: the commit is tried again every RETRY_MS, the redo log keeping the changes meanwhile.
+      failed: (err) => {
+        if (!reported) log.error({ err, errno: toErrno(err) }, 'committing a group of changes failed; trying again')
+        reported = true
+      },
+    })
   }
 
   #meta (): Ctx {
@@ -311,7 +357,23 @@ export class LocalStore implements ObjectStore {
   async sync (id: ObjectId): Promise<void> {
     const ctx = this.#meta()
     // A read-only instance wrote nothing there is to make durable.
-    if (!this.#readOnly) this.#roomy(() => { data.sync(ctx, id) })
+    if (this.#readOnly) return
+    // The group first: the durable commit below makes every earlier commit durable.
+    const release = this.hold()
+    try {
+      this.#roomy(() => { data.sync(ctx, id) })
+    } finally {
+      release()
+    }
+  }
+
+  /**
+   * Commit the group of changes, and commit each change alone until the
+   * returned release: another connection (a worker's call) must see them,
+   * and must not wait for the group's write lock.
+   */
+  hold (): () => void {
+    return this.#ctx.group?.hold() ?? (() => {})
   }
 
   async getxattr (id: ObjectId, name: string): Promise<Uint8Array> {
@@ -361,6 +423,8 @@ export class LocalStore implements ObjectStore {
     try {
       if (!this.#readOnly) {
         try {
+          // Never released: from here on every change commits alone.
+          this.#ctx.group?.hold()
           this.#reclaims.flush()
           data.sync(this.#ctx, null)
         } finally {
@@ -368,6 +432,9 @@ export class LocalStore implements ObjectStore {
           // later open of this process from reclaiming orphans.
           transaction(this.#ctx, () => unregister(st, this.#token))
         }
+        // Everything it held is committed (a failed commit threw above and
+        // leaves the log to the next open).
+        this.#redo?.remove()
       }
     } finally {
       // The writer closes last: the last connection checkpoints and removes the WAL.
