@@ -27,7 +27,7 @@ export interface RedoRecord {
   steps: Step[]
 }
 
-const MAGIC = 0x6f726564 // "redo"
+const MAGIC = 0x6f646572 // "redo" on disk (a little-endian u32)
 const HEADER = 20
 const PREFIX = 'redo-'
 const SUFFIX = '.log'
