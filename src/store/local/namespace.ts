@@ -1,5 +1,6 @@
 // Names: create, link, remove, and reclaiming what lost its last name.
-// Each metadata change is one IMMEDIATE transaction.
+// Each metadata change is one IMMEDIATE transaction, or one change of the
+// serving instance's group (context.ts transaction, group.ts).
 import { randomUUID } from 'node:crypto'
 import { FsError, errno as E } from '../../errors.ts'
 import type { CreateSpec, ObjectAttr, RemoveResult, Timespec } from '../types.ts'
