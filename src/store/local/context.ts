@@ -30,11 +30,7 @@ export interface Ctx {
  * a crash may lose, as nobody was answered it (group.ts).
  */
 export function transaction<T> (ctx: Pick<Ctx, 'db' | 'st' | 'committed' | 'group'>, fn: () => T, logged = true): T {
-  if (ctx.group !== undefined) return ctx.group.change(fn, f => alone(ctx, f), logged)
-  return alone(ctx, fn)
-}
-
-function alone<T> (ctx: Pick<Ctx, 'db' | 'st' | 'committed'>, fn: () => T): T {
+  if (ctx.group?.grouping === true) return ctx.group.change(fn, logged)
   const { db, st } = ctx
   st.begin.run()
   try {

@@ -60,8 +60,6 @@ function livePids (db: DatabaseSync): number[] {
 }
 
 function open (layout: Layout, repair: boolean, write: boolean): DatabaseSync {
-  const found = inspect(layout.dir)
-  if (found !== 'store') throw new ConfigError(`no objfs store at ${layout.dir}`)
   try {
     const db = new DatabaseSync(layout.db, { readOnly: !write })
     db.exec('PRAGMA busy_timeout = 10000')
@@ -83,8 +81,9 @@ function integrity (db: DatabaseSync): Finding[] {
 /** Check the store in `dir`; with `repair`, fix what was found. Throws ConfigError for what is not a usable store. */
 export function fsck (dir: string, opts: FsckOptions): FsckReport {
   const layout = new Layout(dir)
+  if (inspect(layout.dir) !== 'store') throw new ConfigError(`no objfs store at ${layout.dir}`)
   // Redo logs are applied in the check's transaction, which then needs the write lock.
-  const logs = inspect(layout.dir) === 'store' && redoTokens(dir).length > 0
+  const logs = redoTokens(dir).length > 0
   const db = open(layout, opts.repair, opts.repair || logs)
   let plan: Plan | undefined
   try {

@@ -80,14 +80,20 @@ export class Group {
   }
 
   /**
-   * Run `fn` as one change: in the group, or as a transaction of its own
-   * while held. Unless `logged`, it gets no redo record: only for changes
-   * nobody was answered and a crash may undo (freeing orphans: the next
-   * mount frees them again).
+   * Changes go into the group (change()); false while held, when each is a
+   * transaction of its own. A broken group takes them, to refuse them.
    */
-  change<T> (fn: () => T, alone: (fn: () => T) => T, logged = true): T {
+  get grouping (): boolean {
+    return this.#holds === 0 || this.#broken !== undefined
+  }
+
+  /**
+   * Run `fn` as one change of the group. Unless `logged`, it gets no redo
+   * record: only for changes nobody was answered and a crash may undo
+   * (freeing orphans: the next mount frees them again).
+   */
+  change<T> (fn: () => T, logged = true): T {
     if (this.#broken !== undefined) throw this.#broken
-    if (this.#holds > 0) return alone(fn)
     if (this.#steps !== undefined) throw new Error('internal: a change inside a change')
     const { db, st, log } = this.#s
     this.#begin()

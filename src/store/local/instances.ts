@@ -31,6 +31,12 @@ export function register (st: Statements, token: string): string[] {
   return (st.orphans.all() as Array<{ id: string }>).map(r => r.id)
 }
 
+/** Tokens of instances whose process still runs (a live instance's redo log is its own, recover.ts). */
+export function liveTokens (st: Statements): Set<string> {
+  const rows = st.instances.all() as Array<{ token: string, pid: number }>
+  return new Set(rows.filter(r => alive(r.pid)).map(r => r.token))
+}
+
 export function unregister (st: Statements, token: string): void {
   st.deleteInstance.run(token)
 }

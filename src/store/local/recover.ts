@@ -4,21 +4,15 @@
 import { unlinkSync } from 'node:fs'
 import { ConfigError } from '../../errors.ts'
 import { redoSeqKey, replaySteps } from './group.ts'
-import { alive } from './liveness.ts'
+import { isENOENT } from './fd.ts'
+import { liveTokens } from './instances.ts'
 import { readRedo, redoPath, redoTokens } from './redo.ts'
 import type { Statements } from './statements.ts'
 
 export interface Pending {
-  token: string
   path: string
   /** Changes that were not yet in the database. */
   changes: number
-}
-
-/** Tokens of instances whose process still runs: their logs are theirs. */
-function liveTokens (st: Statements): Set<string> {
-  const rows = st.instances.all() as Array<{ token: string, pid: number }>
-  return new Set(rows.filter(r => alive(r.pid)).map(r => r.token))
 }
 
 /**
@@ -45,7 +39,7 @@ export function applyDeadLogs (st: Statements, dir: string): Pending[] {
       throw new ConfigError(`cannot apply ${path}, changes a stopped daemon answered: ${(err as Error).message} (moving the file aside opens the store without them)`, { cause: err })
     }
     st.deleteMeta.run(key)
-    out.push({ token, path, changes })
+    out.push({ path, changes })
   }
   return out
 }
@@ -56,7 +50,7 @@ export function removeLogs (applied: Pending[]): void {
     try {
       unlinkSync(p.path)
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+      if (!isENOENT(err)) throw err
     }
   }
 }

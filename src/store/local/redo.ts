@@ -15,9 +15,10 @@
 // crc32 of the payload, then the payload (its steps, below). Reading stops
 // at the first record that is torn, has a bad crc, or does not follow its
 // predecessor's seq: what lies beyond is an older round's leftovers.
-import { closeSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync, unlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import { crc32 } from 'node:zlib'
+import { writeAll } from './fd.ts'
 
 /** A statement of statements.ts by name, and its arguments. */
 export type Step = [statement: string, args: unknown[]]
@@ -65,42 +66,33 @@ class Writer {
 
   u8 (v: number): void { this.room(1); this.buf[this.at++] = v }
   u32 (v: number): void { this.room(4); this.buf.writeUInt32LE(v, this.at); this.at += 4 }
+  f64 (v: number): void { this.room(8); this.buf.writeDoubleLE(v, this.at); this.at += 8 }
+  i64 (v: bigint): void { this.room(8); this.buf.writeBigInt64LE(v, this.at); this.at += 8 }
+  /** `s`, which is `n` bytes in `encoding`. */
+  chars (s: string, n: number, encoding: 'utf8' | 'latin1'): void { this.room(n); this.at += this.buf.write(s, this.at, encoding) }
+  bytes (b: Uint8Array): void { this.room(b.byteLength); this.buf.set(b, this.at); this.at += b.byteLength }
 
   arg (a: unknown): void {
-    if (a === null || a === undefined) return this.u8(NULL)
-    if (typeof a === 'number') {
-      this.room(9)
-      this.buf[this.at] = NUMBER
-      this.buf.writeDoubleLE(a, this.at + 1)
-      this.at += 9
-      return
-    }
-    if (typeof a === 'string') {
+    if (a === null || a === undefined) {
+      this.u8(NULL)
+    } else if (typeof a === 'number') {
+      this.u8(NUMBER)
+      this.f64(a)
+    } else if (typeof a === 'bigint') {
+      this.u8(BIGINT)
+      this.i64(a)
+    } else if (typeof a === 'string') {
       const n = Buffer.byteLength(a, 'utf8')
-      this.room(5 + n)
-      this.buf[this.at] = TEXT
-      this.buf.writeUInt32LE(n, this.at + 1)
-      this.buf.write(a, this.at + 5, 'utf8')
-      this.at += 5 + n
-      return
+      this.u8(TEXT)
+      this.u32(n)
+      this.chars(a, n, 'utf8')
+    } else if (ArrayBuffer.isView(a)) {
+      this.u8(BYTES)
+      this.u32(a.byteLength)
+      this.bytes(new Uint8Array(a.buffer, a.byteOffset, a.byteLength))
+    } else {
+      throw new TypeError(`a statement argument the redo log cannot hold: ${typeof a}`)
     }
-    if (typeof a === 'bigint') {
-      this.room(9)
-      this.buf[this.at] = BIGINT
-      this.buf.writeBigInt64LE(a, this.at + 1)
-      this.at += 9
-      return
-    }
-    if (ArrayBuffer.isView(a)) {
-      const bytes = new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
-      this.room(5 + bytes.byteLength)
-      this.buf[this.at] = BYTES
-      this.buf.writeUInt32LE(bytes.byteLength, this.at + 1)
-      this.buf.set(bytes, this.at + 5)
-      this.at += 5 + bytes.byteLength
-      return
-    }
-    throw new TypeError(`a statement argument the redo log cannot hold: ${typeof a}`)
   }
 }
 
@@ -113,8 +105,7 @@ export function encodeRecord (r: RedoRecord): Buffer {
   w.u32(r.steps.length)
   for (const [name, args] of r.steps) {
     w.u8(name.length)
-    w.room(name.length)
-    w.at += w.buf.write(name, w.at, 'latin1')
+    w.chars(name, name.length, 'latin1')
     w.u8(args.length)
     for (const a of args) w.arg(a)
   }
@@ -203,8 +194,7 @@ export class RedoLog {
   /** Write one record after the last; throws (ENOSPC, EIO) if it is not all written. */
   append (r: RedoRecord): void {
     const buf = encodeRecord(r)
-    let done = 0
-    while (done < buf.byteLength) done += writeSync(this.#fd, buf, done, buf.byteLength - done, this.#end + done)
+    writeAll(this.#fd, buf, this.#end)
     this.#end += buf.byteLength
   }
 

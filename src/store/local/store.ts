@@ -34,6 +34,9 @@ import * as xattr from './xattr.ts'
 
 const log = logger('store')
 
+/** hold()'s release where there is no group: every change is committed already. */
+const NOTHING_HELD = (): void => {}
+
 /** The directory of a `local:/abs/path` URL. */
 export function localDir (url: string): string {
   const path = url.startsWith('local:') ? url.slice('local:'.length) : url
@@ -373,7 +376,7 @@ export class LocalStore implements ObjectStore {
    * and must not wait for the group's write lock.
    */
   hold (): () => void {
-    return this.#ctx.group?.hold() ?? (() => {})
+    return this.#ctx.group?.hold() ?? NOTHING_HELD
   }
 
   async getxattr (id: ObjectId, name: string): Promise<Uint8Array> {
