@@ -173,7 +173,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   }
 
   const done = (async (): Promise<{ status: number, detached: boolean }> => {
-    const errno = await live.serve(handle, () => dispatcher.inFlight === 0 && store.queued === 0)
+    const errno = await live.serve(handle, () => dispatcher.inFlight === 0 && store.queued === 0, () => store.tidy())
     const detached = errno === DETACHED
     log.info({ errno }, detached ? 'handing the connection over; storing buffered data' : 'connection closed; storing buffered data')
     // Requests in flight still answer (into a closed device after an

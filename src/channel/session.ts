@@ -146,9 +146,11 @@ export class Session {
 
   /**
    * Serve until the connection ends (ENODEV: unmounted). Each wake-up takes
-   * every request published since the last one, in kernel order.
+   * every request published since the last one, in kernel order. `idle`
+   * says nothing is in flight; `tidy` then does some deferred work, true if
+   * it did any.
    */
-  async serve (sink: RequestSink, idle: () => boolean = () => false): Promise<number> {
+  async serve (sink: RequestSink, idle: () => boolean = () => false, tidy: () => boolean = () => false): Promise<number> {
     for (;;) {
       if (this.#detached) return DETACHED
       const batch = this.#ring.take()
@@ -168,8 +170,10 @@ export class Session {
       // the ring itself. A futex wake-up costs less than an event-loop
       // wake-up from another thread; a client doing one syscall after
       // another (cp, tar, git) waits for every single one of them. Only with
-      // no work in flight, so completions are never held up.
-      if (idle() && this.#spin.wait(this.#ready, this.#sleep)) continue
+      // no work in flight, so completions are never held up. Work put off
+      // (tidy) goes first: it fills the time until that next request,
+      // which it would otherwise delay.
+      if (idle() && (tidy() || this.#spin.wait(this.#ready, this.#sleep))) continue
       await this.#ring.waitForRequests()
     }
   }

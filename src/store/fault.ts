@@ -147,7 +147,7 @@ async function partialWrite (inner: ObjectStore, args: unknown[], errno: number)
   throw new FsError(errno, `injected fault: writeBlocks stored ${kept.length} of ${blocks.length} blocks`)
 }
 
-const SYNC = new Set(['counters', 'close', 'freeHeld', 'hold'])
+const SYNC = new Set(['counters', 'close', 'freeHeld', 'hold', 'tidy'])
 
 /** `inner` behind the rules of `spec` (see the top of this file). */
 export function withFaults (inner: ObjectStore, spec: string): ObjectStore {

@@ -264,6 +264,13 @@ export interface ObjectStore {
   freeHeld? (): boolean
 
   /**
+   * Optional: the daemon is idle; do a little of the work this instance
+   * put off (the local store frees orphans). True if it did any, so the
+   * caller looks for requests again before doing more.
+   */
+  tidy? (): boolean
+
+  /**
    * Optional, with freeHeld: how often held room was freed so far, by
    * freeHeld or in due course. A change that failed with ENOSPC in another
    * instance is worth a retry once this moved after the change began.

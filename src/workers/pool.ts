@@ -89,6 +89,11 @@ export class PooledStore implements ObjectStore {
     return this.#queue.size + (this.#pool?.queueSize ?? 0)
   }
 
+  /** The daemon is idle: the inline instance does some of the work it put off (ObjectStore.tidy). */
+  tidy (): boolean {
+    return this.#inline?.tidy?.() ?? false
+  }
+
   async #call<T> (method: StoreMethod, args: unknown[], opts?: CallOptions, into?: Uint8Array): Promise<T> {
     const pool = this.#pool
     // Inline-only: called before any await, so the store sees calls in the order they were made.

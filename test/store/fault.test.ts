@@ -106,6 +106,7 @@ t.test('the room a store holds back is freed through the wrapper as without it',
   t.equal(root, undefined, 'store calls meet the rules')
   t.equal(s.heldFreed, 0, 'a getter reads the store itself')
   t.equal(s.freeHeld?.(), false, 'freeHeld answers at once, not with a promise')
+  t.equal(s.tidy?.(), false, 'so does tidy')
 })
 
 // Rules that never fire: every call passes through the proxy untouched.

@@ -114,6 +114,35 @@ t.test('freeHeld frees the orphans waiting for their batch', async t => {
   await s.close()
 })
 
+t.test('tidy frees the orphans waiting for their batch, in an idle moment', async t => {
+  const { s, root } = await openFresh()
+  t.equal(s.tidy(), false, 'nothing waits')
+  const f = await file(s, root.id, 'f')
+  await s.remove(root.id, 'f', false)
+  const freed = s.reclaim(f.id)
+  t.equal(s.tidy(), true, 'an orphan waited for its batch')
+  // Asked before anything is awaited: the batch timer cannot have fired yet.
+  await rejectsErrno(t, s.getattr(f.id), E.ENOENT, 'freed by tidy, not by the batch timer')
+  await freed
+  t.equal(s.tidy(), false, 'nothing left to do')
+  await s.close()
+  t.equal(s.tidy(), false, 'a closed store does nothing')
+})
+
+t.test('the pool hands tidy to its inline instance', async t => {
+  const dir = freshDir()
+  const p = await pooledStore(configFor(dir), 1)
+  t.teardown(async () => { await p.close() })
+  const root = await p.root()
+  t.equal(p.tidy(), false, 'nothing waits')
+  const f = await file(p, root.id, 'f')
+  await p.remove(root.id, 'f', false)
+  const freed = p.reclaim(f.id)
+  t.equal(p.tidy(), true, 'the inline instance had an orphan waiting')
+  await rejectsErrno(t, p.getattr(f.id), E.ENOENT, 'freed at once')
+  await freed
+})
+
 t.test('WAL checkpoints run while the store is open, and the WAL goes at close', async t => {
   const { dir, s, root } = await openFresh()
   const db = join(dir, 'objfs.db')

@@ -53,6 +53,11 @@ export class Reclaims {
     return this.#batch
   }
 
+  /** Orphans wait in a batch for company (not counting those that failed). */
+  get waiting (): boolean {
+    return this.#batch !== undefined
+  }
+
   /** Orphans wait in a batch, or failed to be freed: their space is not free yet. */
   get pending (): boolean {
     return this.#batch !== undefined || this.#stalled.size > 0

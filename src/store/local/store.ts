@@ -250,6 +250,19 @@ export class LocalStore implements ObjectStore {
     return true
   }
 
+  /**
+   * The daemon has nothing to do: free the orphans waiting for their batch
+   * now, while the client's next request is on its way, instead of in a
+   * batch that makes whichever request comes next wait for all of it.
+   * Only a waiting batch counts: orphans whose batch failed go with the
+   * next one (reclaims.ts), not in every idle moment of a full disk.
+   */
+  tidy (): boolean {
+    if (this.#closed || !this.#reclaims.waiting) return false
+    this.#reclaims.flush()
+    return true
+  }
+
   get heldFreed (): number {
     return this.#reclaims.flushes
   }
