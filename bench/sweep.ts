@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
 import { table } from './report.ts'
 import type { RunRecord } from './results.ts'
 import { median } from './summary.ts'
@@ -71,22 +72,42 @@ export function renderSweep (s: Setting, rows: SweepRow[]): string {
   return table(['step', ...labels.map(l => `${l} s (cpu)`)], body, 'l' + 'r'.repeat(labels.length)) + '\n'
 }
 
-function main (argv: string[]): number {
-  let setting: Setting | undefined
-  let rounds = 2
+export interface SweepArgs { setting: Setting, rounds: number, extra: string, rest: string[] }
+
+/**
+ * The sweep's own options; everything else goes to each `npm run bench`
+ * unchanged, in order. Undefined when --set is missing (usage).
+ */
+export function parseSweepArgs (argv: string[]): SweepArgs | undefined {
+  const { values, tokens } = parseArgs({
+    args: argv,
+    // Not strict: the bench's options pass through, to be checked by the bench.
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+    options: { set: { type: 'string' }, rounds: { type: 'string' }, 'objfs-opts': { type: 'string' } },
+  })
   const rest: string[] = []
-  let extra = ''
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--set') setting = parseSetting(argv[++i] ?? '')
-    else if (argv[i] === '--rounds') rounds = Number(argv[++i])
-    else if (argv[i] === '--objfs-opts') extra = argv[++i] ?? ''
-    else if (argv[i] === '--targets' || argv[i] === '--json') throw new Error(`${argv[i]} is the sweep's own: it runs objfs alone`)
-    else rest.push(argv[i])
+  for (const tk of tokens) {
+    if (tk.kind === 'positional') rest.push(tk.value)
+    else if (tk.kind === 'option-terminator') rest.push('--')
+    else if (tk.name === 'targets' || tk.name === 'json') throw new Error(`--${tk.name} is the sweep's own: it runs objfs alone`)
+    else if (tk.name !== 'set' && tk.name !== 'rounds' && tk.name !== 'objfs-opts') rest.push(tk.inlineValue === true ? `${tk.rawName}=${tk.value ?? ''}` : tk.rawName)
   }
-  if (setting === undefined || !Number.isInteger(rounds) || rounds < 1) {
+  if (typeof values.set !== 'string') return undefined
+  const rounds = values.rounds === undefined ? 2 : Number(values.rounds)
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds takes a whole number of at least 1, not '${String(values.rounds)}'`)
+  const extra = typeof values['objfs-opts'] === 'string' ? values['objfs-opts'] : ''
+  return { setting: parseSetting(values.set), rounds, extra, rest }
+}
+
+function main (argv: string[]): number {
+  const args = parseSweepArgs(argv)
+  if (args === undefined) {
     process.stderr.write('usage: npm run bench:sweep -- --set NAME=V1,V2[,...] [--rounds N] [--objfs-opts OPTS] [bench options]\n')
     return 2
   }
+  const { setting, rounds, extra, rest } = args
   const dir = mkdtempSync(join(tmpdir(), 'objfs-sweep-'))
   const runBench = fileURLToPath(new URL('./run.ts', import.meta.url))
   const runs: Array<{ value: number, record: RunRecord }> = []

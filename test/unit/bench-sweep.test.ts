@@ -1,8 +1,8 @@
-// bench/sweep.ts: what --set accepts, and the table it builds from the
+// bench/sweep.ts: its options, what --set accepts, and the table it builds from the
 // runs' records (objfs's valid samples only, median of each run's median).
 import t from 'tap'
 import type { RunRecord, Sample } from '../../bench/results.ts'
-import { optionOf, parseSetting, renderSweep, sweepTable } from '../../bench/sweep.ts'
+import { optionOf, parseSetting, parseSweepArgs, renderSweep, sweepTable } from '../../bench/sweep.ts'
 
 function sample (step: string, target: string, seconds: number, cpu: number | null, invalid?: string): Sample {
   return {
@@ -22,6 +22,17 @@ t.test('--set: values, or a flag swept off and on', async t => {
   t.equal(optionOf(parseSetting('slots=8,32'), '8'), 'slots=8')
   t.throws(() => parseSetting('workers=2'), /NAME=V1,V2/, 'one value is no sweep')
   t.throws(() => parseSetting('Workers=1,2'), /NAME=V1,V2/)
+})
+
+t.test('the sweep takes its own options and hands the rest to the bench, in order', async t => {
+  const a = parseSweepArgs(['--quick', '--set', 'commit=group,each', '--workloads', 'rsync,files', '--rounds', '3', '--files=10000', '--objfs-opts', 'slots=8'])
+  t.same(a, { setting: { name: 'commit', values: ['group', 'each'] }, rounds: 3, extra: 'slots=8', rest: ['--quick', '--workloads', 'rsync,files', '--files=10000'] })
+  t.equal(parseSweepArgs(['--set', 'workers=1,2'])?.rounds, 2, 'two rounds unless asked')
+  t.equal(parseSweepArgs(['--quick']), undefined, 'no --set: usage')
+  t.throws(() => parseSweepArgs(['--set', 'workers=1,2', '--rounds', '0']), /--rounds/)
+  t.throws(() => parseSweepArgs(['--set', 'workers=1,2', '--rounds', 'x']), /--rounds/)
+  t.throws(() => parseSweepArgs(['--set', 'workers=1,2', '--targets', 'tmpfs']), /--targets is the sweep's own/)
+  t.throws(() => parseSweepArgs(['--set', 'workers=1,2', '--json=x.json']), /--json is the sweep's own/)
 })
 
 t.test('per step and value: the median over rounds of each run\'s median, objfs and valid samples only', async t => {
