@@ -147,6 +147,7 @@ async function partialWrite (inner: ObjectStore, args: unknown[], errno: number)
   throw new FsError(errno, `injected fault: writeBlocks stored ${kept.length} of ${blocks.length} blocks`)
 }
 
+// Not store calls a rule could name, and synchronous: passed through as they are.
 const SYNC = new Set(['counters', 'close', 'freeHeld', 'hold', 'tidy'])
 
 /** `inner` behind the rules of `spec` (see the top of this file). */
@@ -159,7 +160,6 @@ export function withFaults (inner: ObjectStore, spec: string): ObjectStore {
       const value = Reflect.get(target, prop) as unknown
       if (typeof value !== 'function') return value
       const fn = value as (...a: unknown[]) => Promise<unknown>
-      // Not store calls a rule could name; freeHeld and hold are synchronous.
       if (typeof prop !== 'string' || SYNC.has(prop)) return fn.bind(target)
       return async (...args: unknown[]): Promise<unknown> => {
         // The same read, whichever buffer it fills: rules name it readBlock.

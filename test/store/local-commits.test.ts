@@ -101,15 +101,20 @@ t.test('a refused create keeps the range of inos it did not take', async t => {
   await s.close()
 })
 
+/** File 'f' made, unlinked and handed to reclaim: an orphan waiting for its batch. */
+async function waitingOrphan (s: ObjectStore, root: ObjectAttr): Promise<{ id: ObjectId, freed: Promise<void> }> {
+  const f = await file(s, root.id, 'f')
+  await s.remove(root.id, 'f', false)
+  return { id: f.id, freed: s.reclaim(f.id) }
+}
+
 t.test('freeHeld frees the orphans waiting for their batch', async t => {
   const { s, root } = await openFresh()
   t.equal(s.freeHeld(), false, 'nothing held')
-  const f = await file(s, root.id, 'f')
-  await s.remove(root.id, 'f', false)
-  const freed = s.reclaim(f.id)
+  const orphan = await waitingOrphan(s, root)
   t.equal(s.freeHeld(), true, 'an orphan was held')
-  await freed
-  await rejectsErrno(t, s.getattr(f.id), E.ENOENT, 'freed at once')
+  await orphan.freed
+  await rejectsErrno(t, s.getattr(orphan.id), E.ENOENT, 'freed at once')
   t.equal(s.freeHeld(), false, 'nothing held after')
   await s.close()
 })
@@ -117,13 +122,11 @@ t.test('freeHeld frees the orphans waiting for their batch', async t => {
 t.test('tidy frees the orphans waiting for their batch, in an idle moment', async t => {
   const { s, root } = await openFresh()
   t.equal(s.tidy(), false, 'nothing waits')
-  const f = await file(s, root.id, 'f')
-  await s.remove(root.id, 'f', false)
-  const freed = s.reclaim(f.id)
+  const orphan = await waitingOrphan(s, root)
   t.equal(s.tidy(), true, 'an orphan waited for its batch')
   // Asked before anything is awaited: the batch timer cannot have fired yet.
-  await rejectsErrno(t, s.getattr(f.id), E.ENOENT, 'freed by tidy, not by the batch timer')
-  await freed
+  await rejectsErrno(t, s.getattr(orphan.id), E.ENOENT, 'freed by tidy, not by the batch timer')
+  await orphan.freed
   t.equal(s.tidy(), false, 'nothing left to do')
   await s.close()
   t.equal(s.tidy(), false, 'a closed store does nothing')
@@ -135,12 +138,10 @@ t.test('the pool hands tidy to its inline instance', async t => {
   t.teardown(async () => { await p.close() })
   const root = await p.root()
   t.equal(p.tidy(), false, 'nothing waits')
-  const f = await file(p, root.id, 'f')
-  await p.remove(root.id, 'f', false)
-  const freed = p.reclaim(f.id)
+  const orphan = await waitingOrphan(p, root)
   t.equal(p.tidy(), true, 'the inline instance had an orphan waiting')
-  await rejectsErrno(t, p.getattr(f.id), E.ENOENT, 'freed at once')
-  await freed
+  await rejectsErrno(t, p.getattr(orphan.id), E.ENOENT, 'freed at once')
+  await orphan.freed
 })
 
 t.test('WAL checkpoints run while the store is open, and the WAL goes at close', async t => {

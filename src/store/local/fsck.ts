@@ -26,7 +26,7 @@ import { FsckModel, emptyPlan, type Finding, type Plan } from './fsck-model.ts'
 import { applyFiles, applyRows } from './fsck-repair.ts'
 import { Layout, inspect } from './layout.ts'
 import { alive } from './liveness.ts'
-import { applyDeadLogs, removeLogs, type Pending } from './recover.ts'
+import { applyDeadLogs, changesIn, removeLogs, type Pending } from './recover.ts'
 import { redoTokens } from './redo.ts'
 import { isDir } from './rows.ts'
 import { FORMAT_VERSION, readMeta } from './schema.ts'
@@ -101,7 +101,7 @@ export function fsck (dir: string, opts: FsckOptions): FsckReport {
       }
       const findings = integrity(db)
       if (logs) applied = applyDeadLogs(prepare(db), dir)
-      const redone = applied.reduce((n, p) => n + p.changes, 0)
+      const redone = changesIn(applied)
       if (redone > 0) findings.push({ kind: 'redo-log', detail: `${redone} changes a stopped daemon answered but had not committed; checked as applied` })
       const m = new FsckModel(db, meta.rootId)
       const root = m.objects.get(meta.rootId)

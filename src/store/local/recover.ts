@@ -44,6 +44,9 @@ export function applyDeadLogs (st: Statements, dir: string): Pending[] {
   return out
 }
 
+/** How many changes applyDeadLogs applied, over all logs. */
+export const changesIn = (applied: Pending[]): number => applied.reduce((n, p) => n + p.changes, 0)
+
 /** After the commit of applyDeadLogs: the logs are spent. */
 export function removeLogs (applied: Pending[]): void {
   for (const p of applied) {

@@ -23,7 +23,7 @@ import { Layout, inspect } from './layout.ts'
 import { notWritable, readOnlyDatabase } from './media.ts'
 import * as ns from './namespace.ts'
 import { Reclaims } from './reclaims.ts'
-import { applyDeadLogs, removeLogs } from './recover.ts'
+import { applyDeadLogs, changesIn, removeLogs } from './recover.ts'
 import { RedoLog } from './redo.ts'
 import { rename } from './rename.ts'
 import { Reserve } from './reserve.ts'
@@ -170,7 +170,7 @@ export class LocalStore implements ObjectStore {
       return register(st, this.#token)
     })
     removeLogs(applied)
-    const redone = applied.reduce((n, p) => n + p.changes, 0)
+    const redone = changesIn(applied)
     if (redone > 0) log.info({ changes: redone, logs: applied.length }, 'applied changes a stopped daemon had answered but not committed')
     if (grouped) this.#startGroup()
     if (keepOrphans) return
@@ -258,7 +258,7 @@ export class LocalStore implements ObjectStore {
    * next one (reclaims.ts), not in every idle moment of a full disk.
    */
   tidy (): boolean {
-    if (this.#closed || !this.#reclaims.waiting) return false
+    if (!this.#reclaims.waiting) return false
     this.#reclaims.flush()
     return true
   }
