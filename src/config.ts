@@ -31,6 +31,8 @@ export interface Config {
   inlineIo: number
   /** SharedArrayBuffer request slots: the bound on requests in flight. */
   slots: number
+  /** Microseconds the reader thread polls for a lone caller's request to be served (channel/reader-spin.ts); 0: never. */
+  readerSpin: number
   maxReadahead: number
   logLevel: string
   /** Where a background daemon writes its log; foreground daemons log to stderr. */
@@ -75,6 +77,7 @@ export const defaults = (): Config => ({
   groupCommit: true,
   inlineIo: 64 * 1024,
   slots: 32,
+  readerSpin: 50,
   maxReadahead: 1024 * 1024,
   logLevel: 'info',
   logFile: undefined,
@@ -162,6 +165,7 @@ const setters: Record<string, Setter> = {
   dirty_limit: valued((c, v, n) => { c.dirtyLimit = Math.max(parseSize(v, n), 4 * MiB) }),
   workers: valued((c, v, n) => { c.workers = parseCount(v, n, 1, 64) }),
   slots: valued((c, v, n) => { c.slots = parseCount(v, n, 4, 1024) }),
+  reader_spin: valued((c, v, n) => { c.readerSpin = parseCount(v, n, 0, 1000) }),
   meta: valued((c, v, n) => {
     if (v !== 'inline' && v !== 'pool') throw new ConfigError(`${n}: '${v}' must be inline or pool`)
     c.inlineMeta = v === 'inline'

@@ -205,5 +205,6 @@ export function sessionOptionsOf (config: Config): SessionOptions {
     wantFlags2: process.env[NO_RESEND_ENV] === '1' ? 0 : FUSE_HAS_RESEND_FLAGS2,
     maxReadahead: config.maxReadahead,
     maxBackground: Math.max(16, config.slots),
+    readerSpinUs: config.readerSpin,
   }
 }

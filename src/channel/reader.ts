@@ -2,20 +2,35 @@
 // One request per read, each into a free SharedArrayBuffer slot.
 import { readSync } from 'node:fs'
 import { workerData } from 'node:worker_threads'
+import { decodeInHeader } from './decode.ts'
+import { ReaderSpin } from './reader-spin.ts'
 import { Ring, type RingBuffers } from './ring.ts'
 
 export interface ReaderSetup {
   fd: number
   ring: RingBuffers
+  /** How long to poll for a request to be served before reading the next (reader-spin.ts); 0: never. */
+  spinUs: number
 }
 
 const setup = workerData as ReaderSetup
 const ring = new Ring(setup.ring)
+const spin = new ReaderSpin(setup.spinUs)
 
 // read(2) on /dev/fuse: EINTR (a signal), EAGAIN and ENOENT (the request was
 // interrupted and withdrawn before we read it) mean "read again"; ENODEV
 // means the filesystem was unmounted. Anything else ends the session.
 const RETRY = new Set(['EINTR', 'EAGAIN', 'ENOENT'])
+
+/** Whether to poll after this request: a header that does not decode is the supervisor's to answer. */
+function worthPolling (bytes: Uint8Array): boolean {
+  try {
+    const h = decodeInHeader(bytes)
+    return spin.worth(h.opcode, h.pid)
+  } catch {
+    return false
+  }
+}
 
 for (;;) {
   const slot = ring.acquire()
@@ -35,5 +50,8 @@ for (;;) {
     ring.close(19) // ENODEV: end of file on the device means the connection is gone
     break
   }
-  ring.publish(slot, n)
+  // Decided before publishing: from then on the slot's bytes are the supervisor's.
+  const poll = worthPolling(ring.slot(slot).subarray(0, n))
+  const tail = ring.publish(slot, n)
+  if (poll) spin.poll(() => ring.servedUpTo(tail))
 }

@@ -15,6 +15,7 @@ const FREE = 1      // number of free slots
 const PAUSE = 2     // 1: the supervisor asks the reader to stop reading
 const STATE = 3     // 0 running, 1 closed (read failed for good), 2 stop requested
 const ERRNO = 4     // the errno that closed the reader
+const SERVED = 5    // publications the supervisor has taken and served as far as it could without waiting
 const HEADER = 8
 // Then: queue[n] (slot index per publication), length[n], busy[n].
 
@@ -94,13 +95,20 @@ export class Ring {
     throw new Error('ring: FREE said a slot was free but none is')
   }
 
-  /** Publish slot i holding `length` bytes and wake the supervisor. */
-  publish (i: number, length: number): void {
+  /** Publish slot i holding `length` bytes and wake the supervisor; returns the new tail. */
+  publish (i: number, length: number): number {
     const tail = Atomics.load(this.ctl, TAIL)
     this.ctl[this.#length(i)] = length
     this.ctl[this.#queue(tail % this.slots)] = i
-    Atomics.store(this.ctl, TAIL, (tail + 1) % this.#wrap)
+    const next = (tail + 1) % this.#wrap
+    Atomics.store(this.ctl, TAIL, next)
     Atomics.notify(this.ctl, TAIL)
+    return next
+  }
+
+  /** Whether the supervisor has served publications up to `tail` (publish()'s answer) as far as it could without waiting. */
+  servedUpTo (tail: number): boolean {
+    return Atomics.load(this.ctl, SERVED) === tail
   }
 
   /** Give back a slot that was acquired but not filled (a retried read). */
@@ -130,6 +138,15 @@ export class Ring {
       this.#head = (this.#head + 1) % this.#wrap
     }
     return out
+  }
+
+  /**
+   * Everything take() returned has been served as far as it can be without
+   * waiting: replied to, or waiting on a worker or a timer. A reader
+   * polling for that (reader-spin.ts) goes back to reading.
+   */
+  served (): void {
+    Atomics.store(this.ctl, SERVED, this.#head)
   }
 
   /** Wake a supervisor waiting in waitForRequests, to look at its own state. */

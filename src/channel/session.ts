@@ -34,6 +34,8 @@ export interface SessionOptions {
   wantFlags2: number
   maxReadahead: number
   maxBackground: number
+  /** How long the reader polls for a lone request to be served (reader-spin.ts); 0: never. */
+  readerSpinUs: number
 }
 
 /** What the kernel and we agreed on. */
@@ -72,7 +74,7 @@ export class Session {
   }
 
   #startReader (): void {
-    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize } }
+    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize }, spinUs: this.#opts.readerSpinUs }
     this.#reader = new Worker(readerFile, { workerData: setup, execArgv: ['--disable-warning=ExperimentalWarning'] })
     this.#reader.on('error', err => log.error({ err }, 'reader thread failed'))
   }
@@ -164,6 +166,7 @@ export class Session {
       }
       // Let every reply queued as a microtask go out first.
       await new Promise(resolve => setImmediate(resolve))
+      this.#ring.served()
       if (this.#ring.pending()) continue
       // Nothing in flight: poll the ring for a moment while requests have
       // been coming close together (idle-spin.ts), then block briefly on
@@ -185,8 +188,11 @@ export class Session {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
       // ENOENT: the request was interrupted and withdrawn; ENODEV: unmounted.
-      if (code === 'ENOENT' || code === 'ENODEV') return
-      log.error({ err, code }, 'writing a reply to /dev/fuse failed')
+      if (code !== 'ENOENT' && code !== 'ENODEV') log.error({ err, code }, 'writing a reply to /dev/fuse failed')
+    } finally {
+      // A reply ends the reader's poll for a lone request (reader-spin.ts):
+      // its client is awake now and needs the CPU.
+      this.#ring.served()
     }
   }
 

@@ -76,6 +76,23 @@ t.test('acquire, publish, take, release: order and FREE accounting', async t => 
   t.equal(free(r), 2, 'unacquire gives the slot back')
 })
 
+t.test('served: a publication counts as served once the supervisor has taken it and said so', async t => {
+  const reader = new Ring(createRing(4, 64))
+  const supervisor = new Ring({ control: reader.ctl.buffer as SharedArrayBuffer, data: reader.bytes.buffer as SharedArrayBuffer, slots: 4, slotSize: 64 })
+  const first = reader.publish(reader.acquire(), 8)
+  t.notOk(reader.servedUpTo(first), 'not served before it is taken')
+  supervisor.served()
+  t.notOk(reader.servedUpTo(first), 'served() covers only what take() returned')
+  supervisor.take()
+  const second = reader.publish(reader.acquire(), 8)
+  supervisor.served()
+  t.ok(reader.servedUpTo(first), 'served after take() and served()')
+  t.notOk(reader.servedUpTo(second), 'a later publication the supervisor has not taken is not')
+  supervisor.take()
+  supervisor.served()
+  t.ok(reader.servedUpTo(second))
+})
+
 t.test('many publications keep their order through few slots', async t => {
   const r = new Ring(createRing(4, 64))
   let expect = 0
