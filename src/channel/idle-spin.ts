@@ -24,6 +24,15 @@ export const SHORT_GAP_US = 200
 /** One gap counts at most this much (a mount idle for minutes must not take minutes of short gaps to recover). */
 const GAP_CAP_US = 10_000
 
+/** Look at `ready` until it turns true or `ms` pass on the clock `now` (milliseconds); true if it did. */
+export function pollFor (ms: number, ready: () => boolean, now: () => number): boolean {
+  const until = now() + ms
+  do {
+    if (ready()) return true
+  } while (now() < until)
+  return ready()
+}
+
 export class IdleSpin {
   /** Exponentially weighted average of recent idle gaps, microseconds. */
   #avgUs = GAP_CAP_US
@@ -56,11 +65,7 @@ export class IdleSpin {
   poll (ready: () => boolean): boolean {
     const budget = this.budgetUs()
     if (budget === 0) return ready()
-    const until = this.#now() + budget / 1000
-    do {
-      if (ready()) return true
-    } while (this.#now() < until)
-    return ready()
+    return pollFor(budget / 1000, ready, this.#now)
   }
 
   /** The time from going idle to the next request, in microseconds. */

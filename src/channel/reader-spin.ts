@@ -20,6 +20,7 @@
 // and what the kernel sends on its own account with pid 0 (RELEASE after a
 // close, for one).
 import { FUSE_BATCH_FORGET, FUSE_FORGET, FUSE_INTERRUPT } from './abi.ts'
+import { pollFor } from './idle-spin.ts'
 
 /** How many recent callers must be the same one. */
 export const SPIN_WINDOW = 8
@@ -41,19 +42,20 @@ export class ReaderSpin {
 
   /** Whether to poll after this request; counts its caller among the recent ones. */
   worth (opcode: number, pid: number): boolean {
-    if (this.#limitMs === 0 || pid === 0 || NO_WAITER.has(opcode)) return false
+    if (!this.on || pid === 0 || NO_WAITER.has(opcode)) return false
     this.#pids[this.#at] = pid
     this.#at = (this.#at + 1) % SPIN_WINDOW
     for (const p of this.#pids) if (p !== pid) return false
     return true
   }
 
+  /** Whether polling is on at all (a limit above 0). */
+  get on (): boolean {
+    return this.#limitMs > 0
+  }
+
   /** Poll `served` until it is true or the limit passes; true if it turned true. */
   poll (served: () => boolean): boolean {
-    const until = this.#now() + this.#limitMs
-    do {
-      if (served()) return true
-    } while (this.#now() < until)
-    return served()
+    return pollFor(this.#limitMs, served, this.#now)
   }
 }

@@ -24,6 +24,7 @@ const RETRY = new Set(['EINTR', 'EAGAIN', 'ENOENT'])
 
 /** Whether to poll after this request: a header that does not decode is the supervisor's to answer. */
 function worthPolling (bytes: Uint8Array): boolean {
+  if (!spin.on) return false
   try {
     const h = decodeInHeader(bytes)
     return spin.worth(h.opcode, h.pid)
