@@ -3,8 +3,8 @@
 // answered survives kill -9 through the redo log, applied exactly once by
 // the next open or by fsck.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import t from 'tap'
 import { errno as E, toErrno } from '../../src/errors.ts'
@@ -12,7 +12,7 @@ import { fsck } from '../../src/store/local/fsck.ts'
 import { GROUP_MS } from '../../src/store/local/group.ts'
 import { RedoLog } from '../../src/store/local/redo.ts'
 import { LocalStore } from '../../src/store/local/store.ts'
-import type { ObjectStore } from '../../src/store/types.ts'
+import type { ObjectId, ObjectStore } from '../../src/store/types.ts'
 import { conformance, type StoreFixture } from './conformance.ts'
 import { S_IFDIR, file, mkdir, must, pattern, rejectsErrno } from './conformance/helpers.ts'
 import { configFor, storeDirs } from './local-fixture.ts'
@@ -113,6 +113,37 @@ t.test('a change that fails leaves the rest of its group', async t => {
   const d2 = await must(again, (await again.root()).id, 'd')
   t.same((await again.list(d2.id, null, 10)).entries.map(e => e.name), ['x', 'y'], 'both files, once each')
   await again.close()
+})
+
+/** Files this process holds open that SQLite made for itself (statement journals and other temporary files, unlinked at once). */
+const sqliteTempFiles = (): string[] =>
+  readdirSync('/proc/self/fd').flatMap(fd => {
+    try {
+      return [readlinkSync(join('/proc/self/fd', fd))]
+    } catch {
+      return [] // the directory's own fd, closed by now
+    }
+  }).filter(target => basename(target).startsWith('etilqs_'))
+
+t.test('statements inside an open group keep their journals in memory', async t => {
+  // A statement inside a transaction journals the pages it changes, so that
+  // it alone can be undone. Past 64 KiB SQLite moves that journal into a
+  // temporary file (in /var/tmp) unless told otherwise, and the rest of the
+  // group then writes it there: freeing a batch of orphans did, and every
+  // unlink after it paid ~8 us of pwrite(2)s.
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir, { serving: true }))
+  const root = (await s.root()).id
+  const d = await mkdir(s, root, 'd')
+  const ids: ObjectId[] = []
+  for (let i = 0; i < 100; i++) ids.push((await file(s, d.id, `f${i}`)).id)
+  for (let i = 0; i < 100; i++) await s.remove(d.id, `f${i}`, false)
+  // One batch, freed in one macrotask: the group it wrote into is still open below.
+  await Promise.all(ids.map(async id => { await s.reclaim(id) }))
+  await file(s, root, 'after')
+  t.notOk(namesSeenOutside(dir).includes('after'), 'the group is still open')
+  t.same(sqliteTempFiles(), [], 'no temporary file open')
+  await s.close()
 })
 
 t.test('what a killed daemon answered is applied once by the next open', async t => {

@@ -124,6 +124,12 @@ export function configure (db: DatabaseSync, readOnly: boolean): void {
     db.exec('PRAGMA journal_size_limit = 0')
   }
   db.exec('PRAGMA foreign_keys = ON')
+  // A statement inside a transaction journals the pages it changes so that
+  // it alone can be undone; past 64 KiB that journal moves to a temporary
+  // file in /var/tmp, for the rest of the transaction. A group (group.ts)
+  // is a long transaction: after a batch of orphans was freed, every
+  // change wrote its pages there too (~8 us of pwrite(2)s an unlink).
+  db.exec('PRAGMA temp_store = MEMORY')
 }
 
 const hasTable = (db: DatabaseSync, name: string): boolean =>
