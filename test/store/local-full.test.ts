@@ -18,11 +18,16 @@ const BS = 64 * 1024
 
 t.test('a failed batch of orphans is kept and goes with the next flush', async t => {
   const freed: string[][] = []
+  const logged: Array<{ level: string, msg: string, obj: object }> = []
+  const log = {
+    warn: (obj: object, msg: string) => { logged.push({ level: 'warn', msg, obj }) },
+    info: (obj: object, msg: string) => { logged.push({ level: 'info', msg, obj }) },
+  }
   let full = true
   const r = new Reclaims(ids => {
     if (full) throw new FsError(E.ENOSPC)
     freed.push([...ids])
-  })
+  }, log)
   const first = r.add('a')
   r.flush()
   t.equal(await first.then(() => 0, toErrno), E.ENOSPC, 'the batch fails')
@@ -30,11 +35,14 @@ t.test('a failed batch of orphans is kept and goes with the next flush', async t
   t.equal(r.flushes, 1, 'it counts as freed: its files may be gone (a retry is worth it)')
   r.flush()
   t.equal(r.flushes, 2, 'a flush retries it')
+  t.match(logged, [{ level: 'warn', obj: { errno: E.ENOSPC, orphans: 1 } }], 'the failure logged once, not again by the retry')
+  t.equal(logged.length, 1)
   full = false
   const second = r.add('b')
   r.flush()
   await second
   t.same(freed, [['b', 'a']], 'freed with the next batch')
+  t.match(logged[1], { level: 'info', obj: { orphans: 2 } }, 'and the recovery said once')
   t.equal(r.pending, false, 'nothing held after')
   const third = r.add('c')
   r.flush()
@@ -42,6 +50,7 @@ t.test('a failed batch of orphans is kept and goes with the next flush', async t
   t.same(freed[1], ['c'], 'and not again')
   r.flush()
   t.equal(r.flushes, 4, 'a flush with nothing to free does not count')
+  t.equal(logged.length, 2, 'success after success says nothing')
 })
 
 t.test('a full disk', { skip: process.getuid?.() !== 0 ? 'needs root to mount a tmpfs' : false }, async t => {

@@ -7,11 +7,22 @@
 // for company; a crash meanwhile leaves orphans, which the next mount frees.
 // A batch that fails (a full disk, see reserve.ts) is kept and goes with
 // the next: its room must come free within this mount, not the next one.
+// Nobody waits for a batch, so its failure is logged here, once until a
+// batch succeeds again: every flush retries it, and a disk that stays
+// broken would say the same thing every 20 ms.
+import { toErrno } from '../../errors.ts'
+import { logger } from '../../log.ts'
 
 /** How long the first orphan of a batch waits for others. */
 export const RECLAIM_DELAY_MS = 20
 /** A batch this large is freed at once: bounds the transaction and the memory held. */
 export const RECLAIM_BATCH = 512
+
+/** Where a failed batch is reported (the store's logger; tests pass their own). */
+export interface ReclaimLog {
+  warn: (obj: object, msg: string) => void
+  info: (obj: object, msg: string) => void
+}
 
 interface Batch {
   ids: Set<string>
@@ -27,10 +38,14 @@ export class Reclaims {
   #stalled = new Set<string>()
   #timer: NodeJS.Timeout | undefined
   #flushes = 0
+  readonly #log: ReclaimLog
+  /** The last batch failed (and was logged). */
+  #failing = false
 
   /** `free` runs one transaction for the ids it is given. */
-  constructor (free: (ids: Iterable<string>) => void) {
+  constructor (free: (ids: Iterable<string>) => void, log: ReclaimLog = logger('store')) {
     this.#free = free
+    this.#log = log
   }
 
   /** Queue `id`; resolves once the batch holding it is committed. */
@@ -85,8 +100,12 @@ export class Reclaims {
     try {
       this.#free(ids)
       this.#stalled.clear()
+      if (this.#failing) this.#log.info({ orphans: ids.size }, 'freeing unlinked files works again')
+      this.#failing = false
       batch?.resolve()
     } catch (err) {
+      if (!this.#failing) this.#log.warn({ err: String(err), errno: toErrno(err), orphans: ids.size }, 'freeing unlinked files failed; their space stays in use until a later batch succeeds')
+      this.#failing = true
       this.#stalled = ids
       batch?.reject(err)
     }
