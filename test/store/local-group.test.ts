@@ -146,6 +146,29 @@ t.test('statements inside an open group keep their journals in memory', async t 
   await s.close()
 })
 
+t.test('a change that fails after writing part of itself leaves none of itself and the rest of its group', async t => {
+  const dir = freshDir()
+  await (await LocalStore.open(configFor(dir))).close()
+  // Checks come before writes, so only a fault fails a change halfway: here
+  // the entry's insert, after the object's row was written.
+  const db = new DatabaseSync(join(dir, 'objfs.db'))
+  db.exec("CREATE TRIGGER boom BEFORE INSERT ON entries WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'injected'); END")
+  db.close()
+  const s = await LocalStore.open(configFor(dir, { create: false, serving: true }))
+  const root = (await s.root()).id
+  await file(s, root, 'a')
+  await t.rejects(file(s, root, 'boom'), 'the change fails')
+  t.same(namesSeenOutside(dir), [], 'a was in the open group when it was undone')
+  t.ok(await s.lookup(root, 'a'), 'a is still there')
+  t.equal(await s.lookup(root, 'boom'), null, 'boom is not')
+  await file(s, root, 'b')
+  await s.close()
+  t.same(namesSeenOutside(dir), ['a', 'b'], 'committed: a and b')
+  const after = new DatabaseSync(join(dir, 'objfs.db'), { readOnly: true })
+  t.equal((after.prepare('SELECT count(*) AS n FROM objects').get() as { n: number }).n, 3, 'no row of boom\'s object: root, a and b only')
+  after.close()
+})
+
 t.test('what a killed daemon answered is applied once by the next open', async t => {
   const dir = freshDir()
   const run = spawnSync(process.execPath, [child, dir], { encoding: 'utf8', timeout: 60_000 })

@@ -9,10 +9,6 @@ const sql = {
   begin: 'BEGIN IMMEDIATE',
   commit: 'COMMIT',
   rollback: 'ROLLBACK',
-  // one change inside a group (group.ts)
-  savepoint: 'SAVEPOINT change',
-  release: 'RELEASE change',
-  rollbackTo: 'ROLLBACK TO change',
 
   // objects
   getObject: `SELECT ${OBJECT_COLUMNS} FROM objects WHERE id = ?`,
