@@ -16,7 +16,8 @@
 // so most failures (ENOENT, EEXIST, ENOTEMPTY) leave nothing to undo. One
 // that fails after writing part of itself, or whose record cannot be
 // logged, takes the whole group with it, and the group is then made again
-// from the redo log, as when SQLite rolls a group back on its own.
+// from the redo log, as when SQLite rolls a group back on its own (orphans
+// it freed, which are not logged, keep their rows until the next mount).
 //
 // While a worker runs a call the group is held off (hold()): the worker's
 // own transaction would wait for this one's write lock, and its reads must
