@@ -116,6 +116,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   }
   const snapshot = () => daemonSnapshot({
     config, startedAt, ops: stats, store, coalescer, inodes: () => table.size, handles: () => fs.handles.size, inFlight: () => inFlight(),
+    repliesByReader: () => session?.repliesByReader ?? 0,
   })
   // Before mounting: a port in use fails the mount with nothing mounted, and
   // leaves no journal behind (an empty segment would keep its directory).

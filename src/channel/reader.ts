@@ -1,20 +1,26 @@
 // The reader thread: the only place that blocks in read(2) on /dev/fuse.
 // One request per read, each into a free SharedArrayBuffer slot.
-import { readSync } from 'node:fs'
+import { readSync, writeSync } from 'node:fs'
 import { workerData } from 'node:worker_threads'
+import { logger } from '../log.ts'
 import { decodeInHeader } from './decode.ts'
+import { Handover, wireUnique } from './handover.ts'
 import { ReaderSpin } from './reader-spin.ts'
 import { Ring, type RingBuffers } from './ring.ts'
 
 export interface ReaderSetup {
   fd: number
   ring: RingBuffers
+  /** Where the supervisor hands a polled-for request's reply (handover.ts). */
+  handover: SharedArrayBuffer
   /** How long to poll for a request to be served before reading the next (reader-spin.ts); 0: never. */
   spinUs: number
 }
 
+const log = logger('reader')
 const setup = workerData as ReaderSetup
 const ring = new Ring(setup.ring)
+const handover = new Handover(setup.handover)
 const spin = new ReaderSpin(setup.spinUs)
 
 // read(2) on /dev/fuse: EINTR (a signal), EAGAIN and ENOENT (the request was
@@ -51,8 +57,32 @@ for (;;) {
     ring.close(19) // ENODEV: end of file on the device means the connection is gone
     break
   }
-  // Decided before publishing: from then on the slot's bytes are the supervisor's.
-  const poll = worthPolling(ring.slot(slot).subarray(0, n))
+  // Decided and offered before publishing: from then on the slot's bytes
+  // are the supervisor's, and it may answer at once.
+  const bytes = ring.slot(slot).subarray(0, n)
+  const poll = worthPolling(bytes)
+  const unique = poll ? wireUnique(bytes) : 0n
+  if (poll) handover.offer(unique)
   const tail = ring.publish(slot, n)
-  if (poll) spin.poll(() => ring.servedUpTo(tail))
+  if (poll) pollAndAnswer(tail, unique)
+}
+
+/** Poll until the request is served; write its reply if the supervisor handed it over. */
+function pollAndAnswer (tail: number, unique: bigint): void {
+  spin.poll(() => handover.handed() !== 0 || ring.servedUpTo(tail))
+  let length = handover.handed()
+  if (length === 0) {
+    if (handover.withdraw(unique)) return
+    length = handover.waitHanded()
+  }
+  try {
+    writeSync(setup.fd, handover.reply(length))
+  } catch (err) {
+    // As the supervisor's own replies (session.ts send): ENOENT, the request
+    // was interrupted and withdrawn; ENODEV, unmounted.
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'ENOENT' && code !== 'ENODEV') log.error({ err, code }, 'writing a reply to /dev/fuse failed')
+  } finally {
+    handover.written()
+  }
 }

@@ -13,6 +13,7 @@ import {
 } from './abi.ts'
 import { decodeInHeader, decodeInitIn, type InitIn } from './decode.ts'
 import { encodeInitOut, encodeNotifyResend, replyError, replyHeaderFor } from './encode.ts'
+import { Handover, createHandover } from './handover.ts'
 import { IdleSpin } from './idle-spin.ts'
 import { Ring, RING_CLOSED, createRing } from './ring.ts'
 import type { ReaderSetup } from './reader.ts'
@@ -24,6 +25,8 @@ const readerFile = fileURLToPath(new URL('./reader.ts', import.meta.url))
 const PAGE = 4096
 /** How long an idle supervisor blocks on the ring before yielding to the event loop (ms). */
 const WAIT_MS = 2
+/** How long a detaching process waits for the reader to write a reply handed to it (ms). */
+const HANDOVER_SETTLE_MS = 1000
 
 export interface SessionOptions {
   /** Largest WRITE payload; slots are this plus a page for headers. */
@@ -57,6 +60,8 @@ export class Session {
   readonly fd: number
   readonly #opts: SessionOptions
   readonly #ring: Ring
+  readonly #handoverBuffer = createHandover()
+  readonly #handover = new Handover(this.#handoverBuffer)
   readonly #spin = new IdleSpin()
   // A close lands as a notify on an unchanged tail: one during the poll
   // would be missed by the wait that follows, so the poll looks for it.
@@ -65,6 +70,7 @@ export class Session {
   #reader: Worker | undefined
   #closedErrno = 0
   #detached = false
+  #handedReplies = 0
 
   constructor (fd: number, opts: SessionOptions) {
     this.fd = fd
@@ -74,7 +80,7 @@ export class Session {
   }
 
   #startReader (): void {
-    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize }, spinUs: this.#opts.readerSpinUs }
+    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize }, handover: this.#handoverBuffer, spinUs: this.#opts.readerSpinUs }
     this.#reader = new Worker(readerFile, { workerData: setup, execArgv: ['--disable-warning=ExperimentalWarning'] })
     this.#reader.on('error', err => log.error({ err }, 'reader thread failed'))
   }
@@ -154,7 +160,11 @@ export class Session {
    */
   async serve (sink: RequestSink, idle: () => boolean = () => false, tidy: () => boolean = () => false): Promise<number> {
     for (;;) {
-      if (this.#detached) return DETACHED
+      if (this.#detached) {
+        // A reply handed to the reader is written before the next process takes over.
+        if (!this.#handover.settle(HANDOVER_SETTLE_MS)) log.warn('a reply handed to the reader thread was not written before the handover')
+        return DETACHED
+      }
       const batch = this.#ring.take()
       for (const { slot, length } of batch) {
         sink(this.#ring.slot(slot).subarray(0, length), () => this.#ring.release(slot))
@@ -181,9 +191,16 @@ export class Session {
     }
   }
 
-  /** One reply or notification: header and body parts in a single writev. */
+  /**
+   * One reply or notification: header and body parts in a single writev, or
+   * handed to the reader thread when it polls for this reply (handover.ts).
+   */
   send (parts: Uint8Array[]): void {
     try {
+      if (this.#handover.take(parts)) {
+        this.#handedReplies++
+        return
+      }
       writevSync(this.fd, parts as NodeJS.ArrayBufferView[])
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code
@@ -206,6 +223,11 @@ export class Session {
     this.#detached = true
     this.#ring.setPaused(true)
     this.#ring.wake()
+  }
+
+  /** Replies the reader thread wrote for us (handover.ts). */
+  get repliesByReader (): number {
+    return this.#handedReplies
   }
 
   /** Ask the reader to stop once its current read returns. */

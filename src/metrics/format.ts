@@ -46,7 +46,7 @@ export function formatStats (s: StatsSnapshot): string {
   const lines = [
     `objfs ${s.source} on ${s.mountpoint}: daemon pid ${s.pid}, up ${formatDuration(s.uptimeSeconds)}`,
     '',
-    `requests  ${count(calls)} answered, ${count(s.inFlight)} in flight, ${plural(errors, 'error')}${byErrno === '' ? '' : ` (${byErrno})`}`,
+    `requests  ${count(calls)} answered (${count(s.repliesByReader)} replies written by the reader thread), ${count(s.inFlight)} in flight, ${plural(errors, 'error')}${byErrno === '' ? '' : ` (${byErrno})`}`,
     ...opTable(s),
     '',
     `store     ${plural(s.store.readCalls, 'block read')} (${formatBytes(s.store.bytesRead)}), ` +

@@ -58,6 +58,8 @@ function requests (e: Exposition, s: StatsSnapshot): void {
   e.family('objfs_errors_total', 'counter', 'FUSE requests answered with an error, by errno.')
   for (const [errno, n] of Object.entries(s.errors).sort(([a], [b]) => a.localeCompare(b))) e.sample('objfs_errors_total', n, { errno })
   e.family('objfs_requests_in_flight', 'gauge', 'FUSE requests being served.').sample('objfs_requests_in_flight', s.inFlight)
+  e.family('objfs_replies_by_reader_total', 'counter', 'Replies to a lone caller written by the reader thread instead of the supervisor.')
+  e.sample('objfs_replies_by_reader_total', s.repliesByReader)
 }
 
 function store (e: Exposition, s: StatsSnapshot): void {

@@ -13,6 +13,8 @@ export const SNAPSHOT_VERSION = 1
 export type StatsSnapshot = OpStatsSnapshot & {
   /** FUSE requests being served (the dispatcher's count). */
   inFlight: number
+  /** Replies the reader thread wrote for the supervisor (channel/handover.ts): a lone caller's. */
+  repliesByReader: number
   version: number
   pid: number
   source: string
@@ -60,6 +62,7 @@ export interface SnapshotSources {
   inodes: () => number
   handles: () => number
   inFlight: () => number
+  repliesByReader: () => number
 }
 
 export function daemonSnapshot (s: SnapshotSources): StatsSnapshot {
@@ -86,5 +89,6 @@ export function daemonSnapshot (s: SnapshotSources): StatsSnapshot {
     handles: s.handles(),
     ...ops,
     inFlight: s.inFlight(),
+    repliesByReader: s.repliesByReader(),
   }
 }

@@ -124,6 +124,29 @@ if (mountTier(t)) {
     t.same(listeners(port), [], 'the endpoint closes with the daemon')
   })
 
+  t.test('a lone caller\'s replies are written by the reader thread, and with reader_spin=0 by the supervisor', async t => {
+    // One process, one syscall after another: the reader polls for each
+    // request once eight in a row came from it (reader-spin.ts), and the
+    // supervisor hands it the reply (handover.ts). 300 lookups of missing
+    // names, each a LOOKUP the kernel has not cached.
+    const lookups = (mp: string): string =>
+      `${q(process.execPath)} -e ${q(`const fs = require('node:fs'); for (let i = 0; i < 300; i++) fs.existsSync(${JSON.stringify(mp)} + '/missing-' + i)`)}`
+    const on = await mountObjfs(t)
+    const before = await statsJson(t, on.mountpoint)
+    await shOk(lookups(on.mountpoint))
+    const after = await statsJson(t, on.mountpoint)
+    const handed = after.repliesByReader - before.repliesByReader
+    // Not all: a reply that takes longer than the reader's poll (a
+    // supervisor woken from sleep) is the supervisor's to write.
+    t.ok(handed >= 30, `replies written by the reader thread (${handed} of 300)`)
+    await on.unmount()
+
+    const off = await mountObjfs(t, { options: ['reader_spin=0'] })
+    await shOk(lookups(off.mountpoint))
+    t.equal((await statsJson(t, off.mountpoint)).repliesByReader, 0, 'with reader_spin=0 the supervisor writes every reply')
+    await off.unmount()
+  })
+
   t.test('a metrics port in use fails the mount, mounting nothing', async t => {
     const busy = await listen(await freePort())
     t.teardown(() => { busy.close() })
