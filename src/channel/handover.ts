@@ -80,17 +80,21 @@ export class Handover {
 
   // --- supervisor side ---
 
-  /** Hand the reply `parts` to the reader if it waits for it; false: write it yourself. */
+  /**
+   * Hand the reply `parts` to the reader if it waits for it; false: write it
+   * yourself. Called for every reply, so nothing is computed while no offer
+   * stands (several callers: the reader never offers). A notification
+   * carries unique 0, NONE itself, so it never matches an offer: claimed,
+   * nobody would write it (a lost NOTIFY_RESEND hung every caller after a
+   * takeover).
+   */
   take (parts: Uint8Array[]): boolean {
+    const offered = Atomics.load(this.#offer, 0)
+    if (offered === NONE || parts[0].byteLength < 16 || wireUnique(parts[0]) !== offered) return false
     let length = 0
     for (const p of parts) length += p.byteLength
-    if (length > HANDOVER_MAX || parts[0].byteLength < 16) return false
-    const unique = wireUnique(parts[0])
-    // A notification's unique is NONE itself: it would claim the empty
-    // offer, and nobody would write it (a lost NOTIFY_RESEND hung every
-    // caller after a takeover).
-    if (unique === NONE) return false
-    if (Atomics.compareExchange(this.#offer, 0, unique, CLAIMED) !== unique) return false
+    if (length > HANDOVER_MAX) return false
+    if (Atomics.compareExchange(this.#offer, 0, offered, CLAIMED) !== offered) return false
     let at = 0
     for (const p of parts) {
       this.#data.set(p, at)

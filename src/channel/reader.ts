@@ -1,11 +1,12 @@
 // The reader thread: the only place that blocks in read(2) on /dev/fuse.
 // One request per read, each into a free SharedArrayBuffer slot.
-import { readSync, writeSync } from 'node:fs'
+import { readSync } from 'node:fs'
 import { workerData } from 'node:worker_threads'
 import { logger } from '../log.ts'
 import { decodeInHeader } from './decode.ts'
 import { Handover, wireUnique } from './handover.ts'
 import { ReaderSpin } from './reader-spin.ts'
+import { writeReply } from './reply-write.ts'
 import { Ring, type RingBuffers } from './ring.ts'
 
 export interface ReaderSetup {
@@ -75,14 +76,6 @@ function pollAndAnswer (tail: number, unique: bigint): void {
     if (handover.withdraw(unique)) return
     length = handover.waitHanded()
   }
-  try {
-    writeSync(setup.fd, handover.reply(length))
-  } catch (err) {
-    // As the supervisor's own replies (session.ts send): ENOENT, the request
-    // was interrupted and withdrawn; ENODEV, unmounted.
-    const code = (err as NodeJS.ErrnoException).code
-    if (code !== 'ENOENT' && code !== 'ENODEV') log.error({ err, code }, 'writing a reply to /dev/fuse failed')
-  } finally {
-    handover.written()
-  }
+  writeReply(setup.fd, [handover.reply(length)], log)
+  handover.written()
 }

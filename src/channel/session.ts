@@ -5,7 +5,6 @@
 // since it last looked, as one batch. Replies are written from the
 // supervisor with writev(2), one call per reply (the kernel requires a reply
 // in a single write), which does not block.
-import { writevSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import {
@@ -15,6 +14,7 @@ import { decodeInHeader, decodeInitIn, type InitIn } from './decode.ts'
 import { encodeInitOut, encodeNotifyResend, replyError, replyHeaderFor } from './encode.ts'
 import { Handover, createHandover } from './handover.ts'
 import { IdleSpin } from './idle-spin.ts'
+import { writeReply } from './reply-write.ts'
 import { Ring, RING_CLOSED, createRing } from './ring.ts'
 import type { ReaderSetup } from './reader.ts'
 import { logger } from '../log.ts'
@@ -196,21 +196,11 @@ export class Session {
    * handed to the reader thread when it polls for this reply (handover.ts).
    */
   send (parts: Uint8Array[]): void {
-    try {
-      if (this.#handover.take(parts)) {
-        this.#handedReplies++
-        return
-      }
-      writevSync(this.fd, parts as NodeJS.ArrayBufferView[])
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code
-      // ENOENT: the request was interrupted and withdrawn; ENODEV: unmounted.
-      if (code !== 'ENOENT' && code !== 'ENODEV') log.error({ err, code }, 'writing a reply to /dev/fuse failed')
-    } finally {
-      // A reply ends the reader's poll for a lone request (reader-spin.ts):
-      // its client is awake now and needs the CPU.
-      this.#ring.served()
-    }
+    if (this.#handover.take(parts)) this.#handedReplies++
+    else writeReply(this.fd, parts, log)
+    // A reply ends the reader's poll for a lone request (reader-spin.ts):
+    // its client is awake now and needs the CPU.
+    this.#ring.served()
   }
 
   /**

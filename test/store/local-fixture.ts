@@ -14,6 +14,17 @@ export const BS = 4096
 export const configFor = (dir: string, over: Partial<StoreConfig> = {}): StoreConfig =>
   ({ url: `local:${dir}`, blockSize: BS, readOnly: false, create: true, options: {}, ...over })
 
+/** A new, empty store at `dir`, then `sql` run on its database by another connection: state made by hand. */
+export async function storeAltered (dir: string, sql: string): Promise<void> {
+  await (await LocalStore.open(configFor(dir))).close()
+  const db = new DatabaseSync(join(dir, 'objfs.db'))
+  try {
+    db.exec(sql)
+  } finally {
+    db.close()
+  }
+}
+
 /** A temporary directory removed when `t` ends; `freshDir` names a new store directory in it. */
 export function storeDirs (t: Test, prefix: string): { tmp: string, freshDir: () => string } {
   const tmp = mkdtempSync(join(tmpdir(), `objfs-${prefix}-`))

@@ -15,7 +15,7 @@ import { LocalStore } from '../../src/store/local/store.ts'
 import type { ObjectId, ObjectStore } from '../../src/store/types.ts'
 import { conformance, type StoreFixture } from './conformance.ts'
 import { S_IFDIR, file, mkdir, must, pattern, rejectsErrno } from './conformance/helpers.ts'
-import { configFor, storeDirs } from './local-fixture.ts'
+import { configFor, storeAltered, storeDirs } from './local-fixture.ts'
 
 const { freshDir } = storeDirs(t, 'group')
 const child = join(import.meta.dirname, 'local-group-child.ts')
@@ -148,12 +148,9 @@ t.test('statements inside an open group keep their journals in memory', async t 
 
 t.test('a change that fails after writing part of itself leaves none of itself and the rest of its group', async t => {
   const dir = freshDir()
-  await (await LocalStore.open(configFor(dir))).close()
   // Checks come before writes, so only a fault fails a change halfway: here
   // the entry's insert, after the object's row was written.
-  const db = new DatabaseSync(join(dir, 'objfs.db'))
-  db.exec("CREATE TRIGGER boom BEFORE INSERT ON entries WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'injected'); END")
-  db.close()
+  await storeAltered(dir, "CREATE TRIGGER boom BEFORE INSERT ON entries WHEN NEW.name = 'boom' BEGIN SELECT RAISE(ABORT, 'injected'); END")
   const s = await LocalStore.open(configFor(dir, { create: false, serving: true }))
   const root = (await s.root()).id
   await file(s, root, 'a')

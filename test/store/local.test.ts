@@ -12,7 +12,7 @@ import { LocalStore } from '../../src/store/local/store.ts'
 import type { ObjectStore } from '../../src/store/types.ts'
 import { conformance, type StoreFixture } from './conformance.ts'
 import { LONG_AGO, S_IFDIR, file, mkdir, pattern, rejectsErrno } from './conformance/helpers.ts'
-import { BS, blockFiles, configFor, dataPathIn, legacyPathIn, storeDirs, toLegacyBlockFiles, tree } from './local-fixture.ts'
+import { BS, blockFiles, configFor, dataPathIn, legacyPathIn, storeAltered, storeDirs, toLegacyBlockFiles, tree } from './local-fixture.ts'
 
 const { freshDir } = storeDirs(t, 'local')
 
@@ -89,10 +89,7 @@ t.test('refuses what is not a store', async t => {
 
 t.test('refuses a newer format', async t => {
   const dir = freshDir()
-  await (await LocalStore.open(configFor(dir))).close()
-  const db = new DatabaseSync(join(dir, 'objfs.db'))
-  db.exec("UPDATE meta SET value = '6' WHERE key = 'format_version'")
-  db.close()
+  await storeAltered(dir, "UPDATE meta SET value = '6' WHERE key = 'format_version'")
   await t.rejects(LocalStore.open(configFor(dir)), {
     code: 'OBJFS_ERR_CONFIG',
     message: 'store format 6 is newer than this objfs supports (5); upgrade objfs',
