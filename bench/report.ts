@@ -61,6 +61,21 @@ function resultsSection (s: Summary): string {
   return head + '\n' + table(['step', 'target', 'seconds', 'rate', 'daemon cpu s'], rows, 'llrrr')
 }
 
+/** Steps whose child timed each call: the typical call beside the slow tail. */
+function latencySection (s: Summary): string {
+  const rows: string[][] = []
+  for (const st of s.steps) {
+    for (const c of st.cells) {
+      const l = c.latencyUs
+      if (c.status !== 'ok' || l === undefined) continue
+      rows.push([`${st.step}${st.coldCache ? ' (cold)' : ''}`, c.target, l.p50.toFixed(1), l.p90.toFixed(1), l.p99.toFixed(1)])
+    }
+  }
+  if (rows.length === 0) return ''
+  const what = s.repeats === 1 ? 'one run each' : `median over ${s.repeats} runs of each run's quantile`
+  return `Single calls, microseconds (${what})\n` + table(['step', 'target', 'p50', 'p90', 'p99'], rows, 'llrrr')
+}
+
 function ratioTable (s: Summary, cmp: Comparison): string {
   const subject = cmp.subject
   const head = `Speed ratio ${subject} vs each ${cmp.group} peer = ${subject} rate / peer rate (>1: ${subject} faster, <1: ${subject} slower)`
@@ -96,5 +111,5 @@ function notesSection (s: Summary): string {
 }
 
 export function renderText (s: Summary): string {
-  return [targetsSection(s), resultsSection(s), ratioSection(s), notesSection(s)].filter((x) => x !== '').join('\n\n') + '\n'
+  return [targetsSection(s), resultsSection(s), latencySection(s), ratioSection(s), notesSection(s)].filter((x) => x !== '').join('\n\n') + '\n'
 }

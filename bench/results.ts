@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname } from 'node:path'
 import type { GoalResult } from './goals.ts'
+import type { Latency } from './latency.ts'
 import type { TargetGroup } from './targets/types.ts'
 import type { Sizes, Unit } from './workloads/types.ts'
 
@@ -30,6 +31,8 @@ export interface Sample {
   daemonRssMaxBytes: number | null
   /** Why the figure does not mean what it should (see StepOutcome.invalid); absent when valid. */
   invalid?: string
+  /** Quantiles of single calls in microseconds; absent for steps that time only the whole. */
+  latencyUs?: Latency
 }
 
 export interface TargetRecord {

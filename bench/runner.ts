@@ -207,5 +207,6 @@ async function timeStep (l: Live, w: Workload, step: Step, repeat: number, ctx: 
     coldCache,
     daemonRssMaxBytes,
     ...(o.invalid === undefined ? {} : { invalid: o.invalid }),
+    ...(o.latencyUs === undefined ? {} : { latencyUs: o.latencyUs }),
   }
 }

@@ -2,6 +2,7 @@
 // and speed ratios of the subject (objfs) against each peer run beside it.
 // Pure data, no formatting: the text report, the charts (one per family)
 // and the goals all read the same Summary.
+import type { Latency } from './latency.ts'
 import type { Failure, RunRecord, Sample, TargetRecord } from './results.ts'
 import type { TargetGroup } from './targets/types.ts'
 import type { Unit } from './workloads/types.ts'
@@ -27,6 +28,8 @@ export interface Cell {
   warm?: boolean
   /** Some sample's figure is invalid (why): shown, but kept out of ratios and goals. */
   invalid?: string
+  /** Median over the samples of each quantile of single calls (us); only when every sample has them. */
+  latencyUs?: Latency
 }
 
 export interface StepSummary {
@@ -95,7 +98,15 @@ function cell (target: TargetRecord, samples: Sample[], failure: Failure | undef
     daemonCpuSeconds: cpu.every((c) => c !== null) ? median(cpu as number[]) : null,
     warm: samples.some((s) => s.coldCache === false),
     invalid: samples.find((s) => s.invalid !== undefined)?.invalid,
+    ...latencyOfCell(samples),
   }
+}
+
+function latencyOfCell (samples: Sample[]): { latencyUs?: Latency } {
+  const all = samples.map((s) => s.latencyUs)
+  if (!all.every((l) => l !== undefined)) return {}
+  const ls = all as Latency[]
+  return { latencyUs: { p50: median(ls.map((l) => l.p50)), p90: median(ls.map((l) => l.p90)), p99: median(ls.map((l) => l.p99)) } }
 }
 
 /** A cell whose figures may be compared: present and valid. */

@@ -2,6 +2,7 @@
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { runChild, describeFailure, findExecutable } from '../child.ts'
+import { parseLatency } from '../latency.ts'
 import { StepFailed, type StepContext, type StepOutcome } from './types.ts'
 
 const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url))
@@ -10,9 +11,11 @@ const CHILD = fileURLToPath(new URL('./child.ts', import.meta.url))
 export async function nodeChild (ctx: StepContext, args: string[]): Promise<StepOutcome> {
   const r = await runChild(process.execPath, ['--disable-warning=ExperimentalWarning', CHILD, ...args], { timeoutMs: ctx.timeoutMs, signal: ctx.signal })
   if (r.code !== 0) throw new StepFailed(describeFailure(`node child.ts ${args[0]}`, r))
-  const seconds = parseJson(r.stdout, (j) => (j as { seconds?: unknown }).seconds)
+  const out = parseJson(r.stdout, (j) => j as { seconds?: unknown, latencyUs?: unknown })
+  const seconds = out?.seconds
   if (typeof seconds !== 'number') throw new StepFailed(`node child.ts ${args[0]}: no timing in output`)
-  return { seconds, wallSeconds: r.wallSeconds, engine: 'node' }
+  const latencyUs = parseLatency(out?.latencyUs)
+  return { seconds, wallSeconds: r.wallSeconds, engine: 'node', ...(latencyUs === undefined ? {} : { latencyUs }) }
 }
 
 let fioVersion: string | null | undefined

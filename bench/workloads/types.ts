@@ -3,6 +3,7 @@
 import type { FixtureKind, Fixtures } from '../fixtures/index.ts'
 import type { RepoSpec } from '../fixtures/repo.ts'
 import type { TreeSpec } from '../fixtures/tree.ts'
+import type { Latency } from '../latency.ts'
 
 export interface Sizes {
   /** Size of the sequential I/O file, and of the random-read file. */
@@ -41,6 +42,8 @@ export interface StepOutcome {
   engine: string
   /** Work done, when only the step knows it (a time-based job); else the step's `amount`. */
   amount?: number
+  /** Quantiles of single calls, from steps that time each call. */
+  latencyUs?: Latency
   /**
    * The step ran but its result does not mean what it should (a no-change
    * rsync that transferred something): kept, flagged, left out of ratios and goals.

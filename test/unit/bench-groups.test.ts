@@ -15,6 +15,7 @@ import { SUBJECTS, targets } from '../../bench/targets/index.ts'
 import { findS3Endpoint, readEnvFile } from '../../bench/targets/s3-endpoint.ts'
 import { NotRunnable } from '../../bench/targets/types.ts'
 import { QUICK } from '../../bench/options.ts'
+import { latencyOf, parseLatency } from '../../bench/latency.ts'
 
 const names = targets.map((x) => x.name)
 const groups: Record<string, string[]> = {}
@@ -22,10 +23,11 @@ for (const x of targets) (groups[x.group] ??= []).push(x.name)
 
 const target = (name: string, group: TargetRecord['group']): TargetRecord => ({ name, group, status: 'ok' })
 
-function sample (target: string, seconds: number): Sample {
+function sample (target: string, seconds: number, extra: Partial<Sample> = {}): Sample {
   return {
     workload: 'files', family: 'meta', step: 'files-create', unit: 'ops', amount: 100, target, repeat: 1,
     seconds, wallSeconds: seconds, engine: 'node', daemonCpuSeconds: null, coldCache: null, daemonRssMaxBytes: null,
+    ...extra,
   }
 }
 
@@ -125,4 +127,43 @@ t.test('the S3 endpoint: from the environment, else ceph-up.sh\'s env file, else
   server.close()
   process.env.S3_ENDPOINT = 'http://127.0.0.1:9'
   t.match(await findS3Endpoint(), /S3_ENDPOINT=http:\/\/127\.0\.0\.1:9 does not answer; .* \(from .*env\) does not answer/)
+})
+
+t.test('single calls: nearest-rank quantiles in microseconds, and malformed ones refused', async (t) => {
+  // 100 calls of 0.001..0.100 ms: the 50th, 90th and 99th.
+  const calls = Array.from({ length: 100 }, (_, i) => (100 - i) / 1000)
+  const l = latencyOf(calls)
+  t.equal(Math.round(l.p50), 50)
+  t.equal(Math.round(l.p90), 90)
+  t.equal(Math.round(l.p99), 99)
+  t.same(latencyOf([0.5]), { p50: 500, p90: 500, p99: 500 })
+  t.same(parseLatency({ p50: 1, p90: 2, p99: 3 }), { p50: 1, p90: 2, p99: 3 })
+  t.equal(parseLatency({ p50: 1, p90: 2 }), undefined)
+  t.equal(parseLatency({ p50: 1, p90: -2, p99: 3 }), undefined)
+  t.equal(parseLatency('fast'), undefined)
+  t.equal(parseLatency(undefined), undefined)
+})
+
+t.test('single calls: each quantile is the median over repeats, in a table of its own', async (t) => {
+  const r = record([target('passthrough_ll', 'local'), target('objfs', 'local')], [
+    sample('passthrough_ll', 1, { latencyUs: { p50: 50, p90: 60, p99: 100 } }),
+    sample('passthrough_ll', 1, { repeat: 2, latencyUs: { p50: 54, p90: 70, p99: 130 } }),
+    sample('passthrough_ll', 1, { repeat: 3, latencyUs: { p50: 52, p90: 65, p99: 120 } }),
+    sample('objfs', 1, { latencyUs: { p50: 30, p90: 150, p99: 500 } }),
+    sample('objfs', 1, { repeat: 2, latencyUs: { p50: 28, p90: 120, p99: 480 } }),
+    sample('objfs', 1, { repeat: 3, latencyUs: { p50: 29, p90: 140, p99: 520 } }),
+  ])
+  const s = summarize({ ...r, options: { ...r.options, repeats: 3 } }, steps)
+  t.same(s.steps[0].cells.map((c) => c.latencyUs), [{ p50: 52, p90: 65, p99: 120 }, { p50: 29, p90: 140, p99: 500 }])
+  t.match(renderText(s), /Single calls, microseconds \(median over 3 runs of each run's quantile\)\n[^\n]*p50 +p90 +p99\n[^\n]*\nfiles-create +passthrough_ll +52\.0 +65\.0 +120\.0\nfiles-create +objfs +29\.0 +140\.0 +500\.0\n/)
+})
+
+t.test('single calls: no table when no step timed its calls, no figure when a repeat lacks them', async (t) => {
+  t.notMatch(renderText(summarize(record([target('objfs', 'local')], [sample('objfs', 1)]), steps)), /Single calls/)
+  const mixed = summarize(record([target('objfs', 'local')], [
+    sample('objfs', 1, { latencyUs: { p50: 30, p90: 150, p99: 500 } }),
+    sample('objfs', 1, { repeat: 2 }),
+  ]), steps)
+  t.equal(mixed.steps[0].cells[0].latencyUs, undefined)
+  t.notMatch(renderText(mixed), /Single calls/)
 })
