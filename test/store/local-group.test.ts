@@ -3,7 +3,7 @@
 // answered survives kill -9 through the redo log, applied exactly once by
 // the next open or by fsck.
 import { execFileSync, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { basename, join } from 'node:path'
 import { DatabaseSync } from 'node:sqlite'
 import t from 'tap'
@@ -144,6 +144,29 @@ t.test('statements inside an open group keep their journals in memory', async t 
   t.notOk(namesSeenOutside(dir).includes('after'), 'the group is still open')
   t.same(sqliteTempFiles(), [], 'no temporary file open')
   await s.close()
+})
+
+t.test('a group keeps the pages it changed in memory until its commit', async t => {
+  // SQLite's default page cache (2 MiB) is less than the pages a group of
+  // metadata changes touches on a store of some size (an object's row is
+  // found by a random uuid), and past it SQLite spills them into the WAL
+  // before the commit, writing them twice.
+  const dir = freshDir()
+  let s = await LocalStore.open(configFor(dir, { serving: true }))
+  const root = (await s.root()).id
+  const ids: ObjectId[] = []
+  for (let i = 0; i < 20_000; i++) ids.push((await file(s, root, `f${i}`)).id)
+  await s.close()
+  s = await LocalStore.open(configFor(dir, { create: false, serving: true }))
+  const wal = join(dir, 'objfs.db-wal')
+  const before = statSync(wal).size
+  // Every fifth object: ~3 MiB of the objects' pages, in one group (no macrotask, no timer).
+  for (let i = 0; i < ids.length; i += 5) await s.setattr(ids[i], { mode: 0o600 })
+  await file(s, root, 'after')
+  t.notOk(namesSeenOutside(dir).includes('after'), 'the group is still open')
+  t.equal(statSync(wal).size, before, 'nothing written into the WAL before the commit')
+  await s.close()
+  t.same(namesSeenOutside(dir).includes('after'), true, 'committed at close')
 })
 
 t.test('a change that fails after writing part of itself leaves none of itself and the rest of its group', async t => {
