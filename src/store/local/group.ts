@@ -156,7 +156,7 @@ export class Group {
       if (this.#s.room === undefined) once()
       else this.#s.room(once)
     } catch (err) {
-      // Not every 10 ms while the disk stays full: a retry may replay the whole group.
+      // Not every GROUP_MS while the disk stays full: a retry may replay the whole group.
       this.#arm(RETRY_MS)
       throw err
     }
