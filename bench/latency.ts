@@ -11,7 +11,7 @@ export interface Latency {
 /** Nearest-rank quantiles of per-call milliseconds, in microseconds. */
 export function latencyOf (callsMs: ArrayLike<number>): Latency {
   const sorted = Float64Array.from(callsMs).sort()
-  const at = (q: number): number => sorted.length === 0 ? 0 : sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] * 1000
+  const at = (q: number): number => sorted.length === 0 ? 0 : sorted[Math.ceil(q * sorted.length) - 1] * 1000
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99) }
 }
 

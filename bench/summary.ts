@@ -98,15 +98,14 @@ function cell (target: TargetRecord, samples: Sample[], failure: Failure | undef
     daemonCpuSeconds: cpu.every((c) => c !== null) ? median(cpu as number[]) : null,
     warm: samples.some((s) => s.coldCache === false),
     invalid: samples.find((s) => s.invalid !== undefined)?.invalid,
-    ...latencyOfCell(samples),
+    latencyUs: medianLatency(samples.map((s) => s.latencyUs)),
   }
 }
 
-function latencyOfCell (samples: Sample[]): { latencyUs?: Latency } {
-  const all = samples.map((s) => s.latencyUs)
-  if (!all.every((l) => l !== undefined)) return {}
-  const ls = all as Latency[]
-  return { latencyUs: { p50: median(ls.map((l) => l.p50)), p90: median(ls.map((l) => l.p90)), p99: median(ls.map((l) => l.p99)) } }
+function medianLatency (ls: Array<Latency | undefined>): Latency | undefined {
+  if (ls.some((l) => l === undefined)) return undefined
+  const of = (q: keyof Latency): number => median(ls.map((l) => (l as Latency)[q]))
+  return { p50: of('p50'), p90: of('p90'), p99: of('p99') }
 }
 
 /** A cell whose figures may be compared: present and valid. */

@@ -47,9 +47,19 @@ export const RETRY_MS = 200
 /**
  * A group whose records reach this size commits at once: bounds the redo
  * log and a replay, and the pages the group holds in SQLite's page cache
- * (schema.ts), past which it would spill them into the WAL before the commit.
+ * (GROUP_CACHE_KIB), past which it would spill them into the WAL before the commit.
  */
 export const GROUP_BYTES = 1024 * 1024
+/**
+ * The page cache of the connection that groups changes, in KiB (the
+ * store sets it when it starts its group). A group keeps every page it
+ * changed in the cache until its commit. SQLite's default of 2 MiB is less
+ * than 50 ms of metadata changes touch on a store of some size (a row is
+ * found by a random uuid), and past it SQLite writes pages into the WAL
+ * early and again at the commit. The cache grows only as far as pages are
+ * used; other connections (workers, fsck) keep the default.
+ */
+export const GROUP_CACHE_KIB = 64 * 1024
 
 export const redoSeqKey = (token: string): string => `redo_seq:${token}`
 

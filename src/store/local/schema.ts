@@ -130,12 +130,6 @@ export function configure (db: DatabaseSync, readOnly: boolean): void {
   // is a long transaction: after a batch of orphans was freed, every
   // change wrote its pages there too (~8 us of pwrite(2)s an unlink).
   db.exec('PRAGMA temp_store = MEMORY')
-  // A group (group.ts) keeps every page it changed in the page cache until
-  // its commit. SQLite's default of 2 MiB is less than 50 ms of metadata
-  // changes touch on a store of some size (a row is found by a random
-  // uuid), and past it SQLite writes pages into the WAL early and again at
-  // the commit. The cache grows only as far as pages are used (64 MiB).
-  db.exec('PRAGMA cache_size = -65536')
 }
 
 const hasTable = (db: DatabaseSync, name: string): boolean =>

@@ -16,7 +16,7 @@ import { Checkpointer } from './checkpoint.ts'
 import { parseBlockIO } from './direct.ts'
 import { getKind, getRow, lookupRow, transaction, type Ctx } from './context.ts'
 import * as data from './data.ts'
-import { Group } from './group.ts'
+import { GROUP_CACHE_KIB, Group } from './group.ts'
 import { newToken, register, unregister } from './instances.ts'
 import { Inos } from './inos.ts'
 import { Layout, inspect } from './layout.ts'
@@ -184,6 +184,7 @@ export class LocalStore implements ObjectStore {
   /** From here on this instance's changes commit in groups, each first in the redo log. */
   #startGroup (): void {
     const { db, st, committed } = this.#ctx
+    db.exec(`PRAGMA cache_size = -${GROUP_CACHE_KIB}`)
     this.#redo = new RedoLog(this.#layout.dir, this.#token)
     let reported = false
     this.#ctx.group = new Group({
