@@ -45,21 +45,57 @@ function ticksPerSecond (): number {
   return clockTicks
 }
 
+/** utime + stime in seconds from the text of a /proc stat file, a process's or a thread's. */
+export function statCpuSeconds (stat: string): number {
+  // comm (field 2) may hold spaces and parens: split after its closing paren.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+  return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond()
+}
+
 /**
  * utime + stime of a process, all its threads included (worker threads are
  * where objfs does store I/O), in seconds; undefined once it is gone.
  */
 export function cpuSeconds (pid: number): number | undefined {
-  let stat: string
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return statCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'))
   } catch {
     return undefined
   }
-  // comm (field 2) may hold spaces and parens: split after its closing paren.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
-  return (Number(rest[11]) + Number(rest[12])) / ticksPerSecond()
+}
+
+/** CPU seconds of each thread of `pids`, by "pid/tid"; a process gone meanwhile has none. */
+export function threadCpuSeconds (pids: number[]): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const pid of pids) {
+    let tids: string[]
+    try {
+      tids = readdirSync(`/proc/${pid}/task`)
+    } catch {
+      continue
+    }
+    for (const tid of tids) {
+      try {
+        out.set(`${pid}/${tid}`, statCpuSeconds(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')))
+      } catch {
+        // The thread ended between the listing and the read.
+      }
+    }
+  }
+  return out
+}
+
+/**
+ * The CPU seconds of the thread that used most between two readings of
+ * threadCpuSeconds; a thread started in between counts from 0. A daemon
+ * whose busiest thread used nearly the step's whole time was bound by that
+ * one thread, however idle the other CPUs were.
+ */
+export function busiestThreadSeconds (before: Map<string, number>, after: Map<string, number>): number {
+  let most = 0
+  for (const [id, s] of after) most = Math.max(most, s - (before.get(id) ?? 0))
+  return most
 }
 
 /** Sum over pids; undefined if any of them has exited (the daemon died). */

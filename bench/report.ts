@@ -53,12 +53,13 @@ function resultsSection (s: Summary): string {
         continue
       }
       const cpu = c.daemonCpuSeconds === null || c.daemonCpuSeconds === undefined ? '-' : c.daemonCpuSeconds.toFixed(2)
-      rows.push([name, c.target, secondsText(c, s.repeats), rate(c, st.unit), cpu])
+      const busiest = c.busiestThreadCpuSeconds === undefined ? '-' : c.busiestThreadCpuSeconds.toFixed(2)
+      rows.push([name, c.target, secondsText(c, s.repeats), rate(c, st.unit), cpu, busiest])
     }
   }
   const what = s.repeats === 1 ? 'one run each' : `median of ${s.repeats} runs`
-  const head = `Results (${what}; cold = page/dentry/inode caches dropped before the step; invalid! = see below)`
-  return head + '\n' + table(['step', 'target', 'seconds', 'rate', 'daemon cpu s'], rows, 'llrrr')
+  const head = `Results (${what}; cold = page/dentry/inode caches dropped before the step; busiest thread = CPU seconds of the daemon's busiest thread, near the step's seconds when one thread bounds it; invalid! = see below)`
+  return head + '\n' + table(['step', 'target', 'seconds', 'rate', 'daemon cpu s', 'busiest thread s'], rows, 'llrrrr')
 }
 
 /** Steps whose child timed each call: the typical call beside the slow tail. */

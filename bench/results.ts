@@ -33,6 +33,8 @@ export interface Sample {
   invalid?: string
   /** Quantiles of single calls in microseconds; absent for steps that time only the whole. */
   latencyUs?: Latency
+  /** CPU seconds of the daemon's busiest thread during the step (proc.ts); absent where daemonCpuSeconds is null. */
+  busiestThreadCpuSeconds?: number
 }
 
 export interface TargetRecord {

@@ -4,7 +4,7 @@
 import { join } from 'node:path'
 import { dropCaches } from './cache.ts'
 import { makeFixtures, removeFixtures, type FixtureSpec, type Fixtures } from './fixtures/index.ts'
-import { totalCpuSeconds } from './proc.ts'
+import { busiestThreadSeconds, threadCpuSeconds, totalCpuSeconds } from './proc.ts'
 import type { Failure, RunRecord, Sample, TargetRecord } from './results.ts'
 import { RssSampler } from './rss.ts'
 import { NotRunnable, type Mounted, type Target, type TargetEnv } from './targets/types.ts'
@@ -182,13 +182,16 @@ async function timeStep (l: Live, w: Workload, step: Step, repeat: number, ctx: 
   const pids = mounted.daemonPids
   rss.beginStep(l.target.name)
   const cpu0 = pids.length > 0 ? totalCpuSeconds(pids) : undefined
+  const threads0 = threadCpuSeconds(pids)
   const o = await step.run(ctx)
   const cpu1 = pids.length > 0 ? totalCpuSeconds(pids) : undefined
+  const threads1 = threadCpuSeconds(pids)
   const daemonRssMaxBytes = rss.endStep(l.target.name)
   if (pids.length > 0 && cpu1 === undefined) throw new StepFailed(`daemon ${pids.join(',')} exited`)
   const daemonCpuSeconds = cpu0 !== undefined && cpu1 !== undefined ? cpu1 - cpu0 : null
+  const busiestThreadCpuSeconds = daemonCpuSeconds === null ? undefined : busiestThreadSeconds(threads0, threads1)
   const amount = o.amount ?? step.amount(ctx.sizes)
-  const cpu = daemonCpuSeconds === null ? '' : `, daemon cpu ${daemonCpuSeconds.toFixed(2)} s`
+  const cpu = daemonCpuSeconds === null ? '' : `, daemon cpu ${daemonCpuSeconds.toFixed(2)} s, busiest thread ${(busiestThreadCpuSeconds ?? 0).toFixed(2)} s`
   const mem = daemonRssMaxBytes === null ? '' : `, rss ${formatMiB(daemonRssMaxBytes)}`
   const n = ++r.progress.done
   env.log(`[${n}/${r.progress.total}] ${l.target.name.padEnd(14)} ${step.name.padEnd(11)} #${repeat}  ${o.seconds.toFixed(3)} s  (${formatRate(step.unit, amount / o.seconds)}${cpu}${mem})${o.invalid === undefined ? '' : `  INVALID: ${o.invalid}`}`)
@@ -208,5 +211,6 @@ async function timeStep (l: Live, w: Workload, step: Step, repeat: number, ctx: 
     daemonRssMaxBytes,
     ...(o.invalid === undefined ? {} : { invalid: o.invalid }),
     ...(o.latencyUs === undefined ? {} : { latencyUs: o.latencyUs }),
+    ...(busiestThreadCpuSeconds === undefined ? {} : { busiestThreadCpuSeconds }),
   }
 }

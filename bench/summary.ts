@@ -24,6 +24,8 @@ export interface Cell {
   rate?: number
   /** Median daemon CPU seconds; null for in-kernel targets or when unknown. */
   daemonCpuSeconds?: number | null
+  /** Median CPU seconds of the daemon's busiest thread; only when every sample has them. */
+  busiestThreadCpuSeconds?: number
   /** Some sample of this cell ran with warm caches although the step asked for cold ones. */
   warm?: boolean
   /** Some sample's figure is invalid (why): shown, but kept out of ratios and goals. */
@@ -99,7 +101,13 @@ function cell (target: TargetRecord, samples: Sample[], failure: Failure | undef
     warm: samples.some((s) => s.coldCache === false),
     invalid: samples.find((s) => s.invalid !== undefined)?.invalid,
     latencyUs: medianLatency(samples.map((s) => s.latencyUs)),
+    busiestThreadCpuSeconds: medianOfAll(samples.map((s) => s.busiestThreadCpuSeconds)),
   }
+}
+
+/** The median, or undefined when some sample lacks the figure (a record from before it was measured). */
+function medianOfAll (xs: Array<number | undefined>): number | undefined {
+  return xs.some((x) => x === undefined) ? undefined : median(xs as number[])
 }
 
 function medianLatency (ls: Array<Latency | undefined>): Latency | undefined {

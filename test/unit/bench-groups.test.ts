@@ -16,6 +16,7 @@ import { findS3Endpoint, readEnvFile } from '../../bench/targets/s3-endpoint.ts'
 import { NotRunnable } from '../../bench/targets/types.ts'
 import { QUICK } from '../../bench/options.ts'
 import { latencyOf, parseLatency } from '../../bench/latency.ts'
+import { busiestThreadSeconds, threadCpuSeconds } from '../../bench/proc.ts'
 
 const names = targets.map((x) => x.name)
 const groups: Record<string, string[]> = {}
@@ -166,4 +167,42 @@ t.test('single calls: no table when no step timed its calls, no figure when a re
   ]), steps)
   t.equal(mixed.steps[0].cells[0].latencyUs, undefined)
   t.notMatch(renderText(mixed), /Single calls/)
+})
+
+t.test('busiest thread: the most any one thread used between two readings, a new thread from 0', async (t) => {
+  const before = new Map([['7/7', 1.0], ['7/8', 2.0], ['9/9', 0.5]])
+  const after = new Map([['7/7', 1.9], ['7/8', 2.1], ['9/9', 0.5], ['7/12', 0.4]])
+  t.equal(Math.round(busiestThreadSeconds(before, after) * 100) / 100, 0.9)
+  t.equal(Math.round(busiestThreadSeconds(new Map(), new Map([['7/12', 0.4]])) * 100) / 100, 0.4)
+  t.equal(busiestThreadSeconds(before, new Map()), 0, 'every thread gone: nothing to say')
+})
+
+t.test('busiest thread: read from /proc for this process, whose main thread is the one burning CPU', async (t) => {
+  const me = `${process.pid}/${process.pid}`
+  const before = threadCpuSeconds([process.pid, 2 ** 22 + 7])
+  t.ok(before.has(me), 'the main thread is there; a pid that does not exist adds nothing')
+  const until = performance.now() + 400
+  let x = 0
+  while (performance.now() < until) x += Math.sqrt(x + 1)
+  const after = threadCpuSeconds([process.pid])
+  const busiest = busiestThreadSeconds(before, after)
+  // 400 ms of CPU, counted in clock ticks (10 ms) and minus whatever the VM took from us.
+  t.ok(busiest >= 0.2, `busiest thread ${busiest} s (${x > 0 ? 'burnt' : ''})`)
+  t.equal(busiest, (after.get(me) ?? 0) - (before.get(me) ?? 0), 'and that thread is the main thread')
+})
+
+t.test('busiest thread: the median over repeats in the results table, - when a repeat lacks it', async (t) => {
+  const r = record([target('passthrough_ll', 'local'), target('objfs', 'local')], [
+    sample('passthrough_ll', 1, { daemonCpuSeconds: 0.5, busiestThreadCpuSeconds: 0.2 }),
+    sample('passthrough_ll', 1, { repeat: 2, daemonCpuSeconds: 0.5 }),
+    sample('objfs', 1.2, { daemonCpuSeconds: 1.4, busiestThreadCpuSeconds: 1.1 }),
+    sample('objfs', 1.3, { repeat: 2, daemonCpuSeconds: 1.5, busiestThreadCpuSeconds: 1.0 }),
+    sample('objfs', 1.1, { repeat: 3, daemonCpuSeconds: 1.3, busiestThreadCpuSeconds: 0.9 }),
+  ])
+  const s = summarize({ ...r, options: { ...r.options, repeats: 3 } }, steps)
+  t.same(s.steps[0].cells.map((c) => c.busiestThreadCpuSeconds), [undefined, 1.0])
+  const text = renderText(s)
+  t.match(text, /daemon cpu s +busiest thread s\n/)
+  t.match(text, /files-create +passthrough_ll +1\.000 \(n=2\) +[^\n]* 0\.50 +-\n/)
+  t.match(text, /files-create +objfs +1\.200 +[^\n]* 1\.40 +1\.00\n/)
 })
