@@ -46,7 +46,7 @@ function ticksPerSecond (): number {
 }
 
 /** utime + stime in seconds from the text of a /proc stat file, a process's or a thread's. */
-export function statCpuSeconds (stat: string): number {
+function statCpuSeconds (stat: string): number {
   // comm (field 2) may hold spaces and parens: split after its closing paren.
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   // rest[0] is field 3 (state); utime and stime are fields 14 and 15.

@@ -88,7 +88,6 @@ function cell (target: TargetRecord, samples: Sample[], failure: Failure | undef
   }
   const secs = samples.map((s) => s.seconds)
   const seconds = median(secs)
-  const cpu = samples.map((s) => s.daemonCpuSeconds)
   return {
     target: target.name,
     status: 'ok',
@@ -97,7 +96,7 @@ function cell (target: TargetRecord, samples: Sample[], failure: Failure | undef
     minSeconds: Math.min(...secs),
     maxSeconds: Math.max(...secs),
     rate: median(samples.map((s) => s.amount / s.seconds)),
-    daemonCpuSeconds: cpu.every((c) => c !== null) ? median(cpu as number[]) : null,
+    daemonCpuSeconds: medianOfAll(samples.map((s) => s.daemonCpuSeconds)) ?? null,
     warm: samples.some((s) => s.coldCache === false),
     invalid: samples.find((s) => s.invalid !== undefined)?.invalid,
     latencyUs: medianLatency(samples.map((s) => s.latencyUs)),
@@ -105,9 +104,9 @@ function cell (target: TargetRecord, samples: Sample[], failure: Failure | undef
   }
 }
 
-/** The median, or undefined when some sample lacks the figure (a record from before it was measured). */
-function medianOfAll (xs: Array<number | undefined>): number | undefined {
-  return xs.some((x) => x === undefined) ? undefined : median(xs as number[])
+/** The median, or undefined when some sample lacks the figure (no daemon, or a record from before it was measured). */
+function medianOfAll (xs: Array<number | null | undefined>): number | undefined {
+  return xs.some((x) => x === null || x === undefined) ? undefined : median(xs as number[])
 }
 
 function medianLatency (ls: Array<Latency | undefined>): Latency | undefined {
