@@ -31,6 +31,8 @@ export interface Config {
   inlineIo: number
   /** SharedArrayBuffer request slots: the bound on requests in flight. */
   slots: number
+  /** The serving thread's CPU, the reader thread on the others (channel/cpus.ts). */
+  serveCpu: ServeCpu
   /** Microseconds the reader thread polls for a lone caller's request to be served (channel/reader-spin.ts); 0: never. */
   readerSpin: number
   maxReadahead: number
@@ -55,6 +57,9 @@ export interface Config {
   journal: boolean
 }
 
+/** serve_cpu: a CPU number, the last CPU the daemon may use, or left to the scheduler. */
+export type ServeCpu = number | 'auto' | 'off'
+
 export const MiB = 1024 * 1024
 
 export const defaults = (): Config => ({
@@ -77,6 +82,7 @@ export const defaults = (): Config => ({
   groupCommit: true,
   inlineIo: 64 * 1024,
   slots: 32,
+  serveCpu: 'auto',
   readerSpin: 50,
   maxReadahead: 1024 * 1024,
   logLevel: 'info',
@@ -166,6 +172,10 @@ const setters: Record<string, Setter> = {
   workers: valued((c, v, n) => { c.workers = parseCount(v, n, 1, 64) }),
   slots: valued((c, v, n) => { c.slots = parseCount(v, n, 4, 1024) }),
   reader_spin: valued((c, v, n) => { c.readerSpin = parseCount(v, n, 0, 1000) }),
+  serve_cpu: valued((c, v, n) => {
+    if (v !== 'auto' && v !== 'off' && !/^\d{1,4}$/.test(v)) throw new ConfigError(`${n}: '${v}' must be auto, off or a CPU number`)
+    c.serveCpu = v === 'auto' || v === 'off' ? v : Number(v)
+  }),
   meta: valued((c, v, n) => {
     if (v !== 'inline' && v !== 'pool') throw new ConfigError(`${n}: '${v}' must be inline or pool`)
     c.inlineMeta = v === 'inline'

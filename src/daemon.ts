@@ -6,6 +6,7 @@ import {
   FUSE_ASYNC_READ, FUSE_ATOMIC_O_TRUNC, FUSE_AUTO_INVAL_DATA, FUSE_BIG_WRITES, FUSE_CACHE_SYMLINKS, FUSE_DO_READDIRPLUS,
   FUSE_HANDLE_KILLPRIV_V2, FUSE_HAS_RESEND_FLAGS2, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, FUSE_READDIRPLUS_AUTO, FUSE_WRITEBACK_CACHE,
 } from './channel/abi.ts'
+import { allowedCpus, bindServingThread, placementOf } from './channel/cpus.ts'
 import { mountFuse, mountRequestOf, setReadahead } from './channel/mount.ts'
 import { DETACHED, Session, type Negotiation, type SessionOptions } from './channel/session.ts'
 import { Notifier } from './channel/notify.ts'
@@ -76,6 +77,8 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   checkOpTable()
   const startedAt = Date.now()
   const resumed = takeover?.negotiation !== undefined
+  // First: a serve_cpu this process may not use is refused before anything is opened.
+  const placement = placementOf(config.serveCpu, await allowedCpus())
   // The keeper spawns the serving process itself: its pid is our parent's.
   const storeConfig: StoreConfig = { ...storeConfigOf(config), takeover: takeover === undefined ? undefined : { keeper: process.ppid, resumed } }
   // Open once here: creates the store on first mount, and refuses a bad one
@@ -126,7 +129,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
 
   if (takeover !== undefined && !resumed) await takeover.mounted?.()
   const fd = takeover?.fd ?? await mountFuse(mountRequestOf(config))
-  session = new Session(fd, sessionOptionsOf(config))
+  session = new Session(fd, { ...sessionOptionsOf(config), readerCpus: placement?.reader })
   let negotiated: Negotiation
   if (takeover?.negotiation !== undefined) {
     negotiated = takeover.negotiation
@@ -171,6 +174,16 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
       log.info({ how }, 'unmount requested')
     })()
     await unmounting
+  }
+
+  // Last, once every long-lived thread is started: a thread inherits the
+  // CPUs of the thread that starts it, and the other threads keep all of them.
+  if (placement !== undefined) {
+    try {
+      bindServingThread(placement)
+    } catch (err) {
+      log.warn({ err: (err as Error).message, cpus: placement.serving }, 'could not give the serving thread a CPU of its own')
+    }
   }
 
   const done = (async (): Promise<{ status: number, detached: boolean }> => {

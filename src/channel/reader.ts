@@ -3,6 +3,7 @@
 import { readSync } from 'node:fs'
 import { workerData } from 'node:worker_threads'
 import { logger } from '../log.ts'
+import { bindThread, threadId } from './cpus.ts'
 import { decodeInHeader } from './decode.ts'
 import { Handover, wireUnique } from './handover.ts'
 import { ReaderSpin } from './reader-spin.ts'
@@ -16,6 +17,8 @@ export interface ReaderSetup {
   handover: SharedArrayBuffer
   /** How long to poll for a request to be served before reading the next (reader-spin.ts); 0: never. */
   spinUs: number
+  /** The CPUs this thread may use (cpus.ts); undefined: any. */
+  cpus?: number[]
 }
 
 const log = logger('reader')
@@ -23,6 +26,14 @@ const setup = workerData as ReaderSetup
 const ring = new Ring(setup.ring)
 const handover = new Handover(setup.handover)
 const spin = new ReaderSpin(setup.spinUs)
+
+if (setup.cpus !== undefined) {
+  try {
+    bindThread(threadId(), setup.cpus)
+  } catch (err) {
+    log.warn({ err: (err as Error).message, cpus: setup.cpus }, 'could not keep the reader thread off the serving thread\'s CPU')
+  }
+}
 
 // read(2) on /dev/fuse: EINTR (a signal), EAGAIN and ENOENT (the request was
 // interrupted and withdrawn before we read it) mean "read again"; ENODEV

@@ -39,6 +39,8 @@ export interface SessionOptions {
   maxBackground: number
   /** How long the reader polls for a lone request to be served (reader-spin.ts); 0: never. */
   readerSpinUs: number
+  /** The CPUs the reader thread may use (cpus.ts); undefined: any. */
+  readerCpus?: number[]
 }
 
 /** What the kernel and we agreed on. */
@@ -80,7 +82,7 @@ export class Session {
   }
 
   #startReader (): void {
-    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize }, handover: this.#handoverBuffer, spinUs: this.#opts.readerSpinUs }
+    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize }, handover: this.#handoverBuffer, spinUs: this.#opts.readerSpinUs, cpus: this.#opts.readerCpus }
     this.#reader = new Worker(readerFile, { workerData: setup, execArgv: ['--disable-warning=ExperimentalWarning'] })
     this.#reader.on('error', err => log.error({ err }, 'reader thread failed'))
   }

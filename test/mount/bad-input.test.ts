@@ -39,7 +39,7 @@ if (mountTier(t)) {
     for (const [opt, names] of [
       ['dirty_limit=lots', /dirty_limit/], ['workers=0', /workers/], ['block_size=3000', /block_size/],
       ['ro=yes', /'ro' takes no value/], ['entry_timeout=-1', /entry_timeout/], ['log_level=loud', /log_level/], ['no_such_option', /no_such_option/],
-      ['block_io=fast', /block_io/],
+      ['block_io=fast', /block_io/], ['serve_cpu=first', /serve_cpu/], ['serve_cpu=4095', /serve_cpu=4095: the daemon may use/],
     ] as const) {
       await refused(t, [store, mnt, '-o', opt], mnt, names)
     }

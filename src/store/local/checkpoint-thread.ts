@@ -2,9 +2,12 @@
 // database file while the serving thread goes on committing.
 import { DatabaseSync } from 'node:sqlite'
 import { workerData } from 'node:worker_threads'
+import { leaveServingCpu } from '../../channel/cpus.ts'
 import { CHECKPOINT_GATHER_MS, COMMITS, SLEEPING, STOP, type CheckpointSetup } from './checkpoint.ts'
 
 const { path, control } = workerData as CheckpointSetup
+// Started once the store has committed a while: after the serving thread took its CPU.
+leaveServingCpu()
 const ctl = new Int32Array(control)
 const db = new DatabaseSync(path)
 // Its fsyncs are what the serving thread no longer waits for; NORMAL syncs

@@ -2,12 +2,14 @@
 // local store's SQLite connection is per thread) and executes calls by name.
 import { workerData } from 'node:worker_threads'
 import { Piscina } from 'piscina'
+import { leaveServingCpu } from '../../channel/cpus.ts'
 import { openStore } from '../../store/registry.ts'
 import { toErrno } from '../../errors.ts'
 import type { ObjectId, ObjectStore } from '../../store/types.ts'
 import type { CloseTask, StoreTask, TaskResult, WorkerSetup } from '../protocol.ts'
 
 const setup = workerData as WorkerSetup
+leaveServingCpu()
 let opened: Promise<ObjectStore> | undefined
 
 /**

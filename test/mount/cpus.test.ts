@@ -1,0 +1,59 @@
+// serve_cpu on a real mount: the serving thread on a CPU of its own, the
+// reader thread on the others, every other thread of the daemon on all of
+// them, also the checkpoint thread that starts once the store has committed
+// a while (src/channel/cpus.ts).
+import { readdirSync, readFileSync } from 'node:fs'
+import t from 'tap'
+import { cpusAllowed } from '../../src/channel/cpus.ts'
+import { mountObjfs, mountTier, q, servingPid, shOk } from './harness.ts'
+
+const allowed = cpusAllowed(readFileSync('/proc/self/status', 'latin1'))
+
+/** Each thread of `pid`: its name and the CPUs it may use, the main thread first. */
+function threads (pid: number): Array<{ tid: number, name: string, cpus: string }> {
+  return readdirSync(`/proc/${pid}/task`).map(Number).sort((a, b) => a - b).map(tid => ({
+    tid,
+    name: readFileSync(`/proc/${pid}/task/${tid}/comm`, 'latin1').trim(),
+    cpus: cpusAllowed(readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1')).join(','),
+  }))
+}
+
+function daemonThreads (mountpoint: string): ReturnType<typeof threads> {
+  const pid = servingPid(mountpoint)
+  if (pid === undefined) throw new Error(`no daemon serves ${mountpoint}`)
+  const list = threads(pid)
+  if (list[0].tid !== pid) throw new Error('the main thread is listed first')
+  return list
+}
+
+if (mountTier(t)) {
+  t.test('by default the serving thread has the last CPU, the reader thread the others', { skip: allowed.length < 2 ? `this process may use only CPU ${allowed.join('')}` : false }, async t => {
+    const all = allowed.join(',')
+    const last = String(allowed[allowed.length - 1])
+    const rest = allowed.slice(0, -1).join(',')
+    const m = await mountObjfs(t)
+    // Enough commits to start the checkpoint thread (checkpoint.ts START_AFTER_COMMITS): each fsync commits.
+    await shOk(`cd ${q(m.mountpoint)} && for i in $(seq 100); do echo $i > f$i && sync f$i; done`, { timeoutMs: 120_000 })
+    const [main, ...others] = daemonThreads(m.mountpoint)
+    t.equal(main.cpus, last, 'the serving thread')
+    const readers = others.filter(th => th.cpus === rest)
+    t.equal(readers.length, 1, 'one thread on the other CPUs: the reader', { threads: others })
+    t.equal(readers[0]?.name, 'WorkerThread')
+    const workers = others.filter(th => th.name === 'WorkerThread')
+    t.ok(workers.length >= 4, `the reader, two pool workers and the checkpoint thread (${workers.length} worker threads)`)
+    t.same(others.filter(th => th !== readers[0] && th.cpus !== all), [], 'every other thread on every CPU')
+    await m.unmount()
+  })
+
+  t.test('serve_cpu=0 and serve_cpu=off', { skip: allowed.length < 2 || allowed[0] !== 0 ? 'needs CPU 0 and another' : false }, async t => {
+    const pinned = await mountObjfs(t, { options: ['serve_cpu=0'] })
+    const [main, ...others] = daemonThreads(pinned.mountpoint)
+    t.equal(main.cpus, '0', 'the serving thread on the CPU asked for')
+    t.equal(others.filter(th => th.cpus === allowed.slice(1).join(',')).length, 1, 'the reader on the others')
+    await pinned.unmount()
+
+    const off = await mountObjfs(t, { options: ['serve_cpu=off'] })
+    t.same(daemonThreads(off.mountpoint).filter(th => th.cpus !== allowed.join(',')), [], 'off: every thread on every CPU')
+    await off.unmount()
+  })
+}
