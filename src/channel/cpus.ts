@@ -4,9 +4,9 @@
 // while the thread it waits for runs on another CPU. On these 2-vCPU
 // machines the scheduler put the two on one vCPU for long stretches:
 // there the reader's poll for a reply kept the serving thread that was to
-// write it off the CPU, and the serving thread was preempted 2,400-8,000
-// times in an unlink of 10,000 files. Kept apart, 100-2,000 times, and the
-// unlink took 0.37-0.48 s against 0.41-0.69 s on the same mount, the
+// write it off the CPU, and the serving thread was preempted up to 8,000
+// times in an unlink of 10,000 files. Kept apart, at most 2,200 times, and
+// the unlink took 0.37-0.48 s against 0.41-0.69 s on the same mount, the
 // threads moved back and forth between rounds (session 20, README).
 //
 // So the serving thread gets one CPU of those the daemon may use, and the
