@@ -5,6 +5,7 @@ import { dirname } from 'node:path'
 import type { GoalResult } from './goals.ts'
 import type { Latency } from './latency.ts'
 import type { TargetGroup } from './targets/types.ts'
+import type { Wakeups } from './wakeup.ts'
 import type { Sizes, Unit } from './workloads/types.ts'
 
 export const SCHEMA = 'objfs-bench/3'
@@ -101,6 +102,8 @@ export interface RunRecord {
     memBytes: number
     node: string
     fio: string | null
+    /** bench/wakeup.ts before and after the run; null where it could not run. Absent from older records. */
+    wakeups?: { before: Wakeups | null, after: Wakeups | null }
   }
   targets: TargetRecord[]
   samples: Sample[]

@@ -15,6 +15,7 @@ import { summarize } from './summary.ts'
 import { SUBJECTS, targets as allTargets } from './targets/index.ts'
 import { fio } from './workloads/engines.ts'
 import { workloads as allWorkloads } from './workloads/index.ts'
+import { describeWakeups, measureWakeups, renderWakeups, type Wakeups } from './wakeup.ts'
 
 const log = (msg: string): void => { process.stderr.write(`[bench] ${msg}\n`) }
 
@@ -61,10 +62,23 @@ async function main (argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal)
   process.on('SIGHUP', onSignal)
 
+  // The price of a wake-up moves ratios from day to day: taken before and after.
+  const wakeups = (when: string): Wakeups | null => {
+    try {
+      const w = measureWakeups()
+      log(`wake-ups ${when}: ${describeWakeups(w)}`)
+      return w
+    } catch (err) {
+      log(`wake-ups ${when}: not measured: ${(err as Error).message}`)
+      return null
+    }
+  }
+  const wakeupsBefore = wakeups('before')
   const startedAt = new Date()
   const subjectGroup = allTargets.find((t) => t.name === opts.subject)?.group ?? 'local'
   const subjects = { ...SUBJECTS, [subjectGroup]: opts.subject }
   const outcome = await run(plan, { workdir: opts.workdir, objfsOpts: opts.objfsOpts, s3Bucket: opts.s3Bucket, signal: stop.signal, log })
+  const wakeupsAfter = wakeups('after')
   const record: RunRecord = {
     schema: SCHEMA,
     startedAt: startedAt.toISOString(),
@@ -73,7 +87,7 @@ async function main (argv: string[]): Promise<number> {
     argv,
     options: { quick: opts.quick, repeats: opts.repeats, sizes: opts.sizes, targets: opts.targets, workloads: opts.workloads, subjects, objfsOpts: opts.objfsOpts, s3Bucket: opts.s3Bucket, timeoutMs: opts.timeoutMs, seed: opts.seed, rssBudgetBytes: opts.rssBudgetBytes },
     fixtures: outcome.fixtures,
-    host: { hostname: hostname(), kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memBytes: totalmem(), node: process.version, fio: fio() },
+    host: { hostname: hostname(), kernel: release(), cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '', memBytes: totalmem(), node: process.version, fio: fio(), wakeups: { before: wakeupsBefore, after: wakeupsAfter } },
     targets: outcome.targets,
     samples: outcome.samples,
     failures: outcome.failures,
@@ -88,6 +102,7 @@ async function main (argv: string[]): Promise<number> {
 
   process.stdout.write(renderText(summary))
   if (outcome.warnings.length > 0) process.stdout.write(`\nWarnings\n${outcome.warnings.map((w) => `  ${w.split('\n')[0]}`).join('\n')}\n`)
+  process.stdout.write(`\nWake-ups (a thread waking another and back, bench/wakeup.ts): ${renderWakeups(record.host.wakeups)}\n`)
   process.stdout.write('\n' + renderGoals(record.goals, record))
   if (outcome.interrupted) process.stdout.write('\nInterrupted: figures are partial.\n')
   process.stdout.write(`\nRaw figures: ${jsonPath}\n`)
