@@ -7,15 +7,16 @@
 // after each run and keeps it with the figures, so that a run's ratios can
 // be read against the machine it had.
 //
-// Run as a script it is the probe: two threads of its own process, each
-// bound to a CPU with taskset, pass a turn back and forth through a
-// SharedArrayBuffer with Atomics.wait/notify (futexes, as the kernel's
-// own wake-ups). The harness runs it as a child, so that binding threads
+// Run as a script it is the probe: two threads of its own process (the
+// other is wakeup-partner.ts), each bound to a CPU with taskset, pass a
+// turn back and forth through a SharedArrayBuffer with Atomics.wait/notify
+// (futexes, as the kernel's own wake-ups). The harness runs it as a child, so that binding threads
 // never touches the harness's own.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'
 import { allowedCpus, bindThread, threadId } from '../src/channel/cpus.ts'
+import { median } from './summary.ts'
 
 export interface Wakeups {
   /** Median round trip (two wake-ups) between two threads on one CPU, in microseconds. */
@@ -29,32 +30,16 @@ export interface Wakeups {
 const ROUND_TRIPS = 2_000
 const BATCHES = 5
 
-// The partner: waits for each odd turn, answers with the next even one, until told -1.
-const PARTNER = `
-const { parentPort, workerData } = require('node:worker_threads')
-const { readlinkSync } = require('node:fs')
-parentPort.postMessage(Number(readlinkSync('/proc/thread-self').split('/')[2]))
-const turn = new Int32Array(workerData)
-for (let expect = 1; ; expect += 2) {
-  let v
-  while ((v = Atomics.load(turn, 0)) !== expect && v !== -1) Atomics.wait(turn, 0, v)
-  if (v === -1) break
-  Atomics.store(turn, 0, expect + 1)
-  Atomics.notify(turn, 0)
-}
-`
-
 async function roundTripUs (a: number, b: number): Promise<number> {
   bindThread(threadId(), [a])
-  const sab = new SharedArrayBuffer(4)
-  const turn = new Int32Array(sab)
-  const worker = new Worker(PARTNER, { eval: true, workerData: sab })
+  const shared = new SharedArrayBuffer(4)
+  const turn = new Int32Array(shared)
+  const worker = new Worker(new URL('./wakeup-partner.ts', import.meta.url), { workerData: { turn: shared, cpu: b } })
   try {
-    const tid = await new Promise<number>((resolve, reject) => {
+    await new Promise((resolve, reject) => {
       worker.once('message', resolve)
       worker.once('error', reject)
     })
-    bindThread(tid, [b])
     const perBatch: number[] = []
     let n = 0
     for (let batch = 0; batch < BATCHES; batch++) {
@@ -69,8 +54,7 @@ async function roundTripUs (a: number, b: number): Promise<number> {
       }
       perBatch.push((performance.now() - started) * 1000 / ROUND_TRIPS)
     }
-    perBatch.sort((x, y) => x - y)
-    return perBatch[Math.floor(perBatch.length / 2)]
+    return median(perBatch)
   } finally {
     Atomics.store(turn, 0, -1)
     Atomics.notify(turn, 0)
@@ -94,7 +78,7 @@ const round1 = (x: number): number => Math.round(x * 10) / 10
 export function measureWakeups (timeoutMs = 60_000): Wakeups {
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url)], { encoding: 'utf8', timeout: timeoutMs, stdio: ['ignore', 'pipe', 'pipe'] })
   if (r.error !== undefined) throw new Error(`wake-up probe: ${r.error.message}`)
-  if (r.status !== 0) throw new Error(`wake-up probe: ${r.stderr.trim().split('\n').pop() ?? `exit status ${r.status}`}`)
+  if (r.status !== 0) throw new Error(`wake-up probe: ${r.stderr.trim().split('\n').pop() || `exit status ${r.status}`}`)
   const w = JSON.parse(r.stdout) as Wakeups
   return { sameCpuUs: round1(w.sameCpuUs), crossCpuUs: w.crossCpuUs === null ? null : round1(w.crossCpuUs), cpus: w.cpus }
 }

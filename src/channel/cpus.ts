@@ -62,6 +62,11 @@ export async function allowedCpus (): Promise<number[]> {
   return cpusAllowed(await readFile('/proc/thread-self/status', 'latin1'))
 }
 
+/** The CPUs the calling thread may use now (synchronously; see allowedCpus for the daemon's start). */
+export function threadCpus (): number[] {
+  return cpusAllowed(readFileSync('/proc/thread-self/status', 'latin1'))
+}
+
 /** Where the two threads go, or undefined to leave them to the scheduler. */
 export function placementOf (choice: ServeCpu, allowed: readonly number[]): Placement | undefined {
   if (choice === 'off') return undefined
@@ -98,8 +103,7 @@ export function leaveServingCpu (): void {
   const all = process.env[DAEMON_CPUS_ENV]
   if (all === undefined) return
   try {
-    const mine = cpusAllowed(readFileSync('/proc/thread-self/status', 'latin1'))
-    if (mine.join(',') !== all) bindThread(threadId(), parseCpuList(all))
+    if (threadCpus().join(',') !== all) bindThread(threadId(), parseCpuList(all))
   } catch {}
 }
 

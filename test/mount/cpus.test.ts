@@ -4,10 +4,10 @@
 // a while (src/channel/cpus.ts).
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
-import { cpusAllowed } from '../../src/channel/cpus.ts'
+import { cpusAllowed, threadCpus } from '../../src/channel/cpus.ts'
 import { mountObjfs, mountTier, q, servingPid, shOk } from './harness.ts'
 
-const allowed = cpusAllowed(readFileSync('/proc/self/status', 'latin1'))
+const allowed = threadCpus()
 
 /** Each thread of `pid`: its name and the CPUs it may use, the main thread first. */
 function threads (pid: number): Array<{ tid: number, name: string, cpus: string }> {

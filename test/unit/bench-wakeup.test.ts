@@ -1,11 +1,10 @@
 // bench/wakeup.ts: the probe of what a wake-up costs, run for real as the
 // harness runs it (a child process binding its own threads), and its lines.
 import t from 'tap'
-import { readFileSync } from 'node:fs'
-import { cpusAllowed } from '../../src/channel/cpus.ts'
+import { threadCpus } from '../../src/channel/cpus.ts'
 import { describeWakeups, measureWakeups, renderWakeups } from '../../bench/wakeup.ts'
 
-const mine = (): number[] => cpusAllowed(readFileSync('/proc/thread-self/status', 'latin1'))
+const mine = threadCpus
 
 t.test('the probe measures both round trips in a child, leaving this thread where it was', async t => {
   const before = mine()

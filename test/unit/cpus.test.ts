@@ -2,13 +2,12 @@
 // the CPU list format, the placement chosen from serve_cpu, and binding
 // real threads with taskset, including a thread that inherits a bound
 // thread's CPU and moves itself back.
-import { readFileSync } from 'node:fs'
 import { Worker } from 'node:worker_threads'
 import t from 'tap'
-import { bindThread, cpusAllowed, parseCpuList, placementOf, threadId } from '../../src/channel/cpus.ts'
+import { bindThread, cpusAllowed, parseCpuList, placementOf, threadCpus, threadId } from '../../src/channel/cpus.ts'
 import { ConfigError } from '../../src/errors.ts'
 
-const mine = (): number[] => cpusAllowed(readFileSync('/proc/thread-self/status', 'latin1'))
+const mine = threadCpus
 
 t.test('the kernel\'s CPU list format', async t => {
   t.same(parseCpuList('0-3,8,10-11'), [0, 1, 2, 3, 8, 10, 11])
@@ -32,7 +31,7 @@ t.test('serve_cpu: the serving thread on one CPU, the reader on the others', asy
 })
 
 /** In a worker thread's source: the CPUs it may use. */
-const CPUS_THERE = "m.cpusAllowed(require('node:fs').readFileSync('/proc/thread-self/status', 'latin1'))"
+const CPUS_THERE = 'm.threadCpus()'
 
 /** Run `body` (a function's source, given the module's exports) in a worker thread; its return value comes back. */
 async function inThread (body: string, env: NodeJS.ProcessEnv = process.env): Promise<unknown> {
