@@ -30,6 +30,12 @@ export class Inode {
   attr: ObjectAttr
   /** Buffered writes not yet stored (main thread only). */
   dirty: DirtyFile | undefined
+  /**
+   * Created here, on a store no one else changes, and no extended attribute
+   * set since: GETXATTR and LISTXATTR are answered without the store. The
+   * kernel asks for security.capability before the first write to a file.
+   */
+  xattrFree = false
   /** All names are gone: the object is reclaimed when the inode is dropped. */
   unlinked = false
   /** The table's epoch when a change made here last set `attr`. */

@@ -48,7 +48,12 @@ export async function open (fs: Fs, req: Req, { flags }: OpenIn): Promise<Reply>
 }
 
 export async function create (fs: Fs, req: Req, { flags, mode, name }: CreateIn): Promise<Reply> {
-  return createdReply(fs, await createObject(fs, req, name, (mode & 0o7777) | S_IFREG), flags)
+  const attr = await createObject(fs, req, name, (mode & 0o7777) | S_IFREG)
+  const reply = createdReply(fs, attr, flags)
+  // New, on a store only we change: no extended attribute until one is set here.
+  const inode = fs.table.byId(attr.id)
+  if (inode !== undefined && fs.store.capabilities.exclusive === true) inode.xattrFree = true
+  return reply
 }
 
 /**

@@ -35,6 +35,7 @@ export async function getxattr (fs: Fs, req: Req, { size, name }: GetxattrIn): P
   }
   const inode = fs.table.get(req.nodeid)
   if (isAcl(name)) throw new FsError(E.EOPNOTSUPP)
+  if (inode.xattrFree) throw new FsError(E.ENODATA)
   return sized(await fs.store.getxattr(inode.id, name), size)
 }
 
@@ -42,6 +43,8 @@ export async function setxattr (fs: Fs, req: Req, { flags, name, value }: Setxat
   if (req.nodeid === ROOT_NODEID && name === STATS_XATTR) throw new FsError(E.EPERM)
   const inode = fs.table.get(req.nodeid)
   if (isAcl(name)) throw new FsError(E.EOPNOTSUPP)
+  // Before the store call: a GETXATTR arriving meanwhile asks the store.
+  inode.xattrFree = false
   // The value is a view into the request slot, which is reused: the store keeps a copy.
   await fs.store.setxattr(inode.id, name, Uint8Array.from(value), flags)
   return new Uint8Array(0)
@@ -49,7 +52,7 @@ export async function setxattr (fs: Fs, req: Req, { flags, name, value }: Setxat
 
 export async function listxattr (fs: Fs, req: Req, { size }: ListxattrIn): Promise<Reply> {
   const inode = fs.table.get(req.nodeid)
-  return sized(encodeXattrNames(await fs.store.listxattr(inode.id)), size)
+  return sized(encodeXattrNames(inode.xattrFree ? [] : await fs.store.listxattr(inode.id)), size)
 }
 
 export async function removexattr (fs: Fs, req: Req, { name }: NameIn): Promise<Reply> {

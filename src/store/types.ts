@@ -142,6 +142,11 @@ export interface StoreCapabilities {
    * that instance, and its I/O is asynchronous network I/O anyway).
    */
   inlineOnly?: boolean
+  /**
+   * No other client changes the store (the local store, which one daemon
+   * holds at a time): what the daemon changed itself, it may know without asking.
+   */
+  exclusive?: boolean
 }
 
 /** Counters a store keeps of its own work, summed over the daemon's instances. */

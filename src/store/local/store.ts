@@ -75,7 +75,7 @@ function onceMoreIfFreed<T> (fn: () => T, free: () => boolean): T {
 
 export class LocalStore implements ObjectStore {
   readonly blockSize: number
-  readonly capabilities: StoreCapabilities = { stableIds: true, hardLinks: true, blockWrites: true, inoNodeids: true }
+  readonly capabilities: StoreCapabilities = { stableIds: true, hardLinks: true, blockWrites: true, inoNodeids: true, exclusive: true }
   readonly #ctx: Ctx
   readonly #layout: Layout
   readonly #rootId: string
