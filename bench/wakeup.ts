@@ -10,8 +10,8 @@
 // Run as a script it is the probe: two threads of its own process (the
 // other is wakeup-partner.ts), each bound to a CPU with taskset, pass a
 // turn back and forth through a SharedArrayBuffer with Atomics.wait/notify
-// (futexes, as the kernel's own wake-ups). The harness runs it as a child, so that binding threads
-// never touches the harness's own.
+// (futexes, as the kernel's own wake-ups). The harness runs it as a child,
+// so that binding threads never touches the harness's own.
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { Worker } from 'node:worker_threads'

@@ -48,12 +48,7 @@ export async function open (fs: Fs, req: Req, { flags }: OpenIn): Promise<Reply>
 }
 
 export async function create (fs: Fs, req: Req, { flags, mode, name }: CreateIn): Promise<Reply> {
-  const attr = await createObject(fs, req, name, (mode & 0o7777) | S_IFREG)
-  const reply = createdReply(fs, attr, flags)
-  // New, on a store only we change: no extended attribute until one is set here.
-  const inode = fs.table.byId(attr.id)
-  if (inode !== undefined && fs.store.capabilities.exclusive === true) inode.xattrFree = true
-  return reply
+  return createdReply(fs, await createObject(fs, req, name, (mode & 0o7777) | S_IFREG), flags)
 }
 
 /**
@@ -64,6 +59,9 @@ export async function create (fs: Fs, req: Req, { flags, mode, name }: CreateIn)
 export function createdReply (fs: Fs, attr: ObjectAttr, flags: number, readAt?: number): Uint8Array {
   const entry = entryFor(fs, attr, readAt)
   const inode = fs.table.get(entry.nodeid)
+  // Made by this request (not read back for a resend), on a store only we
+  // change: no extended attribute until one is set here.
+  if (readAt === undefined && fs.store.capabilities.exclusive === true) inode.xattrFree = true
   return encodeCreateOut(entry, { fh: addHandle(fs, inode, flags), open_flags: openFlags(fs) })
 }
 

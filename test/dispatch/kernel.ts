@@ -28,6 +28,9 @@ export const FUSE_INTERRUPT = 36
 export const FUSE_BATCH_FORGET = 42
 export const FUSE_READDIRPLUS = 44
 export const FUSE_RENAME2 = 45
+export const FUSE_SETXATTR = 21
+export const FUSE_GETXATTR = 22
+export const FUSE_LISTXATTR = 23
 
 // FATTR_* bits of fuse_setattr_in.valid.
 export const FATTR_MODE = 1 << 0
@@ -167,6 +170,14 @@ export const body = {
   symlink: (name: string, target: string): Uint8Array => new Bytes().name(name).name(target).bytes,
   /** fuse_link_in: oldnodeid u64; then the new name. */
   link: (oldnodeid: number, newname: string): Uint8Array => new Bytes().u64(oldnodeid).name(newname).bytes,
+  /** fuse_getxattr_in (GETXATTR, LISTXATTR): size u32, padding u32; GETXATTR then the name. */
+  getxattr: (size: number, name?: string): Uint8Array => {
+    const b = new Bytes().u32(size).u32(0)
+    return (name === undefined ? b : b.name(name)).bytes
+  },
+  /** The compat fuse_setxattr_in: size u32, flags u32; then the name and the value. */
+  setxattr: (name: string, value: Uint8Array, flags = 0): Uint8Array =>
+    new Bytes().u32(value.byteLength).u32(flags).name(name).raw(value).bytes,
 }
 
 /* ------------------------------------------------------------ requests */
@@ -197,6 +208,9 @@ export const req = {
   mknod: (parent: number, name: string, mode: number): Request => request(FUSE_MKNOD, parent, body.mknod(name, mode)),
   symlink: (parent: number, name: string, target: string): Request => request(FUSE_SYMLINK, parent, body.symlink(name, target)),
   link: (nodeid: number, parent: number, newname: string): Request => request(FUSE_LINK, parent, body.link(nodeid, newname)),
+  getxattr: (nodeid: number, name: string, size: number): Request => request(FUSE_GETXATTR, nodeid, body.getxattr(size, name)),
+  listxattr: (nodeid: number, size: number): Request => request(FUSE_LISTXATTR, nodeid, body.getxattr(size)),
+  setxattr: (nodeid: number, name: string, value: Uint8Array): Request => request(FUSE_SETXATTR, nodeid, body.setxattr(name, value)),
 }
 
 /**

@@ -6,37 +6,9 @@ import t from 'tap'
 import { errno as E } from '../../src/errors.ts'
 import type { Harness } from './harness.ts'
 import { withHarness } from './harness.ts'
-import { ROOT, parse, req, request } from './kernel.ts'
+import { ROOT, parse, req } from './kernel.ts'
 
-const FUSE_SETXATTR = 21
-const FUSE_GETXATTR = 22
-const FUSE_LISTXATTR = 23
 const utf8 = new TextEncoder()
-
-/** fuse_getxattr_in (size, padding), then the name. */
-function getxattr (nodeid: number, name: string, size: number): ReturnType<typeof request> {
-  const n = utf8.encode(name)
-  const b = new Uint8Array(8 + n.byteLength + 1)
-  new DataView(b.buffer).setUint32(0, size, true)
-  b.set(n, 8)
-  return request(FUSE_GETXATTR, nodeid, b)
-}
-
-function listxattr (nodeid: number, size: number): ReturnType<typeof request> {
-  const b = new Uint8Array(8)
-  new DataView(b.buffer).setUint32(0, size, true)
-  return request(FUSE_LISTXATTR, nodeid, b)
-}
-
-/** The compat fuse_setxattr_in (size, flags), the name, the value. */
-function setxattr (nodeid: number, name: string, value: Uint8Array): ReturnType<typeof request> {
-  const n = utf8.encode(name)
-  const b = new Uint8Array(8 + n.byteLength + 1 + value.byteLength)
-  new DataView(b.buffer).setUint32(0, value.byteLength, true)
-  b.set(n, 8)
-  b.set(value, 8 + n.byteLength + 1)
-  return request(FUSE_SETXATTR, nodeid, b)
-}
 
 /** Counts the store's xattr reads. */
 function countReads (h: Harness): { n: number } {
@@ -53,14 +25,14 @@ t.test('a file created here: ENODATA and an empty list without the store, until 
   await withHarness(t, async h => {
     const reads = countReads(h)
     const { nodeid } = parse.create(await h.ok(req.create(ROOT, 'f'), 'create')).entry
-    t.equal(await h.errno(getxattr(nodeid, 'security.capability', 0)), E.ENODATA, 'no capability')
-    const sized = await h.ok(listxattr(nodeid, 0), 'listxattr')
+    t.equal(await h.errno(req.getxattr(nodeid, 'security.capability', 0)), E.ENODATA, 'no capability')
+    const sized = await h.ok(req.listxattr(nodeid, 0), 'listxattr')
     t.equal(new DataView(sized.buffer, sized.byteOffset, sized.byteLength).getUint32(0, true), 0, 'no names')
     t.equal(reads.n, 0, 'the store was not asked')
 
-    await h.ok(setxattr(nodeid, 'user.k', utf8.encode('v')), 'setxattr')
-    t.same(await h.ok(getxattr(nodeid, 'user.k', 100), 'getxattr'), utf8.encode('v'), 'what was set is read back')
-    t.equal(await h.errno(getxattr(nodeid, 'security.capability', 0)), E.ENODATA, 'and a name never set is still absent')
+    await h.ok(req.setxattr(nodeid, 'user.k', utf8.encode('v')), 'setxattr')
+    t.same(await h.ok(req.getxattr(nodeid, 'user.k', 100), 'getxattr'), utf8.encode('v'), 'what was set is read back')
+    t.equal(await h.errno(req.getxattr(nodeid, 'security.capability', 0)), E.ENODATA, 'and a name never set is still absent')
     t.ok(reads.n >= 2, 'from the store')
   })
 })
@@ -69,18 +41,18 @@ t.test('a file this daemon did not create, or a store others change too, is aske
   await withHarness(t, async h => {
     const reads = countReads(h)
     const { nodeid } = parse.create(await h.ok(req.create(ROOT, 'f'), 'create')).entry
-    await h.ok(setxattr(nodeid, 'user.k', utf8.encode('v')), 'setxattr')
+    await h.ok(req.setxattr(nodeid, 'user.k', utf8.encode('v')), 'setxattr')
     // Forgotten, then found again by name: a new inode, nothing known of it.
     await h.roundTrip(req.forget(nodeid, 1))
     const again = parse.entry(await h.ok(req.lookup(ROOT, 'f'), 'lookup'))
-    t.same(await h.ok(getxattr(again.nodeid, 'user.k', 100), 'getxattr'), utf8.encode('v'))
+    t.same(await h.ok(req.getxattr(again.nodeid, 'user.k', 100), 'getxattr'), utf8.encode('v'))
     t.equal(reads.n, 1, 'asked')
   })
   await withHarness(t, async h => {
     Object.defineProperty(h.fs.store, 'capabilities', { value: { ...h.fs.store.capabilities, exclusive: false } })
     const reads = countReads(h)
     const { nodeid } = parse.create(await h.ok(req.create(ROOT, 'g'), 'create')).entry
-    t.equal(await h.errno(getxattr(nodeid, 'security.capability', 0)), E.ENODATA)
+    t.equal(await h.errno(req.getxattr(nodeid, 'security.capability', 0)), E.ENODATA)
     t.equal(reads.n, 1, 'another client may have set one: asked')
   })
 })
