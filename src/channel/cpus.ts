@@ -18,6 +18,7 @@
 // themselves back to all of the daemon's CPUs (leaveServingCpu).
 import { spawnSync } from 'node:child_process'
 import { readFileSync, readlinkSync } from 'node:fs'
+import { BroadcastChannel } from 'node:worker_threads'
 import { readFile } from 'node:fs/promises'
 import type { ServeCpu } from '../config.ts'
 import { ConfigError } from '../errors.ts'
@@ -31,6 +32,13 @@ export interface Placement {
 
 /** Where a thread started after the serving thread was bound finds the daemon's CPUs. */
 const DAEMON_CPUS_ENV = 'OBJFS_DAEMON_CPUS'
+
+/**
+ * Where bindThread says, from whichever thread, that the process forked
+ * (spawnSync forks): the fork left every page copy-on-write, the request
+ * ring's too, which the session then writes again (ring.ts, refault).
+ */
+export const FORKED_CHANNEL = 'objfs:forked'
 
 /** "0-3,8,10-11" (the kernel's list format) -> [0, 1, 2, 3, 8, 10, 11]. */
 export function parseCpuList (text: string): number[] {
@@ -110,6 +118,9 @@ export function leaveServingCpu (): void {
 /** Let thread `tid` run on `cpus` only; throws with taskset's reason. */
 export function bindThread (tid: number, cpus: readonly number[]): void {
   const r = spawnSync('taskset', ['--pid', '--cpu-list', cpus.join(','), String(tid)], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
+  const forked = new BroadcastChannel(FORKED_CHANNEL)
+  forked.postMessage(tid)
+  forked.close()
   if (r.error !== undefined) throw new Error(`taskset: ${r.error.message}`)
   if (r.status !== 0) throw new Error(`taskset: ${r.stderr.trim() || `exit status ${r.status}`}`)
 }

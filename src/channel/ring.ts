@@ -19,6 +19,8 @@ const SERVED = 5    // publications the supervisor has taken and served as far a
 const HEADER = 8
 // Then: queue[n] (slot index per publication), length[n], busy[n].
 
+const PAGE = 4096
+
 export const RING_RUNNING = 0
 export const RING_CLOSED = 1
 export const RING_STOP = 2
@@ -38,8 +40,11 @@ export function createRing (slots: number, slotSize: number): RingBuffers {
   // pending fails the copy, and the kernel then ends that request with EIO
   // instead of leaving it for FUSE_NOTIFY_RESEND: kill -9 of the serving
   // process failed an rsync's close() that way (keeper.test.ts, 1 run in 6).
+  // A fork makes the pages copy-on-write again: Ring.refault.
   const pages = new Uint8Array(data)
-  for (let at = 0; at < pages.byteLength; at += 4096) pages[at] = 0
+  // One byte a page, and the last: the buffer need not start on a page.
+  for (let at = 0; at < pages.byteLength; at += PAGE) pages[at] = 0
+  pages[pages.byteLength - 1] = 0
   new Int32Array(control)[FREE] = slots
   return { control, data, slots, slotSize }
 }
@@ -147,6 +152,18 @@ export class Ring {
    */
   served (): void {
     Atomics.store(this.ctl, SERVED, this.#head)
+  }
+
+  /**
+   * After the process forked (a spawn; cpus.ts announces it), its pages are
+   * copy-on-write: the kernel's next copy of a request into each would fault
+   * again (createRing). Write each once more without changing a byte: an
+   * atomic OR of 0 is safe while the reader and the kernel fill slots.
+   */
+  refault (): void {
+    const words = new Int32Array(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength >> 2)
+    for (let i = 0; i < words.length; i += PAGE >> 2) Atomics.or(words, i, 0)
+    Atomics.or(words, words.length - 1, 0)
   }
 
   /** Wake a supervisor waiting in waitForRequests, to look at its own state. */

@@ -5,11 +5,12 @@
 // since it last looked, as one batch. Replies are written from the
 // supervisor with writev(2), one call per reply (the kernel requires a reply
 // in a single write), which does not block.
-import { Worker } from 'node:worker_threads'
+import { BroadcastChannel, Worker } from 'node:worker_threads'
 import { fileURLToPath } from 'node:url'
 import {
   FUSE_HAS_RESEND_FLAGS2, FUSE_INIT, FUSE_INIT_EXT, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, IN_HEADER_SIZE,
 } from './abi.ts'
+import { FORKED_CHANNEL } from './cpus.ts'
 import { decodeInHeader, decodeInitIn, type InitIn } from './decode.ts'
 import { encodeInitOut, encodeNotifyResend, replyError, replyHeaderFor } from './encode.ts'
 import { Handover, createHandover } from './handover.ts'
@@ -69,6 +70,9 @@ export class Session {
   // would be missed by the wait that follows, so the poll looks for it.
   readonly #ready = (): boolean => this.#ring.pending() || this.#ring.state === RING_CLOSED
   readonly #sleep = (): boolean => this.#ring.waitSync(WAIT_MS)
+  // A fork undoes the ring's prefaulting (ring.ts); the threads binding
+  // themselves to CPUs fork, at start and when the checkpoint thread starts.
+  readonly #forks = new BroadcastChannel(FORKED_CHANNEL)
   #reader: Worker | undefined
   #closedErrno = 0
   #detached = false
@@ -79,6 +83,8 @@ export class Session {
     this.#opts = opts
     // The kernel refuses reads into buffers smaller than a WRITE of max_write plus headers.
     this.#ring = new Ring(createRing(opts.slots, opts.maxWrite + PAGE))
+    this.#forks.unref()
+    this.#forks.onmessage = () => { this.#ring.refault() }
   }
 
   #startReader (): void {
@@ -165,6 +171,7 @@ export class Session {
       if (this.#detached) {
         // A reply handed to the reader is written before the next process takes over.
         if (!this.#handover.settle(HANDOVER_SETTLE_MS)) log.warn('a reply handed to the reader thread was not written before the handover')
+        this.#forks.close()
         return DETACHED
       }
       const batch = this.#ring.take()
@@ -174,6 +181,7 @@ export class Session {
       if (batch.length > 0) continue
       if (this.#ring.state === RING_CLOSED) {
         this.#closedErrno = this.#ring.closeErrno
+        this.#forks.close()
         return this.#closedErrno
       }
       // Let every reply queued as a microtask go out first.

@@ -2,9 +2,9 @@
 // the CPU list format, the placement chosen from serve_cpu, and binding
 // real threads with taskset, including a thread that inherits a bound
 // thread's CPU and moves itself back.
-import { Worker } from 'node:worker_threads'
+import { BroadcastChannel, Worker } from 'node:worker_threads'
 import t from 'tap'
-import { bindThread, cpusAllowed, parseCpuList, placementOf, threadCpus, threadId } from '../../src/channel/cpus.ts'
+import { FORKED_CHANNEL, bindThread, cpusAllowed, parseCpuList, placementOf, threadCpus, threadId } from '../../src/channel/cpus.ts'
 import { ConfigError } from '../../src/errors.ts'
 
 const mine = threadCpus
@@ -75,4 +75,18 @@ t.test('binding threads', { skip: mine().length < 2 ? 'needs two CPUs this proce
 
   t.throws(() => bindThread(threadId(), [4095]), /taskset: /, 'a CPU that does not exist: taskset\'s reason')
   t.same(mine(), [first], 'and the thread stays where it was')
+})
+
+t.test('bindThread says on FORKED_CHANNEL that the process forked, from any thread', async t => {
+  // taskset is a child process: the fork leaves the session's ring copy-on-write (ring.ts refault).
+  const heard: number[] = []
+  const channel = new BroadcastChannel(FORKED_CHANNEL)
+  t.teardown(() => { channel.close() })
+  channel.onmessage = (e: unknown) => { heard.push((e as { data: number }).data) }
+  const here = mine()
+  bindThread(threadId(), here)
+  const tid = await inThread(`(m) => { m.bindThread(m.threadId(), m.threadCpus()); return m.threadId() }`) as number
+  const until = Date.now() + 5000
+  while (heard.length < 2 && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 10))
+  t.same(heard.sort((a, b) => a - b), [process.pid, tid].sort((a, b) => a - b), 'one word from the main thread, one from a worker thread, each naming the thread it bound')
 })

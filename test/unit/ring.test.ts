@@ -254,3 +254,25 @@ t.test('a close() while the supervisor waits wakes it at once', { timeout: 15_00
   t.ok(ms < 900, `woken by the close after ${ms} ms, not by the timeout`)
   t.same(r.take(), [], 'nothing published')
 })
+
+t.test('refault() writes every page of the slots once more and changes no byte', async t => {
+  // 1,021 pages, the last slot ending inside a page: a buffer need not start or end on one.
+  const b = createRing(64, 65_331)
+  const r = new Ring(b)
+  const bytes = new Uint8Array(b.data)
+  for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 2654435761) >>> 24
+  const before = bytes.slice()
+  const pages = Math.ceil(bytes.byteLength / 4096)
+  const faults = (): number => process.resourceUsage().minorPageFault
+  // A fork leaves every private page copy-on-write: the next write to each faults.
+  t.equal(spawnSync('true').status, 0)
+  let at = faults()
+  r.refault()
+  const first = faults() - at
+  t.ok(first >= pages, `after a fork, refault() faulted each of the ${pages} pages (${first} faults)`)
+  at = faults()
+  r.refault()
+  const second = faults() - at
+  t.ok(second < pages / 10, `and once written, the pages fault no more (${second} faults)`)
+  t.ok(Buffer.from(bytes).equals(Buffer.from(before)), 'every byte as it was')
+})
