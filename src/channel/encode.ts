@@ -14,6 +14,12 @@ import { UNIQUE_RESEND_HI, isResent } from './decode.ts'
 const TWO_32 = 2 ** 32
 const utf8 = new TextEncoder()
 
+/** Writer.alloc's slab: pieces up to a quarter of it, never handed out twice, so they stay zero until written. */
+const SLAB_SIZE = 64 * 1024
+const SLAB_PIECE_MAX = SLAB_SIZE / 4
+let slab = new DataView(new ArrayBuffer(SLAB_SIZE))
+let slabUsed = 0
+
 /**
  * A little-endian cursor over a fresh, zero-filled buffer. Padding and
  * reserved fields are skipped, so they stay zero. Numbers wider than 32 bits
@@ -21,32 +27,53 @@ const utf8 = new TextEncoder()
  */
 export class Writer {
   readonly bytes: Uint8Array
+  /** A view of the whole buffer `bytes` is in, which starts at `base` in it. */
   readonly view: DataView
+  readonly base: number
   pos: number
 
-  constructor (bytes: Uint8Array, pos = 0) {
+  constructor (bytes: Uint8Array, pos = 0, view?: DataView) {
     this.bytes = bytes
-    this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.view = view ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.base = view === undefined ? 0 : bytes.byteOffset - view.byteOffset
     this.pos = pos
   }
 
-  static alloc (size: number): Writer { return new Writer(new Uint8Array(size)) }
+  /**
+   * A fresh, zero-filled buffer of `size` bytes. Small ones are cut from a
+   * shared slab with one DataView: a Uint8Array and a DataView of their own
+   * took 0.8 us a buffer (a malloc, and the ArrayBuffer V8 makes only when
+   * asked for), 0.05 us cut from a slab, and every reply takes one or two.
+   */
+  static alloc (size: number): Writer {
+    if (size > SLAB_PIECE_MAX) return new Writer(new Uint8Array(size))
+    if (slabUsed + size > SLAB_SIZE) {
+      slab = new DataView(new ArrayBuffer(SLAB_SIZE))
+      slabUsed = 0
+    }
+    const bytes = new Uint8Array(slab.buffer, slabUsed, size)
+    // Pieces start 8-aligned, as fresh buffers do.
+    slabUsed += (size + 7) & ~7
+    return new Writer(bytes, 0, slab)
+  }
 
-  u16 (v: number): this { this.view.setUint16(this.pos, v, true); this.pos += 2; return this }
+  u16 (v: number): this { this.view.setUint16(this.base + this.pos, v, true); this.pos += 2; return this }
   // setUint32 applies ToUint32, so flag words with bit 31 set (negative after `|`) encode right.
-  u32 (v: number): this { this.view.setUint32(this.pos, v, true); this.pos += 4; return this }
-  i32 (v: number): this { this.view.setInt32(this.pos, v, true); this.pos += 4; return this }
+  u32 (v: number): this { this.view.setUint32(this.base + this.pos, v, true); this.pos += 4; return this }
+  i32 (v: number): this { this.view.setInt32(this.base + this.pos, v, true); this.pos += 4; return this }
   u64 (v: number): this {
-    this.view.setUint32(this.pos, v >>> 0, true)
-    this.view.setUint32(this.pos + 4, Math.floor(v / TWO_32), true)
+    const at = this.base + this.pos
+    this.view.setUint32(at, v >>> 0, true)
+    this.view.setUint32(at + 4, Math.floor(v / TWO_32), true)
     this.pos += 8
     return this
   }
 
   /** Two's complement; for times before 1970 and notify offsets. */
   i64 (v: number): this {
-    this.view.setUint32(this.pos, v >>> 0, true)
-    this.view.setInt32(this.pos + 4, Math.floor(v / TWO_32), true)
+    const at = this.base + this.pos
+    this.view.setUint32(at, v >>> 0, true)
+    this.view.setInt32(at + 4, Math.floor(v / TWO_32), true)
     this.pos += 8
     return this
   }
@@ -59,8 +86,9 @@ export class Writer {
   unique (v: number): this {
     const resent = isResent(v)
     const rest = Math.abs(v)
-    this.view.setUint32(this.pos, rest >>> 0, true)
-    this.view.setUint32(this.pos + 4, (resent ? UNIQUE_RESEND_HI : 0) + Math.floor(rest / TWO_32), true)
+    const at = this.base + this.pos
+    this.view.setUint32(at, rest >>> 0, true)
+    this.view.setUint32(at + 4, (resent ? UNIQUE_RESEND_HI : 0) + Math.floor(rest / TWO_32), true)
     this.pos += 8
     return this
   }

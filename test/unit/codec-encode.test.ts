@@ -285,3 +285,28 @@ t.test('notifications: unique 0, error = notify code', async t => {
   ))
   t.same(e.encodeNotifyInvalEntry(1, 'a', abi.FUSE_EXPIRE_ONLY).subarray(28, 32), hex('01 00 00 00'), 'flags slot')
 })
+
+t.test('Writer.alloc: every buffer zero-filled and its own, also when cut from the shared slab', async t => {
+  const rng = (() => { let x = 12345; return () => (x = (x * 1103515245 + 12345) >>> 0) })()
+  const pieces: Array<{ bytes: Uint8Array, mark: number }> = []
+  let dirty = 0
+  let missized = 0
+  for (let i = 0; i < 5000; i++) {
+    // Mostly reply-sized, some past the slab's largest piece (16 KiB).
+    const size = i % 500 === 0 ? 20_000 + (rng() % 5000) : 1 + (rng() % 300)
+    const w = e.Writer.alloc(size)
+    if (w.bytes.byteLength !== size) missized++
+    if (w.bytes.some(b => b !== 0)) dirty++
+    // The first word through the cursor, which addresses the piece, not its slab.
+    if (size >= 4) w.u32(0xffffffff)
+    const mark = 1 + (i % 250)
+    w.bytes.fill(mark, size >= 4 ? 4 : 0)
+    pieces.push({ bytes: w.bytes, mark })
+  }
+  t.equal(missized, 0, 'each buffer of the size asked for')
+  t.equal(dirty, 0, 'each buffer arrived zero-filled')
+  const overwritten = pieces.filter(p => p.bytes.byteLength >= 4
+    ? p.bytes.subarray(0, 4).some(b => b !== 0xff) || p.bytes.subarray(4).some(b => b !== p.mark)
+    : p.bytes.some(b => b !== p.mark))
+  t.equal(overwritten.length, 0, 'and no later buffer overlapped an earlier one')
+})
