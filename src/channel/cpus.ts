@@ -18,8 +18,8 @@
 // themselves back to all of the daemon's CPUs (leaveServingCpu).
 import { spawnSync } from 'node:child_process'
 import { readFileSync, readlinkSync } from 'node:fs'
-import { BroadcastChannel } from 'node:worker_threads'
 import { readFile } from 'node:fs/promises'
+import { BroadcastChannel } from 'node:worker_threads'
 import type { ServeCpu } from '../config.ts'
 import { ConfigError } from '../errors.ts'
 
@@ -118,6 +118,7 @@ export function leaveServingCpu (): void {
 /** Let thread `tid` run on `cpus` only; throws with taskset's reason. */
 export function bindThread (tid: number, cpus: readonly number[]): void {
   const r = spawnSync('taskset', ['--pid', '--cpu-list', cpus.join(','), String(tid)], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
+  // Forked even if taskset then failed.
   const forked = new BroadcastChannel(FORKED_CHANNEL)
   forked.postMessage(tid)
   forked.close()
