@@ -41,12 +41,20 @@ export function createRing (slots: number, slotSize: number): RingBuffers {
   // instead of leaving it for FUSE_NOTIFY_RESEND: kill -9 of the serving
   // process failed an rsync's close() that way (keeper.test.ts, 1 run in 6).
   // A fork makes the pages copy-on-write again: Ring.refault.
-  const pages = new Uint8Array(data)
-  // One byte a page, and the last: the buffer need not start on a page.
-  for (let at = 0; at < pages.byteLength; at += PAGE) pages[at] = 0
-  pages[pages.byteLength - 1] = 0
+  writeEveryPage(data)
   new Int32Array(control)[FREE] = slots
   return { control, data, slots, slotSize }
+}
+
+/**
+ * Write every page of `data` once without changing a byte: an atomic OR of 0
+ * on a word a page, and on the last word, since the buffer need not start on
+ * a page. Safe while the reader and the kernel fill slots.
+ */
+function writeEveryPage (data: SharedArrayBuffer): void {
+  const words = new Int32Array(data, 0, data.byteLength >> 2)
+  for (let i = 0; i < words.length; i += PAGE >> 2) Atomics.or(words, i, 0)
+  if (words.length > 0) Atomics.or(words, words.length - 1, 0)
 }
 
 /** The view both sides use; methods are named for the side that calls them. */
@@ -157,13 +165,10 @@ export class Ring {
   /**
    * After the process forked (a spawn; cpus.ts announces it), its pages are
    * copy-on-write: the kernel's next copy of a request into each would fault
-   * again (createRing). Write each once more without changing a byte: an
-   * atomic OR of 0 is safe while the reader and the kernel fill slots.
+   * again (createRing). Each is written once more, as createRing did.
    */
   refault (): void {
-    const words = new Int32Array(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength >> 2)
-    for (let i = 0; i < words.length; i += PAGE >> 2) Atomics.or(words, i, 0)
-    Atomics.or(words, words.length - 1, 0)
+    writeEveryPage(this.bytes.buffer as SharedArrayBuffer)
   }
 
   /** Wake a supervisor waiting in waitForRequests, to look at its own state. */

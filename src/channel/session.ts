@@ -167,11 +167,18 @@ export class Session {
    * it did any.
    */
   async serve (sink: RequestSink, idle: () => boolean = () => false, tidy: () => boolean = () => false): Promise<number> {
+    try {
+      return await this.#serve(sink, idle, tidy)
+    } finally {
+      this.#forks.close()
+    }
+  }
+
+  async #serve (sink: RequestSink, idle: () => boolean, tidy: () => boolean): Promise<number> {
     for (;;) {
       if (this.#detached) {
         // A reply handed to the reader is written before the next process takes over.
         if (!this.#handover.settle(HANDOVER_SETTLE_MS)) log.warn('a reply handed to the reader thread was not written before the handover')
-        this.#forks.close()
         return DETACHED
       }
       const batch = this.#ring.take()
@@ -181,7 +188,6 @@ export class Session {
       if (batch.length > 0) continue
       if (this.#ring.state === RING_CLOSED) {
         this.#closedErrno = this.#ring.closeErrno
-        this.#forks.close()
         return this.#closedErrno
       }
       // Let every reply queued as a microtask go out first.

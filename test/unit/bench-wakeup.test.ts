@@ -4,10 +4,8 @@ import t from 'tap'
 import { threadCpus } from '../../src/channel/cpus.ts'
 import { describeWakeups, measureWakeups, renderWakeups } from '../../bench/wakeup.ts'
 
-const mine = threadCpus
-
 t.test('the probe measures both round trips in a child, leaving this thread where it was', async t => {
-  const before = mine()
+  const before = threadCpus()
   const w = measureWakeups()
   t.ok(Number.isFinite(w.sameCpuUs) && w.sameCpuUs > 0, `one CPU: ${w.sameCpuUs} us`)
   // A round trip is two wake-ups of a thread: no machine does that in under 0.1 us nor over a second.
@@ -19,7 +17,7 @@ t.test('the probe measures both round trips in a child, leaving this thread wher
   } else {
     t.equal(w.crossCpuUs, null, 'no cross-CPU figure with one CPU')
   }
-  t.same(mine(), before, 'the harness thread still runs on every CPU it had')
+  t.same(threadCpus(), before, 'the harness thread still runs on every CPU it had')
 })
 
 t.test('a probe that cannot finish is an error with its reason', async t => {

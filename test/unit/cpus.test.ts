@@ -7,8 +7,6 @@ import t from 'tap'
 import { FORKED_CHANNEL, bindThread, cpusAllowed, parseCpuList, placementOf, threadCpus, threadId } from '../../src/channel/cpus.ts'
 import { ConfigError } from '../../src/errors.ts'
 
-const mine = threadCpus
-
 t.test('the kernel\'s CPU list format', async t => {
   t.same(parseCpuList('0-3,8,10-11'), [0, 1, 2, 3, 8, 10, 11])
   t.same(parseCpuList('5'), [5])
@@ -47,15 +45,15 @@ async function inThread (body: string, env: NodeJS.ProcessEnv = process.env): Pr
   return result
 }
 
-t.test('binding threads', { skip: mine().length < 2 ? 'needs two CPUs this process may use' : false }, async t => {
-  const all = mine()
+t.test('binding threads', { skip: threadCpus().length < 2 ? 'needs two CPUs this process may use' : false }, async t => {
+  const all = threadCpus()
   const [first, second] = all
   t.equal(threadId(), process.pid, 'the main thread\'s id is the process id')
 
   // This (main) thread on one CPU, as the daemon's serving thread.
   bindThread(threadId(), [first])
   t.teardown(() => { bindThread(process.pid, all) })
-  t.same(mine(), [first], 'the calling thread is bound')
+  t.same(threadCpus(), [first], 'the calling thread is bound')
 
   const plain = await inThread(`(m) => ({ tid: m.threadId(), cpus: ${CPUS_THERE} })`) as { tid: number, cpus: number[] }
   t.not(plain.tid, process.pid, 'a worker thread has an id of its own')
@@ -71,10 +69,10 @@ t.test('binding threads', { skip: mine().length < 2 ? 'needs two CPUs this proce
 
   const other = await inThread(`(m) => { m.bindThread(m.threadId(), [${second}]); return ${CPUS_THERE} }`)
   t.same(other, [second], 'a worker thread binds itself, as the reader does')
-  t.same(mine(), [first], 'without moving the thread that started it')
+  t.same(threadCpus(), [first], 'without moving the thread that started it')
 
   t.throws(() => bindThread(threadId(), [4095]), /taskset: /, 'a CPU that does not exist: taskset\'s reason')
-  t.same(mine(), [first], 'and the thread stays where it was')
+  t.same(threadCpus(), [first], 'and the thread stays where it was')
 })
 
 t.test('bindThread says on FORKED_CHANNEL that the process forked, from any thread', async t => {
@@ -83,7 +81,7 @@ t.test('bindThread says on FORKED_CHANNEL that the process forked, from any thre
   const channel = new BroadcastChannel(FORKED_CHANNEL)
   t.teardown(() => { channel.close() })
   channel.onmessage = (e: unknown) => { heard.push((e as { data: number }).data) }
-  const here = mine()
+  const here = threadCpus()
   bindThread(threadId(), here)
   const tid = await inThread(`(m) => { m.bindThread(m.threadId(), m.threadCpus()); return m.threadId() }`) as number
   const until = Date.now() + 5000
