@@ -38,7 +38,7 @@ function caption (family: string, r: RunRecord): string | undefined {
   switch (family) {
     case 'rsync': return `rsync -a of ${treeText}: into the target by 1, 2, 4, 8 processes; again, unchanged; out of it, cold`
     case 'tools': return `git clone of ${repo === undefined ? 'a repository' : `${repo.commits} commits, ${files(repo.files)} files`}; tar -x, cp -a, rm -rf of ${treeText}`
-    case 'seq': return `fio, 1 MiB blocks: write (with fsync) and cold read of a ${formatMiB(sz.fileBytes)} file`
+    case 'seq': return `fio, 1 MiB blocks: write (with fsync) and cold read of a ${formatMiB(sz.fileBytes)} file; cold read of four files of a quarter of that, by four readers at once`
     case 'meta': return `create, cold stat, unlink of ${files(sz.fileCount)} empty files in one directory`
     case 'random': return `fio, 4 KiB random reads of a ${formatMiB(sz.fileBytes)} file for ${sz.randomSeconds} s, cold cache`
     default: return undefined

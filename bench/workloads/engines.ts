@@ -73,11 +73,35 @@ export async function fioRandRead (ctx: StepContext, file: string, bytes: number
   return { seconds: job.job_runtime / 1000, wallSeconds: r.wallSeconds, engine: fio() ?? 'fio', amount: job.read.total_ios }
 }
 
+/**
+ * `streams` fio jobs at once, each reading or writing a file of its own
+ * (`par.0`, `par.1`, ... in `dir`), 1 MiB blocks, synchronous I/O. The
+ * figure is the group's runtime, which fio reports as its longest job's.
+ */
+export async function fioStreams (ctx: StepContext, rw: 'write' | 'read', dir: string, bytesEach: number, streams: number): Promise<StepOutcome> {
+  if (fio() === null) throw new StepFailed('fio is not installed')
+  const args = [
+    `--name=streams-${rw}`, `--directory=${dir}`, '--filename_format=par.$jobnum', `--rw=${rw}`, '--bs=1M',
+    `--size=${bytesEach}`, `--numjobs=${streams}`, '--group_reporting', '--ioengine=psync', '--output-format=json',
+    ...(rw === 'write' ? ['--end_fsync=1', '--fallocate=none'] : []),
+  ]
+  const r = await runChild('fio', args, { timeoutMs: ctx.timeoutMs, signal: ctx.signal })
+  if (r.code !== 0) throw new StepFailed(describeFailure(`fio ${rw} x${streams}`, r))
+  const job = parseJson(r.stdout, (j) => (j as { jobs?: FioJob[] }).jobs?.[0])
+  if (job === undefined) throw new StepFailed(`fio ${rw} x${streams}: no job in JSON output`)
+  if (job.error !== 0) throw new StepFailed(`fio ${rw} x${streams}: job error ${job.error}`)
+  const bytes = bytesEach * streams
+  if (job[rw].io_bytes !== bytes) throw new StepFailed(`fio ${rw} x${streams}: moved ${job[rw].io_bytes} of ${bytes} bytes`)
+  const seconds = job[rw].runtime > 0 ? job[rw].runtime / 1000 : r.wallSeconds
+  return { seconds, wallSeconds: r.wallSeconds, engine: fio() ?? 'fio' }
+}
+
 interface FioJob {
   error: number
   job_runtime: number
-  read: { io_bytes: number, total_ios: number }
-  write: { io_bytes: number }
+  /** `runtime`: ms; with group_reporting, the group's (its longest job's). */
+  read: { io_bytes: number, total_ios: number, runtime: number }
+  write: { io_bytes: number, runtime: number }
 }
 
 // fio may print warnings before its JSON; the document starts at the first "{".

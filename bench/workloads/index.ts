@@ -3,7 +3,8 @@ import { files } from './files.ts'
 import { random } from './random.ts'
 import { rsync } from './rsync.ts'
 import { seq } from './seq.ts'
+import { streams } from './streams.ts'
 import { tools } from './tools.ts'
 import type { Workload } from './types.ts'
 
-export const workloads: Workload[] = [rsync, tools, seq, files, random]
+export const workloads: Workload[] = [rsync, tools, seq, streams, files, random]

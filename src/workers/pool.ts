@@ -233,7 +233,7 @@ export class PooledStore implements ObjectStore {
    * block. Only where a pooled buffer holds a whole block.
    */
   readAhead (id: ObjectId, index: number): void {
-    if (this.#pool === undefined || this.#readBuffers.size !== this.blockSize || this.#ahead.has(id, index)) return
+    if (this.#pool === undefined || this.#readBuffers.size !== this.blockSize || this.#ahead.has(id, index) || !this.#ahead.room()) return
     const lease = this.#readBuffers.lend()
     const read = this.#call<number | null>('readBlock', [id, index, 0, this.blockSize], undefined, lease.buf)
     read.then(lease.done, lease.done)

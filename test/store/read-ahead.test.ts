@@ -7,6 +7,7 @@ import type { Test } from 'tap'
 import { errno as E } from '../../src/errors.ts'
 import type { ObjectAttr, ObjectId } from '../../src/store/types.ts'
 import type { PooledStore } from '../../src/workers/pool.ts'
+import { KEEP } from '../../src/workers/read-ahead.ts'
 import { LONG_AGO, file, pattern, rejectsErrno } from './conformance/helpers.ts'
 import { configFor, pooledStore, storeDirs } from './local-fixture.ts'
 
@@ -72,24 +73,55 @@ t.test('a read ahead that fails: the READ reads again and meets the error as its
   await rejectsErrno(t, read(pool, gone, 0, 0, SIZE), E.ENOENT, 'the READ fails as without')
 })
 
-t.test('read ahead is for the reads about to come: a few blocks, let go once passed or stale', async t => {
+t.test('read ahead is for the reads about to come: let go once passed or stale', async t => {
   const { pool, f } = await setup(t)
   for (const index of [0, 1, 2, 3, 4]) pool.readAhead(f.id, index)
   await new Promise(resolve => setTimeout(resolve, 100))
   let calls = pool.calls.worker
   const worker = (): number => pool.calls.worker - calls
-  t.same(await read(pool, f.id, 0, 0, SIZE), pattern(SIZE, 0))
-  t.equal(worker(), 1, 'the oldest was let go for the fifth')
   t.same(await read(pool, f.id, 2, 0, SIZE), pattern(SIZE, 2))
-  t.equal(worker(), 1, 'a newer one is held')
+  t.equal(worker(), 0, 'taken')
   t.same(await read(pool, f.id, 1, 0, SIZE), pattern(SIZE, 1))
-  t.equal(worker(), 2, 'one the reader went past was let go')
+  t.equal(worker(), 1, 'one the reader went past was let go')
   const copy = await pool.readBlock(f.id, 4, 10, 20)
   t.same(copy, pattern(1000, 4).subarray(10, 30), 'a read for no READ of its own (one that spans two blocks) takes it too')
-  t.equal(worker(), 2)
+  t.equal(worker(), 1)
   pool.readAhead(f.id, 0)
   await new Promise(resolve => setTimeout(resolve, 1100))
   calls = pool.calls.worker
   t.same(await read(pool, f.id, 0, 0, SIZE), pattern(SIZE, 0))
   t.equal(worker(), 1, 'one not asked for within a second is read again')
+})
+
+t.test('full, no more is read ahead: the blocks held wait for their READs', async t => {
+  const { pool } = await setup(t)
+  // One block each of KEEP + 1 files, as readers side by side ask for them.
+  const files: ObjectAttr[] = []
+  const root = (await pool.root()).id
+  for (let i = 0; i <= KEEP; i++) {
+    const g = await file(pool, root, `g${i}`)
+    await pool.writeBlocks(g.id, [{ index: 1, data: pattern(SIZE, i) }], 2 * SIZE, LONG_AGO)
+    files.push(g)
+  }
+  let calls = pool.calls.worker
+  const worker = (): number => pool.calls.worker - calls
+  for (const g of files) pool.readAhead(g.id, 1)
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.equal(worker(), KEEP, `${KEEP} read ahead, the last one not`)
+  calls = pool.calls.worker
+  for (let i = 0; i < KEEP; i++) t.same(await read(pool, files[i].id, 1, 0, SIZE), pattern(SIZE, i))
+  t.equal(worker(), 0, 'every block held went to its READ, the first one too')
+  t.same(await read(pool, files[KEEP].id, 1, 0, SIZE), pattern(SIZE, KEEP))
+  t.equal(worker(), 1, 'the one left out is read by its READ')
+
+  for (let i = 0; i < KEEP; i++) pool.readAhead(files[i].id, 1)
+  await new Promise(resolve => setTimeout(resolve, 1100))
+  calls = pool.calls.worker
+  pool.readAhead(files[KEEP].id, 1)
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.equal(worker(), 1, 'full of blocks nobody asked for within a second: they make room')
+  t.same(await read(pool, files[0].id, 1, 0, SIZE), pattern(SIZE, 0))
+  t.equal(worker(), 2, 'and were let go')
+  t.same(await read(pool, files[KEEP].id, 1, 0, SIZE), pattern(SIZE, KEEP))
+  t.equal(worker(), 2, 'the new one was read ahead')
 })
