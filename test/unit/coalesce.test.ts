@@ -425,6 +425,23 @@ t.test('a file read block after block has its next blocks read ahead, within its
   t.same(io.ahead.slice(5), [], 'backwards is no pattern')
 })
 
+t.test('readers of one file taking turns each have their next blocks read ahead', async t => {
+  const { io, c, file } = setup({ preload: bytes(40 * BS, 1) })
+  // Two readers, one from block 0 and one from block 20, a READ each in turn.
+  for (const i of [0, 1]) {
+    await c.read(file, i * BS, BS)
+    await c.read(file, (20 + i) * BS, BS)
+  }
+  t.same(io.ahead, [2, 3, 22, 23], 'each reader\'s second block: two ahead of it')
+  await c.read(file, 2 * BS, BS)
+  await c.read(file, 22 * BS, BS)
+  t.same(io.ahead.slice(4), [3, 4, 23, 24], 'each goes on from where it left off')
+  // Eight more readers start elsewhere: the two are forgotten, the oldest first.
+  for (let k = 0; k < 8; k++) await c.read(file, (24 + 2 * k) * BS, 1)
+  await c.read(file, 3 * BS, BS)
+  t.same(io.ahead.slice(8), [], 'a ninth reader took the place of the oldest')
+})
+
 t.test('direct: a whole-block write is stored from the caller\'s memory and resolves once stored', async t => {
   const old = bytes(2 * BS, 1)
   const { io, c, file, settled } = setup({ direct: true, preload: old })
