@@ -14,10 +14,12 @@ import type { ObjectId } from '../store/types.ts'
  * Blocks held ahead, across files, each in a pooled buffer of a block: the
  * coalescer's two for each of 8 files read side by side (a data loader's
  * workers reading their shards). Full, the table reads no more ahead until
- * a block is taken, passed or stale. Letting the oldest go for a newer one
- * instead threw away blocks read for one file before its READ came: four
- * `dd`s of 256 MiB files at once read 550-650 MiB/s with room for four
- * blocks, 1,120-1,360 MiB/s with room for sixteen (README, session 24).
+ * a block is taken, passed or stale, rather than letting its oldest go for
+ * a newer one, which threw away blocks read for one file before its READ
+ * came. Four `dd`s of 256 MiB files at once: 550-650 MiB/s with room for
+ * four, 1,120-1,360 with sixteen; twelve `dd`s: 470-570 MiB/s with sixteen
+ * letting the oldest go, 1,040-1,230 reading no more ahead (README,
+ * session 24).
  */
 export const KEEP = 16
 /**
