@@ -1,7 +1,7 @@
 // How steps run their child processes: our Node child script, or fio.
 import { execFileSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { runChild, describeFailure, findExecutable } from '../child.ts'
+import { runChild, describeFailure, findExecutable, type ChildResult } from '../child.ts'
 import { parseLatency } from '../latency.ts'
 import { StepFailed, type StepContext, type StepOutcome } from './types.ts'
 
@@ -36,21 +36,39 @@ export function fio (): string | null {
  * fio's do_io), not fio's start-up, which costs a few hundred ms here.
  */
 export async function fioJob (ctx: StepContext, rw: 'write' | 'read', file: string, bytes: number): Promise<StepOutcome> {
+  const { job, r } = await sequentialFio(ctx, rw, `fio ${rw}`, [`--name=seq-${rw}`, `--filename=${file}`, `--size=${bytes}`], bytes)
+  // Milliseconds: at 1 ms resolution anything under ~0.1 s loses precision.
+  const seconds = job.job_runtime > 0 ? job.job_runtime / 1000 : r.wallSeconds
+  return { seconds, wallSeconds: r.wallSeconds, engine: fio() ?? 'fio' }
+}
+
+/**
+ * `streams` fio jobs at once, each reading or writing a file of its own
+ * (`par.0`, `par.1`, ... in `dir`), as fioJob does one. The figure is the
+ * group's runtime, which fio reports as its longest job's.
+ */
+export async function fioStreams (ctx: StepContext, rw: 'write' | 'read', dir: string, bytesEach: number, streams: number): Promise<StepOutcome> {
+  const jobArgs = [`--name=streams-${rw}`, `--directory=${dir}`, '--filename_format=par.$jobnum', `--size=${bytesEach}`, `--numjobs=${streams}`, '--group_reporting']
+  const { job, r } = await sequentialFio(ctx, rw, `fio ${rw} x${streams}`, jobArgs, bytesEach * streams)
+  const seconds = job[rw].runtime > 0 ? job[rw].runtime / 1000 : r.wallSeconds
+  return { seconds, wallSeconds: r.wallSeconds, engine: fio() ?? 'fio' }
+}
+
+/** Run fio's sequential `rw` in 1 MiB psync blocks with `jobArgs`, checking that it moved `bytes` in all. */
+async function sequentialFio (ctx: StepContext, rw: 'write' | 'read', label: string, jobArgs: string[], bytes: number): Promise<{ job: FioJob, r: ChildResult }> {
+  if (fio() === null) throw new StepFailed('fio is not installed')
   const args = [
-    `--name=seq-${rw}`, `--filename=${file}`, `--rw=${rw}`, '--bs=1M', `--size=${bytes}`,
-    '--ioengine=psync', '--output-format=json',
+    ...jobArgs, `--rw=${rw}`, '--bs=1M', '--ioengine=psync', '--output-format=json',
     // Measure writes, not fallocate (FUSE daemons may not implement it).
     ...(rw === 'write' ? ['--end_fsync=1', '--fallocate=none'] : []),
   ]
   const r = await runChild('fio', args, { timeoutMs: ctx.timeoutMs, signal: ctx.signal })
-  if (r.code !== 0) throw new StepFailed(describeFailure(`fio ${rw}`, r))
+  if (r.code !== 0) throw new StepFailed(describeFailure(label, r))
   const job = parseJson(r.stdout, (j) => (j as { jobs?: FioJob[] }).jobs?.[0])
-  if (job === undefined) throw new StepFailed(`fio ${rw}: no job in JSON output`)
-  if (job.error !== 0) throw new StepFailed(`fio ${rw}: job error ${job.error}`)
-  if (job[rw].io_bytes !== bytes) throw new StepFailed(`fio ${rw}: moved ${job[rw].io_bytes} of ${bytes} bytes`)
-  // Milliseconds: at 1 ms resolution anything under ~0.1 s loses precision.
-  const seconds = job.job_runtime > 0 ? job.job_runtime / 1000 : r.wallSeconds
-  return { seconds, wallSeconds: r.wallSeconds, engine: fio() ?? 'fio' }
+  if (job === undefined) throw new StepFailed(`${label}: no job in JSON output`)
+  if (job.error !== 0) throw new StepFailed(`${label}: job error ${job.error}`)
+  if (job[rw].io_bytes !== bytes) throw new StepFailed(`${label}: moved ${job[rw].io_bytes} of ${bytes} bytes`)
+  return { job, r }
 }
 
 /**
@@ -71,29 +89,6 @@ export async function fioRandRead (ctx: StepContext, file: string, bytes: number
   if (job.error !== 0) throw new StepFailed(`fio randread: job error ${job.error}`)
   if (job.read.total_ios === 0 || job.job_runtime === 0) throw new StepFailed('fio randread: no reads completed')
   return { seconds: job.job_runtime / 1000, wallSeconds: r.wallSeconds, engine: fio() ?? 'fio', amount: job.read.total_ios }
-}
-
-/**
- * `streams` fio jobs at once, each reading or writing a file of its own
- * (`par.0`, `par.1`, ... in `dir`), 1 MiB blocks, synchronous I/O. The
- * figure is the group's runtime, which fio reports as its longest job's.
- */
-export async function fioStreams (ctx: StepContext, rw: 'write' | 'read', dir: string, bytesEach: number, streams: number): Promise<StepOutcome> {
-  if (fio() === null) throw new StepFailed('fio is not installed')
-  const args = [
-    `--name=streams-${rw}`, `--directory=${dir}`, '--filename_format=par.$jobnum', `--rw=${rw}`, '--bs=1M',
-    `--size=${bytesEach}`, `--numjobs=${streams}`, '--group_reporting', '--ioengine=psync', '--output-format=json',
-    ...(rw === 'write' ? ['--end_fsync=1', '--fallocate=none'] : []),
-  ]
-  const r = await runChild('fio', args, { timeoutMs: ctx.timeoutMs, signal: ctx.signal })
-  if (r.code !== 0) throw new StepFailed(describeFailure(`fio ${rw} x${streams}`, r))
-  const job = parseJson(r.stdout, (j) => (j as { jobs?: FioJob[] }).jobs?.[0])
-  if (job === undefined) throw new StepFailed(`fio ${rw} x${streams}: no job in JSON output`)
-  if (job.error !== 0) throw new StepFailed(`fio ${rw} x${streams}: job error ${job.error}`)
-  const bytes = bytesEach * streams
-  if (job[rw].io_bytes !== bytes) throw new StepFailed(`fio ${rw} x${streams}: moved ${job[rw].io_bytes} of ${bytes} bytes`)
-  const seconds = job[rw].runtime > 0 ? job[rw].runtime / 1000 : r.wallSeconds
-  return { seconds, wallSeconds: r.wallSeconds, engine: fio() ?? 'fio' }
 }
 
 interface FioJob {

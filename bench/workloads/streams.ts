@@ -6,7 +6,7 @@ import { fioStreams, nodeChild } from './engines.ts'
 import { seqTimeoutMs } from './seq.ts'
 import type { StepContext, Workload } from './types.ts'
 
-export const STREAMS = 4
+const STREAMS = 4
 const dir = (ctx: StepContext): string => join(ctx.dir, 'streams')
 /** The sequential file's size, shared out: the same bytes as seq-read. */
 const each = (fileBytes: number): number => Math.floor(fileBytes / STREAMS / (1024 * 1024)) * 1024 * 1024

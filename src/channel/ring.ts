@@ -19,7 +19,8 @@ const SERVED = 5    // publications the supervisor has taken and served as far a
 const HEADER = 8
 // Then: queue[n] (slot index per publication), length[n], busy[n].
 
-const PAGE = 4096
+/** The kernel's page, the unit a fork makes copy-on-write. */
+export const PAGE = 4096
 
 export const RING_RUNNING = 0
 export const RING_CLOSED = 1

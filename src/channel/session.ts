@@ -16,14 +16,13 @@ import { encodeInitOut, encodeNotifyResend, replyError, replyHeaderFor } from '.
 import { Handover, createHandover } from './handover.ts'
 import { IdleSpin } from './idle-spin.ts'
 import { writeReply } from './reply-write.ts'
-import { Ring, RING_CLOSED, createRing } from './ring.ts'
+import { PAGE, Ring, RING_CLOSED, createRing } from './ring.ts'
 import type { ReaderSetup } from './reader.ts'
 import { logger } from '../log.ts'
 
 const log = logger('session')
 const readerFile = fileURLToPath(new URL('./reader.ts', import.meta.url))
 
-const PAGE = 4096
 /** How long an idle supervisor blocks on the ring before yielding to the event loop (ms). */
 const WAIT_MS = 2
 /** How long a detaching process waits for the reader to write a reply handed to it (ms). */
