@@ -1,5 +1,6 @@
 // What every operation handler gets: the request's identity and the
 // filesystem state the supervisor owns.
+import { S_IFMT, S_IFREG } from '../channel/abi.ts'
 import { encodeEntryOut, type Attr, type EntryOut } from '../channel/encode.ts'
 import type { InodeTable, Inode } from '../inode/table.ts'
 import type { Handles } from '../inode/handles.ts'
@@ -54,6 +55,18 @@ const splitSeconds = (s: number): [number, number] => {
   return [sec, Math.round((s - sec) * 1e9)]
 }
 
+/**
+ * The bytes st_blocks counts: what the store holds of a regular file, holes
+ * left out, so that cp and tar, which look for holes only in a file with
+ * fewer blocks than its size needs, copy a sparse file sparse. A file with
+ * buffered data counts as dense until it is stored. At most the size: a
+ * block in a data file counts whole, the last one too.
+ */
+function allocated (a: ObjectAttr, size: number, inode?: Inode): number {
+  if (a.stored === undefined || (a.mode & S_IFMT) !== S_IFREG || inode?.dirty !== undefined) return size
+  return Math.min(a.stored, size)
+}
+
 /** fuse_attr for an inode: the buffered size and mtime count while data is buffered. */
 export function fuseAttr (fs: Fs, a: ObjectAttr, inode?: Inode): Attr {
   const size = inode?.size ?? a.size
@@ -61,7 +74,7 @@ export function fuseAttr (fs: Fs, a: ObjectAttr, inode?: Inode): Attr {
   return {
     ino: a.ino,
     size,
-    blocks: Math.ceil(size / 512),
+    blocks: Math.ceil(allocated(a, size, inode) / 512),
     atime: a.atime.sec,
     mtime: mtime.sec,
     ctime: a.ctime.sec,

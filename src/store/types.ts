@@ -43,6 +43,12 @@ export interface ObjectAttr {
   atime: Timespec
   mtime: Timespec
   ctime: Timespec
+  /**
+   * Bytes of data the store holds for the object, holes left out; st_blocks
+   * comes from it. Undefined where the store keeps no holes (S3: a file is
+   * one object, written whole): st_blocks then follows the size.
+   */
+  stored?: number
 }
 
 /** One child as listed by `list`, with its attributes (readdirplus needs them). */

@@ -1,5 +1,6 @@
 // A 1 GiB sparse file: tools that read only its ends must not make the
-// daemon fetch the whole thing.
+// daemon fetch the whole thing. A sparse file shows the blocks it holds,
+// so that du counts them and cp and tar keep its holes.
 import t from 'tap'
 import { dropCaches, mountObjfs, mountTier, q, shOk } from './harness.ts'
 
@@ -43,5 +44,30 @@ if (mountTier(t)) {
       t.type(before, 'number', 'objfs.stats reports store.bytesRead')
       t.ok(after - before < MiB, `${name} read ${after - before} bytes from the store (< 1 MiB)`)
     }
+  })
+
+  t.test('st_blocks counts what a file holds: du, cp and tar keep a sparse file sparse', async t => {
+    const m = await mountObjfs(t)
+    const M = q(m.mountpoint)
+    const S = q(m.scratch)
+    await shOk(`
+      truncate -s 64M ${M}/sparse
+      printf middle | dd of=${M}/sparse bs=1 seek=${10 * MiB} conv=notrunc status=none
+      head -c ${5 * MiB} /dev/urandom > ${M}/dense
+    `, { timeoutMs: 60_000 })
+    const blocks = async (f: string): Promise<number> => Number(await shOk(`stat -c %b ${f}`))
+    t.equal(await blocks(`${M}/dense`), 5 * MiB / 512, 'a dense file counts its size')
+    const sparse = await blocks(`${M}/sparse`)
+    t.ok(sparse > 0 && sparse <= MiB / 512, `a 64 MiB file holding 6 bytes counts ${sparse} blocks of 512`)
+    t.ok(Number((await shOk(`du -B1 ${M}/sparse`)).split('\t')[0]) <= MiB, 'du says so too')
+    // cp and tar look for holes only in a file with fewer blocks than its size needs.
+    await shOk(`cp ${M}/sparse ${S}/copied && cp ${M}/sparse ${M}/copied`, { timeoutMs: 60_000 })
+    t.equal(await shOk(`cmp ${M}/sparse ${S}/copied && cmp ${M}/sparse ${M}/copied && echo same`), 'same\n', 'the copies read the same')
+    t.ok(await blocks(`${S}/copied`) <= MiB / 512, 'cp onto local disk left the holes holes')
+    t.ok(await blocks(`${M}/copied`) <= MiB / 512, 'and onto the mount too')
+    // Holes are found a block at a time (SEEK_DATA): the block holding the 6 bytes goes in whole.
+    await shOk(`tar -cSf ${S}/a.tar -C ${M} sparse`, { timeoutMs: 60_000 })
+    const archived = Number(await shOk(`stat -c %s ${S}/a.tar`))
+    t.ok(archived < 4 * MiB, `tar --sparse archived ${archived} bytes of the 64 MiB`)
   })
 }

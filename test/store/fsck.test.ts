@@ -280,7 +280,7 @@ t.test('what is not a usable store is bad input', async t => {
   sql(older, 'UPDATE meta SET value = \'4\' WHERE key = \'format_version\'')
   legacyFile(older, ids.big, 9, 'would be an orphan in format 5')
   for (const repair of [false, true]) {
-    t.throws(() => fsck(older, { repair, force: false }), { code: 'OBJFS_ERR_CONFIG', message: 'store format 4 predates data files; mount it read-write once to upgrade it, then run fsck' }, `an older format (repair: ${repair})`)
+    t.throws(() => fsck(older, { repair, force: false }), { code: 'OBJFS_ERR_CONFIG', message: 'store format 4 is older than this fsck checks (6); mount it read-write once to upgrade it, then run fsck' }, `an older format (repair: ${repair})`)
   }
   t.ok(existsSync(legacyPathIn(older, ids.big, 9)), 'left as it was')
 })

@@ -89,10 +89,10 @@ t.test('refuses what is not a store', async t => {
 
 t.test('refuses a newer format', async t => {
   const dir = freshDir()
-  await storeAltered(dir, "UPDATE meta SET value = '6' WHERE key = 'format_version'")
+  await storeAltered(dir, "UPDATE meta SET value = '7' WHERE key = 'format_version'")
   await t.rejects(LocalStore.open(configFor(dir)), {
     code: 'OBJFS_ERR_CONFIG',
-    message: 'store format 6 is newer than this objfs supports (5); upgrade objfs',
+    message: 'store format 7 is newer than this objfs supports (6); upgrade objfs',
   })
 })
 
@@ -139,8 +139,16 @@ t.test('small blocks live in their row, and move between row and file', async t 
   await s.close()
 })
 
+/** Turn a store of this format into what format 5 looked like: no count of stored bytes, no triggers keeping it. */
+function toFormat5 (db: DatabaseSync): void {
+  db.exec(`DROP TRIGGER blocks_stored_insert; DROP TRIGGER blocks_stored_delete; DROP TRIGGER blocks_stored_update;
+    ALTER TABLE objects DROP COLUMN stored;
+    UPDATE meta SET value = '5' WHERE key = 'format_version'`)
+}
+
 /** Turn a store of this format into what format 3 looked like: no parent column, entries indexed by child. */
 function toFormat3 (db: DatabaseSync): void {
+  toFormat5(db)
   db.exec(`ALTER TABLE objects DROP COLUMN parent;
     ALTER TABLE entries RENAME TO e4;
     CREATE TABLE entries (parent TEXT NOT NULL REFERENCES objects (id), name TEXT NOT NULL, child TEXT NOT NULL REFERENCES objects (id), PRIMARY KEY (parent, name)) WITHOUT ROWID;
@@ -170,7 +178,7 @@ t.test('a format 3 store is upgraded in place: directories learn their parent, e
   t.equal((await again.lookup(b.id, 'a'))?.id, a.id, 'and the tree changes as before')
   await again.close()
   const check = new DatabaseSync(join(dir, 'objfs.db'))
-  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '5', 'recorded as format 5')
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '6', 'recorded as format 6')
   t.same(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'entries' AND type = 'index' AND name NOT LIKE 'sqlite_%'").all(), [], 'no index of entries by child')
   t.notMatch((check.prepare("SELECT sql FROM sqlite_master WHERE name = 'entries'").get() as { sql: string }).sql, /child\s+TEXT NOT NULL REFERENCES/, 'and no foreign key on child')
   t.same(check.prepare('SELECT id, parent FROM objects WHERE parent IS NOT NULL ORDER BY id').all().map(r => [r.id, r.parent]).sort(), [[a.id, b.id], [b.id, root.id]].sort(), 'each directory records its parent')
@@ -196,7 +204,7 @@ t.test('a format 1 store is upgraded in place', async t => {
   t.same(await again.readBlock(f.id, 1, 0, 10), pattern(10, 5), 'and a small block written after the upgrade')
   await again.close()
   const check = new DatabaseSync(join(dir, 'objfs.db'))
-  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '5', 'recorded as format 5')
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '6', 'recorded as format 6')
   check.close()
 })
 
@@ -224,7 +232,7 @@ t.test('a format 2 store is upgraded in place: its blocks table becomes a rowid 
   t.same(await again.readBlock(f.id, 1, 0, 50), pattern(50, 6), 'a block rewritten after the upgrade')
   await again.close()
   const check = new DatabaseSync(join(dir, 'objfs.db'))
-  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '5', 'recorded as format 5')
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '6', 'recorded as format 6')
   const ddl = (check.prepare("SELECT sql FROM sqlite_master WHERE name = 'blocks'").get() as { sql: string }).sql
   t.notMatch(ddl, /WITHOUT ROWID/, 'blocks is a rowid table')
   t.same(check.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'blocks' AND type = 'index' AND name NOT LIKE 'sqlite_%'").all().map(r => r.name), ['blocks_dirty'], 'with its dirty index')
@@ -263,6 +271,76 @@ t.test('a short block zeroes the rest of its place, so bytes no row names never 
   await s.close()
 })
 
+t.test('a file counts the bytes its blocks hold, holes left out (st_blocks)', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const root = await s.root()
+  const f = await file(s, root.id, 'f')
+  t.equal((await s.getattr(f.id)).stored, 0, 'a new file holds nothing')
+  // Block 0 whole in the data file, block 3 small in its row, 1 and 2 holes.
+  let a = await s.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 1) }, { index: 3, data: pattern(100, 2) }], 3 * BS + 100, LONG_AGO)
+  t.equal(a.stored, BS + 100, 'a block in the data file counts whole, one in its row its length')
+  t.equal((await s.getattr(f.id)).stored, BS + 100, 'getattr reads the same')
+  t.equal((await s.lookup(root.id, 'f'))?.stored, BS + 100, 'so does lookup')
+  t.equal((await s.list(root.id, null, 10)).entries[0].attr.stored, BS + 100, 'and the listing')
+  a = await s.writeBlocks(f.id, [{ index: 3, data: pattern(300, 3) }], 3 * BS + 300, LONG_AGO)
+  t.equal(a.stored, BS + 300, 'a row rewritten longer')
+  a = await s.writeBlocks(f.id, [{ index: 3, data: pattern(BS, 4) }], 4 * BS, LONG_AGO)
+  t.equal(a.stored, 2 * BS, 'a row moved into the data file')
+  await s.dropBlocks(f.id, 0, 0)
+  t.equal((await s.getattr(f.id)).stored, BS, 'a punched block takes its bytes along')
+  t.equal((await s.setattr(f.id, { size: 2 * BS })).stored, 0, 'so does truncation, in the attributes it answers')
+  t.equal((await s.getattr(f.id)).stored, 0, 'and in the row')
+  const g = await file(s, root.id, 'g')
+  await s.writeBlocks(g.id, [{ index: 0, data: pattern(50, 5) }], 50, LONG_AGO)
+  await s.remove(root.id, 'g', false)
+  // Its rows go before its object: the triggers count them off a row that still exists.
+  await s.reclaim(g.id)
+  await s.close()
+  t.same(fsck(dir, { repair: false, force: false }).findings, [], 'fsck agrees with every count')
+})
+
+t.test('fsck finds a wrong count of stored bytes and makes it again', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const f = await file(s, (await s.root()).id, 'f')
+  await s.writeBlocks(f.id, [{ index: 1, data: pattern(BS, 1) }, { index: 2, data: pattern(10, 2) }], 2 * BS + 10, LONG_AGO)
+  await s.close()
+  const db = new DatabaseSync(join(dir, 'objfs.db'))
+  db.prepare('UPDATE objects SET stored = 7 WHERE id = ?').run(f.id)
+  db.close()
+  t.same(fsck(dir, { repair: false, force: false }).findings.map(x => [x.kind, x.detail]), [['stored-bytes', `${f.id} counts 7 bytes of data, its blocks hold ${BS + 10}`]], 'found')
+  t.same(fsck(dir, { repair: true, force: false }).findings.map(x => [x.kind, x.repaired]), [['stored-bytes', true]], 'repaired')
+  t.same(fsck(dir, { repair: false, force: false }).findings, [], 'then nothing is found')
+  const again = await LocalStore.open(configFor(dir))
+  t.equal((await again.getattr(f.id)).stored, BS + 10, 'the store reads the count made again')
+  await again.close()
+})
+
+t.test('a format 5 store is upgraded: every file counts the bytes its blocks hold', async t => {
+  const dir = freshDir()
+  const s = await LocalStore.open(configFor(dir))
+  const root = await s.root()
+  const sparse = await file(s, root.id, 'sparse')
+  const small = await file(s, root.id, 'small')
+  await mkdir(s, root.id, 'd')
+  await s.writeBlocks(sparse.id, [{ index: 2, data: pattern(BS, 1) }, { index: 5, data: pattern(100, 2) }], 5 * BS + 100, LONG_AGO)
+  await s.writeBlocks(small.id, [{ index: 0, data: pattern(700, 3) }], 700, LONG_AGO)
+  await s.close()
+  const db = new DatabaseSync(join(dir, 'objfs.db'))
+  toFormat5(db)
+  db.close()
+  await t.rejects(LocalStore.open(configFor(dir, { readOnly: true })), { code: 'OBJFS_ERR_CONFIG', message: /store format 5 must be upgraded by one read-write mount first/ }, 'not upgraded read-only')
+  const again = await LocalStore.open(configFor(dir))
+  t.equal((await again.getattr(sparse.id)).stored, BS + 100, 'a sparse file counts its blocks only')
+  t.equal((await again.getattr(small.id)).stored, 700, 'a small file its row')
+  t.equal((await again.lookup(root.id, 'd'))?.stored, 0, 'a directory nothing')
+  const after = await again.writeBlocks(small.id, [{ index: 1, data: pattern(BS, 4) }], BS + BS, LONG_AGO)
+  t.equal(after.stored, 700 + BS, 'and the triggers keep counting after the upgrade')
+  await again.close()
+  t.same(fsck(dir, { repair: false, force: false }).findings, [], 'fsck finds nothing')
+})
+
 t.test('a format 4 store is upgraded: its block files move into one data file per object', async t => {
   const dir = freshDir()
   const s = await LocalStore.open(configFor(dir))
@@ -275,6 +353,7 @@ t.test('a format 4 store is upgraded: its block files move into one data file pe
   await s.writeBlocks(sparse.id, [{ index: 3, data: pattern(BS, 5) }, { index: 5, data: pattern(100, 6) }], 5 * BS + 100, LONG_AGO)
   await s.close()
   const db = new DatabaseSync(join(dir, 'objfs.db'))
+  toFormat5(db)
   db.exec("UPDATE meta SET value = '4' WHERE key = 'format_version'")
   db.close()
   toLegacyBlockFiles(dir, BS)
@@ -295,7 +374,7 @@ t.test('a format 4 store is upgraded: its block files move into one data file pe
   await again.close()
   t.same(blockFiles(dir).sort(), [one.id, many.id, sparse.id].map(id => join(id.slice(0, 2), id)).sort(), 'one data file per object, no block file left')
   const check = new DatabaseSync(join(dir, 'objfs.db'))
-  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '5', 'recorded as format 5')
+  t.equal((check.prepare("SELECT value FROM meta WHERE key = 'format_version'").get() as { value: string }).value, '6', 'recorded as format 6')
   check.close()
   t.same(fsck(dir, { repair: false, force: false }).findings, [], 'fsck finds nothing')
 })

@@ -108,7 +108,11 @@ export function setattr (ctx: Ctx, id: string, changes: SetAttr): ObjectAttr {
     if (changes.gid !== undefined) next.gid = changes.gid
     if (changes.size !== undefined) {
       checkRegular(row)
-      if (changes.size < row.size) cutTo = shrink(ctx, id, changes.size)
+      if (changes.size < row.size) {
+        cutTo = shrink(ctx, id, changes.size)
+        // The rows it dropped took their bytes with them (the triggers).
+        next.stored = getRow(st, id).stored
+      }
       next.size = changes.size
     }
     // truncate(2) marks the data modified; an explicit mtime wins.

@@ -15,6 +15,7 @@ import type { DatabaseSync } from 'node:sqlite'
 import type { Finding, FsckModel, Plan } from './fsck-model.ts'
 import type { Layout } from './layout.ts'
 import { isReg } from './rows.ts'
+import { storedOf } from './schema.ts'
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 /** `<uuid>`: an object's data file, the only name objfs gives files since format 5 (layout.ts). */
@@ -185,4 +186,18 @@ export function checkNextIno (db: DatabaseSync, plan: Plan, found: Finding[]): v
   if (Number.isSafeInteger(next) && next > max) return
   found.push({ kind: 'next-ino', detail: `the next inode number is ${Number.isNaN(next) ? 'unreadable' : next}, but inode ${max} is in use` })
   plan.nextIno = max + 1
+}
+
+/**
+ * A file's count of stored bytes (st_blocks) against its block rows. The
+ * store's triggers keep it; a row changed by hand, or a repair of rows
+ * (the plan), does not. Made again from the rows after the repair.
+ */
+export function checkStored (db: DatabaseSync, blockSize: number, plan: Plan, found: Finding[]): void {
+  const wrong = db.prepare(`SELECT id, stored, ${storedOf(blockSize, 'o.id')} AS actual FROM objects o
+    WHERE stored != ${storedOf(blockSize, 'o.id')}`).all() as Array<{ id: string, stored: number, actual: number }>
+  for (const w of wrong) {
+    found.push({ kind: 'stored-bytes', detail: `${w.id} counts ${w.stored} bytes of data, its blocks hold ${w.actual}` })
+    plan.recount.push(w.id)
+  }
 }

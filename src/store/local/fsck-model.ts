@@ -18,6 +18,7 @@ export type FindingKind =
   | 'block-tail-past-size' // the last block (its row, or the data file) holds bytes past the size
   | 'missing-block-file'   // a block row whose bytes the data file lacks (reads as zeros)
   | 'orphan-block-file'    // a data file (or its bytes past the size) no row names; a block file of formats 1-4
+  | 'stored-bytes'         // a file's count of stored bytes (st_blocks) differs from its block rows
   | 'stray-file'           // a file in the blocks directory that objfs did not name
   | 'orphan-xattr'         // an xattr of an object that does not exist
   | 'next-ino'             // the inode counter is behind an inode in use
@@ -66,11 +67,13 @@ export interface Plan {
   /** Blocks kept in their row that hold bytes past the size. */
   cutInline: Array<{ id: string, idx: number, length: number }>
   nextIno: number | undefined
+  /** Objects whose count of stored bytes is to be made again from their block rows. */
+  recount: string[]
 }
 
 export const emptyPlan = (): Plan => ({
   deleteEntries: [], addEntries: [], createDir: undefined, reclaim: [], held: [], setNlink: new Map(), setParent: new Map(),
-  deleteBlockRows: [], deleteXattrsOf: [], removeFiles: [], truncateFiles: [], cutInline: [], nextIno: undefined,
+  deleteBlockRows: [], deleteXattrsOf: [], removeFiles: [], truncateFiles: [], cutInline: [], nextIno: undefined, recount: [],
 })
 
 const push = <K, V>(m: Map<K, V[]>, k: K, v: V): void => {

@@ -7,10 +7,11 @@ import type { DatabaseSync } from 'node:sqlite'
 import type { Plan } from './fsck-model.ts'
 import { S_IFDIR, type ObjectRow } from './rows.ts'
 import { nowTimespec as now } from '../../time.ts'
+import { storedOf } from './schema.ts'
 import { OBJECT_COLUMN_NAMES, prepare } from './statements.ts'
 
 /** The metadata half, inside the caller's transaction. Order keeps every foreign key valid. */
-export function applyRows (db: DatabaseSync, plan: Plan): void {
+export function applyRows (db: DatabaseSync, plan: Plan, blockSize: number): void {
   const st = prepare(db)
   const run = (sql: string, ...args: Array<string | number>): void => { db.prepare(sql).run(...args) }
   // Before the lost+found directory takes an inode number from it.
@@ -21,7 +22,7 @@ export function applyRows (db: DatabaseSync, plan: Plan): void {
     const t = now()
     const row: ObjectRow = {
       id: plan.createDir.id, ino, mode: S_IFDIR | 0o700, nlink: plan.setNlink.get(plan.createDir.id) ?? 2, uid: 0, gid: 0, size: 0, rdev: 0,
-      atime_s: t.sec, atime_ns: t.nsec, mtime_s: t.sec, mtime_ns: t.nsec, ctime_s: t.sec, ctime_ns: t.nsec, target: null,
+      atime_s: t.sec, atime_ns: t.nsec, mtime_s: t.sec, mtime_ns: t.nsec, ctime_s: t.sec, ctime_ns: t.nsec, target: null, stored: 0,
     }
     st.insertObject.run(...OBJECT_COLUMN_NAMES.map(c => row[c as keyof ObjectRow]))
   }
@@ -36,6 +37,8 @@ export function applyRows (db: DatabaseSync, plan: Plan): void {
   for (const b of plan.deleteBlockRows) run('DELETE FROM blocks WHERE id = ? AND idx = ?', b.id, b.idx)
   for (const id of plan.deleteXattrsOf) st.deleteXattrs.run(id)
   for (const b of plan.cutInline) run('UPDATE blocks SET data = substr(CAST(data AS BLOB), 1, ?) WHERE id = ? AND idx = ?', b.length, b.id, b.idx)
+  // Last: from the rows as the steps above left them.
+  for (const id of plan.recount) run(`UPDATE objects SET stored = ${storedOf(blockSize, 'objects.id')} WHERE id = ?`, id)
 }
 
 /** The file half, after the commit. Already gone is fine: fsck may have raced a reclaim. */

@@ -20,7 +20,7 @@
 // only with --repair (else the next mount applies it).
 import { DatabaseSync } from 'node:sqlite'
 import { ConfigError } from '../../errors.ts'
-import { checkBlocks, checkNextIno, checkXattrs } from './fsck-blocks.ts'
+import { checkBlocks, checkNextIno, checkStored, checkXattrs } from './fsck-blocks.ts'
 import { checkDirParents, checkEntries, checkLinkCounts, checkReachable } from './fsck-graph.ts'
 import { FsckModel, emptyPlan, type Finding, type Plan } from './fsck-model.ts'
 import { applyFiles, applyRows } from './fsck-repair.ts'
@@ -89,7 +89,7 @@ export function fsck (dir: string, opts: FsckOptions): FsckReport {
   try {
     const meta = readMeta(db, dir)
     // readMeta refuses a newer format; an older one lays out data differently (data-upgrade.ts).
-    if (meta.formatVersion < FORMAT_VERSION) throw new ConfigError(`store format ${meta.formatVersion} predates data files; mount it read-write once to upgrade it, then run fsck`)
+    if (meta.formatVersion < FORMAT_VERSION) throw new ConfigError(`store format ${meta.formatVersion} is older than this fsck checks (${FORMAT_VERSION}); mount it read-write once to upgrade it, then run fsck`)
     // One snapshot for every check, and with repair the writer lock too:
     // no daemon can commit between what was read and what is changed.
     db.exec(opts.repair || logs ? 'BEGIN IMMEDIATE' : 'BEGIN')
@@ -115,8 +115,9 @@ export function fsck (dir: string, opts: FsckOptions): FsckReport {
       const counts = checkBlocks(db, m, layout, meta.blockSize, plan, findings, live.length > 0)
       checkXattrs(db, m, plan, findings)
       checkNextIno(db, plan, findings)
+      checkStored(db, meta.blockSize, plan, findings)
       if (opts.repair) {
-        applyRows(db, plan)
+        applyRows(db, plan, meta.blockSize)
         for (const f of findings) if (f.notRepaired === undefined) f.repaired = true
       }
       db.exec(opts.repair ? 'COMMIT' : 'ROLLBACK')

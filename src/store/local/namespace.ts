@@ -35,6 +35,7 @@ function newRow (ino: number, spec: CreateSpec): ObjectRow {
     rdev: type === S_IFCHR || type === S_IFBLK ? (spec.rdev ?? 0) : 0,
     atime_s: t.sec, atime_ns: t.nsec, mtime_s: t.sec, mtime_ns: t.nsec, ctime_s: t.sec, ctime_ns: t.nsec,
     target: symlink ? spec.target as string : null,
+    stored: 0,
   }
 }
 

@@ -23,12 +23,14 @@ export interface ObjectRow {
   ctime_s: number
   ctime_ns: number
   target: string | null
+  /** Bytes the object's block rows hold (format 6): read, never written by a statement (schema.ts). */
+  stored: number
 }
 
 /** An object row read as an array (statements.ts), its columns from `at` on in OBJECT_COLUMNS order. */
 export function rowOf (a: unknown[], at = 0): ObjectRow {
-  const [id, ino, mode, nlink, uid, gid, size, rdev, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target] = at === 0 ? a : a.slice(at)
-  return { id, ino, mode, nlink, uid, gid, size, rdev, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target } as ObjectRow
+  const [id, ino, mode, nlink, uid, gid, size, rdev, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target, stored] = at === 0 ? a : a.slice(at)
+  return { id, ino, mode, nlink, uid, gid, size, rdev, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target, stored } as ObjectRow
 }
 
 export const toAttr = (r: ObjectRow): ObjectAttr => ({
@@ -43,6 +45,7 @@ export const toAttr = (r: ObjectRow): ObjectAttr => ({
   atime: { sec: r.atime_s, nsec: r.atime_ns },
   mtime: { sec: r.mtime_s, nsec: r.mtime_ns },
   ctime: { sec: r.ctime_s, nsec: r.ctime_ns },
+  stored: r.stored,
 })
 
 export const isDir = (mode: number): boolean => (mode & S_IFMT) === S_IFDIR

@@ -8,7 +8,7 @@ import { S_IFDIR, S_IFMT } from './rows.ts'
 import { nowTimespec as now } from '../../time.ts'
 
 /** The on-disk format this code writes and understands. */
-export const FORMAT_VERSION = 5
+export const FORMAT_VERSION = 6
 const MAGIC = 'objfs'
 
 // Which blocks exist. A row is inserted only after its file is complete.
@@ -31,6 +31,32 @@ CREATE TABLE blocks (
 -- close() syncs every dirty block: find them without scanning all blocks.
 CREATE INDEX blocks_dirty ON blocks (id, idx) WHERE dirty = 1;
 `
+
+// What st_blocks reports (format 6): the bytes a file's block rows hold,
+// a whole block for one in the data file, its length for one in its row.
+// Reporting the size instead made a sparse file look dense, and cp and tar
+// decide from st_blocks whether to look for holes at all: they copied a
+// sparse file's holes as zeros. Kept by triggers, so every statement that
+// adds, drops or changes a row keeps it, the redo log's replays included
+// (group.ts); the block size is fixed per store and written into them.
+const storedDdl = (blockSize: number): string => {
+  const bytes = (row: string): string => `coalesce(length(CAST(${row}.data AS BLOB)), ${blockSize})`
+  return `
+CREATE TRIGGER blocks_stored_insert AFTER INSERT ON blocks BEGIN
+  UPDATE objects SET stored = stored + ${bytes('NEW')} WHERE id = NEW.id;
+END;
+CREATE TRIGGER blocks_stored_delete AFTER DELETE ON blocks BEGIN
+  UPDATE objects SET stored = stored - ${bytes('OLD')} WHERE id = OLD.id;
+END;
+CREATE TRIGGER blocks_stored_update AFTER UPDATE OF data ON blocks BEGIN
+  UPDATE objects SET stored = stored - ${bytes('OLD')} + ${bytes('NEW')} WHERE id = NEW.id;
+END;
+`
+}
+
+/** The bytes an object's block rows hold, counted afresh (what the triggers keep in objects.stored; fsck). */
+export const storedOf = (blockSize: number, id: string): string =>
+  `(SELECT coalesce(sum(coalesce(length(CAST(b.data AS BLOB)), ${blockSize})), 0) FROM blocks b WHERE b.id = ${id})`
 
 // No foreign key on child (format 4): enforcing one needs an index on
 // child, a b-tree of random keys that every create, unlink and rename
@@ -69,7 +95,8 @@ CREATE TABLE objects (
   mtime_s  INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
   ctime_s  INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
   target   TEXT,                        -- symlink target
-  parent   TEXT                         -- a directory's one parent (format 4); NULL: the root, not a directory
+  parent   TEXT,                        -- a directory's one parent (format 4); NULL: the root, not a directory
+  stored   INTEGER NOT NULL DEFAULT 0   -- bytes its block rows hold (format 6, STORED_DDL)
 ) WITHOUT ROWID;
 CREATE INDEX objects_orphans ON objects (nlink) WHERE nlink = 0;
 
@@ -149,6 +176,7 @@ export function initialise (db: DatabaseSync, path: string, blockSize: number): 
     if (!hasTable(db, 'meta')) {
       if (tableCount(db) > 0) throw new ConfigError(`${path} holds a database that is not an objfs store; refusing to initialise over it`)
       db.exec(DDL)
+      db.exec(storedDdl(blockSize))
       const t = now()
       const rootId = randomUUID()
       const put = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)')
@@ -176,7 +204,8 @@ export function initialise (db: DatabaseSync, path: string, blockSize: number): 
  * every block in a file; format 2 may keep a small block in its row;
  * format 3 keeps the blocks table as a rowid table; format 4 keeps a
  * directory's parent in its row, and no index of entries by child; format
- * 5 keeps an object's blocks in one data file (data-upgrade.ts).
+ * 5 keeps an object's blocks in one data file (data-upgrade.ts); format 6
+ * counts the bytes of a file's blocks in its row.
  */
 export function migrate (db: DatabaseSync, layout: Layout, blockSize: number, readOnly: boolean): void {
   const path = layout.dir
@@ -208,6 +237,12 @@ export function migrate (db: DatabaseSync, layout: Layout, blockSize: number, re
     }
     // Last: it reads the data column that format 1 lacked.
     if (version <= 4) moveBlocksIntoDataFiles(db, layout, blockSize)
+    // After the blocks found their final rows.
+    if (version <= 5) {
+      db.exec('ALTER TABLE objects ADD COLUMN stored INTEGER NOT NULL DEFAULT 0')
+      db.exec(`UPDATE objects SET stored = ${storedOf(blockSize, 'objects.id')}`)
+      db.exec(storedDdl(blockSize))
+    }
     if (version < FORMAT_VERSION) db.prepare("UPDATE meta SET value = ? WHERE key = 'format_version'").run(String(FORMAT_VERSION))
     db.exec('COMMIT')
   } catch (err) {

@@ -2,7 +2,9 @@
 import type { DatabaseSync, StatementSync } from 'node:sqlite'
 
 const OBJECT_COLUMNS = 'id, ino, mode, nlink, uid, gid, size, rdev, atime_s, atime_ns, mtime_s, mtime_ns, ctime_s, ctime_ns, target'
-const O = OBJECT_COLUMNS.split(', ').map(c => `o.${c}`).join(', ')
+// Read, never written by a statement of the store's: the triggers on blocks keep `stored` (schema.ts).
+const READ_COLUMNS = `${OBJECT_COLUMNS}, stored`
+const O = READ_COLUMNS.split(', ').map(c => `o.${c}`).join(', ')
 
 const sql = {
   // transactions (context.ts); IMMEDIATE takes the write lock up front
@@ -11,8 +13,8 @@ const sql = {
   rollback: 'ROLLBACK',
 
   // objects
-  getObject: `SELECT ${OBJECT_COLUMNS} FROM objects WHERE id = ?`,
-  getObjectByIno: `SELECT ${OBJECT_COLUMNS} FROM objects WHERE ino = ?`,
+  getObject: `SELECT ${READ_COLUMNS} FROM objects WHERE id = ?`,
+  getObjectByIno: `SELECT ${READ_COLUMNS} FROM objects WHERE ino = ?`,
   hasObject: 'SELECT 1 AS x FROM objects WHERE id = ?',
   // [mode, nlink]: what a directory check needs, without the rest of the row
   objectKind: 'SELECT mode, nlink FROM objects WHERE id = ?',
