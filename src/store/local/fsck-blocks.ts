@@ -194,8 +194,8 @@ export function checkNextIno (db: DatabaseSync, plan: Plan, found: Finding[]): v
  * (the plan), does not. Made again from the rows after the repair.
  */
 export function checkStored (db: DatabaseSync, blockSize: number, plan: Plan, found: Finding[]): void {
-  const wrong = db.prepare(`SELECT id, stored, ${storedOf(blockSize, 'o.id')} AS actual FROM objects o
-    WHERE stored != ${storedOf(blockSize, 'o.id')}`).all() as Array<{ id: string, stored: number, actual: number }>
+  const wrong = db.prepare(`SELECT id, stored, actual FROM (SELECT id, stored, ${storedOf(blockSize, 'o.id')} AS actual FROM objects o)
+    WHERE stored != actual`).all() as Array<{ id: string, stored: number, actual: number }>
   for (const w of wrong) {
     found.push({ kind: 'stored-bytes', detail: `${w.id} counts ${w.stored} bytes of data, its blocks hold ${w.actual}` })
     plan.recount.push(w.id)

@@ -32,6 +32,9 @@ CREATE TABLE blocks (
 CREATE INDEX blocks_dirty ON blocks (id, idx) WHERE dirty = 1;
 `
 
+/** The bytes block row `row` holds: its length in the row, or a whole block in the data file. */
+const blockBytes = (row: string, blockSize: number): string => `coalesce(length(CAST(${row}.data AS BLOB)), ${blockSize})`
+
 // What st_blocks reports (format 6): the bytes a file's block rows hold,
 // a whole block for one in the data file, its length for one in its row.
 // Reporting the size instead made a sparse file look dense, and cp and tar
@@ -40,7 +43,7 @@ CREATE INDEX blocks_dirty ON blocks (id, idx) WHERE dirty = 1;
 // adds, drops or changes a row keeps it, the redo log's replays included
 // (group.ts); the block size is fixed per store and written into them.
 const storedDdl = (blockSize: number): string => {
-  const bytes = (row: string): string => `coalesce(length(CAST(${row}.data AS BLOB)), ${blockSize})`
+  const bytes = (row: string): string => blockBytes(row, blockSize)
   return `
 CREATE TRIGGER blocks_stored_insert AFTER INSERT ON blocks BEGIN
   UPDATE objects SET stored = stored + ${bytes('NEW')} WHERE id = NEW.id;
@@ -56,7 +59,7 @@ END;
 
 /** The bytes an object's block rows hold, counted afresh (what the triggers keep in objects.stored; fsck). */
 export const storedOf = (blockSize: number, id: string): string =>
-  `(SELECT coalesce(sum(coalesce(length(CAST(b.data AS BLOB)), ${blockSize})), 0) FROM blocks b WHERE b.id = ${id})`
+  `(SELECT coalesce(sum(${blockBytes('b', blockSize)}), 0) FROM blocks b WHERE b.id = ${id})`
 
 // No foreign key on child (format 4): enforcing one needs an index on
 // child, a b-tree of random keys that every create, unlink and rename
@@ -96,7 +99,7 @@ CREATE TABLE objects (
   ctime_s  INTEGER NOT NULL, ctime_ns INTEGER NOT NULL,
   target   TEXT,                        -- symlink target
   parent   TEXT,                        -- a directory's one parent (format 4); NULL: the root, not a directory
-  stored   INTEGER NOT NULL DEFAULT 0   -- bytes its block rows hold (format 6, STORED_DDL)
+  stored   INTEGER NOT NULL DEFAULT 0   -- bytes its block rows hold (format 6, storedDdl)
 ) WITHOUT ROWID;
 CREATE INDEX objects_orphans ON objects (nlink) WHERE nlink = 0;
 
