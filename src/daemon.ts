@@ -87,7 +87,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   const { blockSize, capabilities } = local
   const root = await local.root()
   // Under a keeper: the journal and nodeid log a predecessor left, replayed before anything is served.
-  const kept = takeover === undefined ? undefined : await openTakeoverState(config, local, resumed)
+  const kept = takeover === undefined ? undefined : await openTakeoverState(config, local, resumed, process.ppid)
   const inline = (config.inlineMeta && capabilities.stableIds) || capabilities.inlineOnly === true
   if (!inline) await local.close()
 

@@ -29,6 +29,11 @@ export interface ForceUnmountOptions {
   /** Bound on each umount(8) run; a hung one is killed. Default 10 s. */
   timeoutMs?: number
   log?: (msg: string) => void
+  /**
+   * The connection (fuseConnectionOf) the caller mounted: a mount of
+   * another at the path is left alone, and this one, detached, is aborted.
+   */
+  connection?: number
 }
 
 /** The kernel escapes space, tab, newline and backslash as \ooo in mountinfo. */
@@ -103,6 +108,16 @@ export function fuseConnectionOf (mountpoint: string): number | null {
   return ((m.major << 20) | m.minor) >>> 0
 }
 
+/**
+ * Whether a FUSE connection still has its superblock, attached or detached
+ * (`umount -l` with files open on it); undefined where fusectl is not
+ * mounted to tell.
+ */
+export function connectionLive (conn: number): boolean | undefined {
+  if (!readMountinfo().some(m => m.mountpoint === FUSECTL_DIR && m.fstype === 'fusectl')) return undefined
+  return existsSync(join(FUSECTL_DIR, String(conn)))
+}
+
 /** fusectl is not mounted on every machine; the abort file needs it. */
 export async function ensureFusectl (log: (msg: string) => void): Promise<void> {
   if (readMountinfo().some(m => m.mountpoint === FUSECTL_DIR && m.fstype === 'fusectl')) return
@@ -137,6 +152,13 @@ export async function forceUnmount (mountpoint: string, opts: ForceUnmountOption
   const timeoutMs = opts.timeoutMs ?? 10_000
   const log = opts.log ?? (() => {})
   const path = resolveMountpoint(mountpoint)
+  const own = opts.connection
+  if (own !== undefined && fuseConnectionOf(path) !== own) {
+    // The path holds another mount or none: ours was detached (umount -l)
+    // and lives on while files are open on it, or it is gone.
+    if (connectionLive(own) !== true) return 'not-mounted'
+    return await abortConnection(own, log) ? 'aborted' : 'not-mounted'
+  }
   if (!isMounted(path)) return 'not-mounted'
   // After a lazy unmount the mount leaves mountinfo, and with it the only
   // record of the connection id: read it first.

@@ -16,7 +16,7 @@ import { closeSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { mountOn, mountRequestOf, openFuse } from '../channel/mount.ts'
 import type { Negotiation } from '../channel/session.ts'
-import { findMount, forceUnmount } from '../channel/unmount.ts'
+import { connectionLive, ensureFusectl, findMount, forceUnmount, fuseConnectionOf } from '../channel/unmount.ts'
 import type { Config } from '../config.ts'
 import { ConfigError } from '../errors.ts'
 import { logger } from '../log.ts'
@@ -80,6 +80,12 @@ class Keeper {
   #stopping = false
   /** Whether the connection was mounted (the first serving process opened the store). */
   #mounted = false
+  /**
+   * Its id (fusectl's), once mounted. The path alone cannot tell: after
+   * `umount -l` the mount has left it but serves the files still open on
+   * it, and another may be mounted there meanwhile.
+   */
+  #connection: number | undefined
   /** Why the mount failed, if it was the keeper's own mount(8) that did. */
   #failure: { message: string, bad: boolean } | undefined
   #upgrading = false
@@ -141,13 +147,27 @@ class Keeper {
       return
     }
     this.#mounted = true
+    this.#connection = fuseConnectionOf(this.#config.mountpoint) ?? undefined
     if (child === undefined || child !== this.#child) {
       // It died while mount(8) ran: #exited reported the failure; take the mount back down.
-      await forceUnmount(this.#config.mountpoint).catch(() => {})
+      await this.#unmount(() => {})
       return
     }
     const m: KeeperMessage = { type: 'mounted' }
     child.send(m)
+    // To tell later whether the connection lives on, detached.
+    await ensureFusectl(msg => log.warn(msg))
+  }
+
+  /** Whether the connection still has a mount, at the path or detached with files open on it. */
+  #live (): boolean {
+    const conn = this.#connection
+    if (conn === undefined) return findMount(this.#config.mountpoint) !== undefined
+    return connectionLive(conn) ?? fuseConnectionOf(this.#config.mountpoint) === conn
+  }
+
+  async #unmount (warn: (msg: string) => void): Promise<void> {
+    await forceUnmount(this.#config.mountpoint, { log: warn, connection: this.#connection })
   }
 
   #exited (child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
@@ -163,7 +183,7 @@ class Keeper {
       void this.#failStart(failure)
       return
     }
-    if (findMount(this.#config.mountpoint) === undefined) return this.#finish(0)
+    if (!this.#live()) return this.#finish(0)
     if (this.#stopping) {
       void this.#unmountAndFinish(0)
       return
@@ -207,13 +227,13 @@ class Keeper {
   }
 
   async #failStart (f: { message: string, bad: boolean }): Promise<void> {
-    if (this.#mounted) await forceUnmount(this.#config.mountpoint, { log: m => log.warn(m) }).catch(() => {})
+    if (this.#mounted) await this.#unmount(m => log.warn(m)).catch(() => {})
     this.#hooks.ready(`${f.bad ? 'bad' : 'error'}: ${f.message}`)
     this.#finish(f.bad ? 2 : 1)
   }
 
   async #unmountAndFinish (status: number): Promise<void> {
-    await forceUnmount(this.#config.mountpoint, { log: m => log.warn(m) }).catch(err => log.error({ err: String(err) }, 'unmount failed'))
+    await this.#unmount(m => log.warn(m)).catch(err => log.error({ err: String(err) }, 'unmount failed'))
     this.#finish(status)
   }
 

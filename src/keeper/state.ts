@@ -2,6 +2,16 @@
 // journal, and a small file naming the keeper and its current serving
 // process (for `objfs upgrade`). Under /run: it survives the death of a
 // process, not a reboot, which is what the keeper protects against.
+//
+//   /run/objfs/<mountpoint>/keeper.json           the mount's current keeper
+//   /run/objfs/<mountpoint>/keeper-<pid>/journal  one keeper's write journal
+//   /run/objfs/<mountpoint>/keeper-<pid>/nodeids.log
+//
+// The journal is one keeper's, not the mountpoint's: `umount -l` detaches a
+// mount at once while its daemon goes on serving the files still open on
+// it, and a daemon mounted at the same place meanwhile took that live
+// journal for a dead keeper's and set it aside; the first daemon's keeper
+// then had its next serving process replay and close the new daemon's.
 import { mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from '../config.ts'
@@ -15,11 +25,22 @@ export function stateDirOf (config: StatePlace): string {
   return config.stateDir ?? join('/run/objfs', escapeMountpoint(config.mountpoint))
 }
 
+const KEEPER_DIR = 'keeper-'
+
+/** What keeper `keeper`'s serving processes hand each other. */
+export const keeperDirOf = (config: StatePlace, keeper: number): string => join(stateDirOf(config), `${KEEPER_DIR}${keeper}`)
+
+/** The keeper whose directory `name` is, or undefined for any other name in the state directory. */
+export function keeperOfDir (name: string): number | undefined {
+  const m = /^keeper-([1-9]\d*)$/.exec(name)
+  return m === null ? undefined : Number(m[1])
+}
+
 /** The write journal's segments (src/blocks/journal.ts). */
-export const journalDirOf = (config: StatePlace): string => join(stateDirOf(config), 'journal')
+export const journalDirOf = (config: StatePlace, keeper: number): string => join(keeperDirOf(config, keeper), 'journal')
 
 /** The serving process's nodeids and their objects, for a successor (src/inode/nodeid-log.ts). */
-export const nodeidLogOf = (config: StatePlace): string => join(stateDirOf(config), 'nodeids.log')
+export const nodeidLogOf = (config: StatePlace, keeper: number): string => join(keeperDirOf(config, keeper), 'nodeids.log')
 
 /** Where a mount started without -f logs, unless log_file says otherwise. */
 export const defaultLogFile = (mountpoint: string): string => join('/run/objfs', `${escapeMountpoint(mountpoint)}.log`)
@@ -52,19 +73,16 @@ export function readKeeperState (config: StatePlace): KeeperState | undefined {
 
 /**
  * When the keeper ends: what only a successor under this keeper could use
- * goes (the keeper file, the nodeid log). The journal directory and the
+ * goes (its nodeid log, and the keeper file if it still names this
+ * keeper: a remount may already be live). Its journal directory and the
  * state directory go only if empty: journal segments left by a failure are
- * data acknowledged and not stored, kept for whoever looks. Nothing goes
- * if the keeper file names another keeper: a remount may already be live.
- * With no keeper file (a start that failed before the mount was live, such
- * as a metrics port in use) only the empty directories go.
+ * data acknowledged and not stored, kept for whoever looks.
  */
 export function clearKeeperState (config: StatePlace): void {
-  const keeper = readKeeperState(config)?.keeper
-  if (keeper !== undefined && keeper !== process.pid) return
   const dir = stateDirOf(config)
-  if (keeper !== undefined) for (const file of [join(dir, 'keeper.json'), nodeidLogOf(config)]) rmSync(file, { force: true })
-  for (const d of [journalDirOf(config), dir]) {
+  if (readKeeperState(config)?.keeper === process.pid) rmSync(join(dir, 'keeper.json'), { force: true })
+  rmSync(nodeidLogOf(config, process.pid), { force: true })
+  for (const d of [journalDirOf(config, process.pid), keeperDirOf(config, process.pid), dir]) {
     try { rmdirSync(d) } catch {}
   }
 }

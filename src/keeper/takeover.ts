@@ -4,7 +4,8 @@
 // nodeid log. Also the request path of a process that took over: nodeids
 // and handles of the predecessor resolved first, and, on kernels that
 // cannot resend, the uniques held reported for the keeper's EIO sweep.
-import { existsSync, readdirSync, renameSync } from 'node:fs'
+import { existsSync, readdirSync, renameSync, rmdirSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
 import { Journal } from '../blocks/journal.ts'
 import { replayJournal } from '../blocks/journal-replay.ts'
 import type { Config } from '../config.ts'
@@ -12,8 +13,9 @@ import { NodeidLog, loadNodeids } from '../inode/nodeid-log.ts'
 import { logger } from '../log.ts'
 import { Adopter } from '../ops/adopt.ts'
 import type { Fs } from '../ops/context.ts'
+import { alive } from '../store/local/liveness.ts'
 import type { ObjectId, ObjectStore } from '../store/types.ts'
-import { journalDirOf, nodeidLogOf } from './state.ts'
+import { journalDirOf, keeperDirOf, keeperOfDir, nodeidLogOf, readKeeperState, stateDirOf } from './state.ts'
 import { UniqueSpan } from './unanswered.ts'
 
 const log = logger('takeover')
@@ -28,23 +30,32 @@ export interface TakeoverState {
 /**
  * Before serving: replay a predecessor's journal into `store` (the
  * instance the daemon opened first) and start this process's journal and
- * nodeid log. `resumed`: a predecessor served this connection.
+ * nodeid log, in the directory of `keeper`, the process that serves the
+ * connection through us. `resumed`: a predecessor served this connection.
  */
-export async function openTakeoverState (config: Config, store: ObjectStore, resumed: boolean): Promise<TakeoverState> {
-  const journalDir = journalDirOf(config)
+export async function openTakeoverState (config: Config, store: ObjectStore, resumed: boolean, keeper: number): Promise<TakeoverState> {
+  const journalDir = journalDirOf(config, keeper)
   const journaled = config.journal && !config.readOnly
-  // A journal found by the first process of a connection is from a keeper
-  // that died too: the store may have changed since (mounted elsewhere),
-  // so replaying could write old data over new. It is set aside, not replayed.
-  if (journaled && !resumed) setAside(journalDir)
+  // A journal of a keeper that died too: the store may have changed since
+  // (mounted elsewhere), so replaying could write old data over new. It is
+  // set aside, not replayed. A live keeper's is its own business.
+  if (journaled && !resumed) setAsideDead(config, keeper)
+  // A predecessor running an objfs from before keepers had directories of
+  // their own (`objfs upgrade`) left its journal and nodeid log in the old place.
+  const own = keeperDirOf(config, keeper)
+  const from = resumed && !existsSync(own) ? stateDirOf(config) : own
   if (journaled) {
-    const r = await replayJournal(journalDir, store)
+    const r = await replayJournal(join(from, 'journal'), store)
     if (r.segments > 0) log.info({ segments: r.segments, records: r.records, bytes: r.bytes, skipped: r.skipped, repaired: r.repaired }, 'replayed the write journal')
     if (r.torn !== undefined) log.warn(r.torn, 'the last journal record was cut short by the crash (never acknowledged)')
   }
   const logsNodeids = store.capabilities.inoNodeids !== true
-  const nodeidLogPath = nodeidLogOf(config)
-  const previousNodeids = logsNodeids && resumed ? loadNodeids(nodeidLogPath) : new Map<number, ObjectId>()
+  const previousNodeids = logsNodeids && resumed ? loadNodeids(join(from, 'nodeids.log')) : new Map<number, ObjectId>()
+  if (from !== own) {
+    rmSync(join(from, 'nodeids.log'), { force: true })
+    try { rmdirSync(join(from, 'journal')) } catch {}
+  }
+  const nodeidLogPath = nodeidLogOf(config, keeper)
   return {
     journal: journaled ? new Journal(journalDir) : undefined,
     nodeidLog: logsNodeids ? new NodeidLog(nodeidLogPath, previousNodeids) : undefined,
@@ -57,10 +68,35 @@ export function closeTakeoverState (s: TakeoverState | undefined): void {
   s?.nodeidLog?.close()
 }
 
-function setAside (dir: string): void {
-  if (!existsSync(dir) || readdirSync(dir).length === 0) return
-  const aside = `${dir}.abandoned-${Date.now()}`
-  renameSync(dir, aside)
+/**
+ * Set aside the journals of keepers no longer alive, this one's too should
+ * its pid have been a dead keeper's, and the one of the old layout.
+ */
+function setAsideDead (config: Config, keeper: number): void {
+  const dir = stateDirOf(config)
+  let names: string[]
+  try {
+    names = readdirSync(dir)
+  } catch {
+    return
+  }
+  for (const name of names) {
+    const pid = keeperOfDir(name)
+    if (pid === undefined || (pid !== keeper && alive(pid))) continue
+    setAside(journalDirOf(config, pid), dir, `${pid}`)
+    rmSync(nodeidLogOf(config, pid), { force: true })
+    try { rmdirSync(keeperDirOf(config, pid)) } catch {}
+  }
+  setAside(join(dir, 'journal'), dir, 'old-layout')
+}
+
+function setAside (journal: string, stateDir: string, whose: string): void {
+  if (!existsSync(journal) || readdirSync(journal).length === 0) {
+    try { rmdirSync(journal) } catch {}
+    return
+  }
+  const aside = join(stateDir, `journal.abandoned-${Date.now()}-${whose}`)
+  renameSync(journal, aside)
   log.warn({ dir: aside }, 'a write journal left by a daemon that died with its keeper was set aside, not replayed (its writes were acknowledged but may not be stored)')
 }
 

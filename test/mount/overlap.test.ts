@@ -1,0 +1,115 @@
+// A mount at the place of one that is still going: `umount -l` detaches a
+// mount at once, and its daemon goes on serving the files still open on
+// it. A new daemon mounted at the same path meanwhile (the same store, as a
+// restart or a script does it) must leave the first one's write journal to
+// it, and each must keep its own: before, the new daemon set the live
+// journal aside as a dead keeper's, the first daemon died storing its
+// data, and its keeper, seeing a mount at its path, started a successor
+// that replayed and closed the new daemon's journal, whose writes then
+// failed with EIO.
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
+import { isMounted } from '../../src/channel/unmount.ts'
+import { daemonPids, mountObjfs, mountTier, objfsBin, q, run, servingPid, sh, shOk } from './harness.ts'
+
+/** A writer holding a file open on the mount: it writes, says so, waits for `go`, writes again and closes. */
+function heldWriter (t: Test, path: string, go: string): { ready: Promise<void>, done: Promise<{ code: number | null, out: string }> } {
+  // Pieces of 100,000 bytes: never a whole block, so they stay buffered (and journaled) until the close.
+  const child = spawn(process.execPath, ['-e', `
+    const fs = require('node:fs')
+    const piece = i => Buffer.alloc(100000, i + 1)
+    const fd = fs.openSync(${JSON.stringify(path)}, 'w')
+    for (let i = 0; i < 3; i++) fs.writeSync(fd, piece(i))
+    console.log('ready')
+    const wait = () => { if (!fs.existsSync(${JSON.stringify(go)})) return setTimeout(wait, 20); for (let i = 3; i < 6; i++) fs.writeSync(fd, piece(i)); fs.closeSync(fd); console.log('closed') }
+    wait()
+  `], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+  let out = ''
+  let onReady: () => void = () => {}
+  const ready = new Promise<void>(resolve => { onReady = resolve })
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('ready')) onReady() })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
+  const done = new Promise<{ code: number | null, out: string }>(resolve => child.on('close', code => { onReady(); resolve({ code, out }) }))
+  t.teardown(() => { if (child.exitCode === null) try { process.kill(-(child.pid as number), 'SIGKILL') } catch {} })
+  return { ready, done }
+}
+
+const expected = (): Buffer => Buffer.concat(Array.from({ length: 6 }, (_, i) => Buffer.alloc(100000, i + 1)))
+
+async function waitForExit (pids: number[], ms: number): Promise<boolean> {
+  const until = Date.now() + ms
+  for (;;) {
+    const alive = pids.filter(pid => { try { process.kill(pid, 0); return true } catch { return false } })
+    if (alive.length === 0) return true
+    if (Date.now() > until) return false
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
+
+if (mountTier(t)) {
+  t.test('umount -l while a file is held open, then a new mount at the same place: both daemons keep their journals', async t => {
+    const m = await mountObjfs(t)
+    const go = join(m.scratch, 'go')
+    const writer = heldWriter(t, join(m.mountpoint, 'held'), go)
+    await Promise.race([writer.ready, new Promise((_resolve, reject) => setTimeout(() => reject(new Error('the writer did not start within 30 s')), 30_000))])
+    const first = daemonPids(m.mountpoint)
+    t.ok(first.length > 0, 'the first daemon runs')
+
+    await shOk(`umount -l ${q(m.mountpoint)}`, { timeoutMs: 30_000 })
+    t.notOk(isMounted(m.mountpoint), 'detached at once')
+    const r = await run(objfsBin, ['mount', m.source, m.mountpoint], { timeoutMs: 60_000 })
+    t.equal(r.code, 0, 'a new daemon mounts the same store at the same place', { stderr: r.stderr })
+
+    const write = async (name: string): Promise<void> => {
+      const w = await sh(`head -c 300000 /dev/urandom > ${q(join(m.scratch, name))} && cp ${q(join(m.scratch, name))} ${q(join(m.mountpoint, name))} && cmp ${q(join(m.scratch, name))} ${q(join(m.mountpoint, name))}`, { timeoutMs: 60_000 })
+      t.equal(w.code, 0, `the new mount takes and gives back ${name}`, { stderr: w.stderr })
+    }
+    await write('while-both')
+
+    writeFileSync(go, '')
+    const w = await writer.done
+    t.equal(w.code, 0, 'the writer on the detached mount wrote and closed its file', { out: w.out })
+    t.ok(await waitForExit(first, 60_000), 'the first daemon exits once its last file is closed')
+    await write('after-first')
+
+    const held = readFileSync(join(m.mountpoint, 'held'))
+    t.ok(held.equals(expected()), `the new mount reads what the first daemon stored (${held.length} bytes)`)
+
+    const log = readFileSync(defaultLogFile(m.mountpoint), 'utf8')
+    t.notMatch(log, /set aside/, 'no journal was set aside')
+    t.notMatch(log, /serving process died/, 'no serving process died')
+    t.notMatch(log, /journal is closed/, 'no write met a closed journal')
+    await m.unmount()
+    const state = stateDirOf({ stateDir: undefined, mountpoint: m.mountpoint })
+    t.notOk(existsSync(state), 'the state directory is gone after the unmount')
+  })
+
+  t.test('umount -l while a file is held open, then kill -9 of the serving process: the keeper serves the detached mount on', async t => {
+    const m = await mountObjfs(t)
+    const go = join(m.scratch, 'go')
+    const writer = heldWriter(t, join(m.mountpoint, 'held'), go)
+    await Promise.race([writer.ready, new Promise((_resolve, reject) => setTimeout(() => reject(new Error('the writer did not start within 30 s')), 30_000))])
+    const first = daemonPids(m.mountpoint)
+    const serving = servingPid(m.mountpoint)
+    await shOk(`umount -l ${q(m.mountpoint)}`, { timeoutMs: 30_000 })
+    t.notOk(isMounted(m.mountpoint), 'detached at once')
+    process.kill(serving as number, 'SIGKILL')
+    // The keeper's next serving process replays the journal: the first three pieces are in it.
+    const until = Date.now() + 30_000
+    while (!daemonPids(m.mountpoint).some(pid => !first.includes(pid)) && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
+    t.ok(daemonPids(m.mountpoint).some(pid => !first.includes(pid)), 'the keeper started another serving process for the detached mount')
+    writeFileSync(go, '')
+    const w = await writer.done
+    t.equal(w.code, 0, 'the writer wrote and closed its file across the crash', { out: w.out })
+    t.ok(await waitForExit(daemonPids(m.mountpoint), 60_000), 'the daemon exits once its last file is closed')
+    await run(objfsBin, ['mount', m.source, m.mountpoint], { timeoutMs: 60_000 })
+    const held = readFileSync(join(m.mountpoint, 'held'))
+    t.ok(held.equals(expected()), `the file holds every piece written (${held.length} bytes)`)
+    const log = readFileSync(defaultLogFile(m.mountpoint), 'utf8')
+    t.notMatch(log, /set aside/, 'no journal was set aside')
+    await m.unmount()
+  })
+}

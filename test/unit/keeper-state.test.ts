@@ -1,0 +1,72 @@
+// Each keeper's journal in a directory of its own (src/keeper/state.ts,
+// takeover.ts): a new mount sets aside only the journals of keepers no
+// longer alive, never a live one's (a daemon still serving a mount that
+// `umount -l` detached, at the same place).
+import { spawnSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { defaults } from '../../src/config.ts'
+import { clearKeeperState, journalDirOf, keeperDirOf, keeperOfDir, writeKeeperState } from '../../src/keeper/state.ts'
+import { closeTakeoverState, openTakeoverState } from '../../src/keeper/takeover.ts'
+import type { ObjectStore } from '../../src/store/types.ts'
+
+/** A pid nobody has: a child's, once it exited. */
+const deadPid = (): number => spawnSync('true').pid as number
+
+function setup (t: Test): { config: ReturnType<typeof defaults>, dir: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'objfs-state-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const config = { ...defaults(), mountpoint: '/mnt/x', stateDir: dir, journal: true, readOnly: false }
+  return { config, dir }
+}
+
+const store = { capabilities: { inoNodeids: true } } as unknown as ObjectStore
+
+/** A journal segment that replay would have to read: only its presence matters here. */
+function segment (dir: string): void {
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(join(dir, '1.jrnl'), 'not replayed')
+}
+
+t.test('keeper directories are named by the keeper', async t => {
+  t.equal(keeperOfDir('keeper-1234'), 1234)
+  for (const name of ['keeper-', 'keeper-0', 'keeper-12a', 'journal', 'journal.abandoned-1-2', 'keeper.json']) t.equal(keeperOfDir(name), undefined, name)
+})
+
+t.test('a new mount sets aside a dead keeper\'s journal and leaves a live one\'s', async t => {
+  const { config, dir } = setup(t)
+  const dead = deadPid()
+  segment(journalDirOf(config, dead))
+  // This test process stands for a live keeper still serving a detached mount.
+  segment(journalDirOf(config, process.pid))
+  const me = deadPid()
+  const s = await openTakeoverState(config, store, false, me)
+  t.teardown(() => closeTakeoverState(s))
+  t.notOk(existsSync(keeperDirOf(config, dead)), 'the dead keeper\'s directory is gone')
+  t.same(readdirSync(dir).filter(n => n.startsWith('journal.abandoned-')).map(n => n.endsWith(`-${dead}`)), [true], 'its journal is set aside, named by its keeper')
+  t.same(readdirSync(journalDirOf(config, process.pid)), ['1.jrnl'], 'the live keeper\'s journal is left alone')
+  t.ok(existsSync(journalDirOf(config, me)), 'this keeper journals in its own directory')
+})
+
+t.test('a successor under a keeper from before finds its predecessor\'s journal in the old place', async t => {
+  const { config, dir } = setup(t)
+  mkdirSync(join(dir, 'journal'))
+  writeFileSync(join(dir, 'nodeids.log'), `${JSON.stringify(['n', 5, 'k/a'])}\n`)
+  const s = await openTakeoverState(config, { capabilities: { inoNodeids: false } } as unknown as ObjectStore, true, deadPid())
+  t.teardown(() => closeTakeoverState(s))
+  t.same([...s.previousNodeids], [[5, 'k/a']], 'the nodeids the predecessor issued')
+  t.notOk(existsSync(join(dir, 'journal')) || existsSync(join(dir, 'nodeids.log')), 'the old place is emptied')
+})
+
+t.test('a keeper that ends clears its own state, and the keeper file only if it names it', async t => {
+  const { config, dir } = setup(t)
+  mkdirSync(journalDirOf(config, process.pid), { recursive: true })
+  writeKeeperState(config, { keeper: process.pid + 1, server: 0, generation: 0 })
+  clearKeeperState(config)
+  t.same(readdirSync(dir), ['keeper.json'], 'its directory went; another keeper\'s file stayed')
+  writeKeeperState(config, { keeper: process.pid, server: 0, generation: 0 })
+  clearKeeperState(config)
+  t.notOk(existsSync(dir), 'with its own keeper file, the state directory goes too')
+})
