@@ -80,14 +80,15 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   // First: a serve_cpu this process may not use is refused before anything is opened.
   const placement = placementOf(config.serveCpu, await allowedCpus())
   // The keeper spawns the serving process itself: its pid is our parent's.
-  const storeConfig: StoreConfig = { ...storeConfigOf(config), takeover: takeover === undefined ? undefined : { keeper: process.ppid, resumed } }
+  const keeper = process.ppid
+  const storeConfig: StoreConfig = { ...storeConfigOf(config), takeover: takeover === undefined ? undefined : { keeper, resumed } }
   // Open once here: creates the store on first mount, and refuses a bad one
   // before anything is mounted. Workers open their own instances.
   const local = await openStore({ ...storeConfig, serving: config.inlineMeta && config.groupCommit })
   const { blockSize, capabilities } = local
   const root = await local.root()
   // Under a keeper: the journal and nodeid log a predecessor left, replayed before anything is served.
-  const kept = takeover === undefined ? undefined : await openTakeoverState(config, local, resumed, process.ppid)
+  const kept = takeover === undefined ? undefined : await openTakeoverState(config, local, resumed, keeper)
   const inline = (config.inlineMeta && capabilities.stableIds) || capabilities.inlineOnly === true
   if (!inline) await local.close()
 

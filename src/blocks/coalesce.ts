@@ -348,7 +348,9 @@ export class Coalescer {
   #readOn (file: Buffered, index: number, buffered: (index: number) => DirtyBlock | undefined): void {
     let heads = this.#lastRead.get(file)
     if (heads === undefined) this.#lastRead.set(file, heads = [])
-    const at = heads.findIndex(last => last === index - 1 || last === index)
+    // A loop, not findIndex: no closure made for every READ.
+    let at = -1
+    for (let i = 0; i < heads.length && at < 0; i++) if (heads[i] === index - 1 || heads[i] === index) at = i
     if (at < 0) {
       if (heads.length >= READ_STREAMS) heads.shift()
       heads.push(index)

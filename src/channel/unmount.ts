@@ -114,13 +114,15 @@ export function fuseConnectionOf (mountpoint: string): number | null {
  * mounted to tell.
  */
 export function connectionLive (conn: number): boolean | undefined {
-  if (!readMountinfo().some(m => m.mountpoint === FUSECTL_DIR && m.fstype === 'fusectl')) return undefined
+  if (!fusectlMounted()) return undefined
   return existsSync(join(FUSECTL_DIR, String(conn)))
 }
 
+const fusectlMounted = (): boolean => readMountinfo().some(m => m.mountpoint === FUSECTL_DIR && m.fstype === 'fusectl')
+
 /** fusectl is not mounted on every machine; the abort file needs it. */
 export async function ensureFusectl (log: (msg: string) => void): Promise<void> {
-  if (readMountinfo().some(m => m.mountpoint === FUSECTL_DIR && m.fstype === 'fusectl')) return
+  if (fusectlMounted()) return
   const r = await runBounded('mount', ['-t', 'fusectl', 'fusectl', FUSECTL_DIR], 10_000)
   if (r.code !== 0) log(`mounting fusectl failed: ${r.stderr.trim()}`)
 }

@@ -27,20 +27,25 @@ export function stateDirOf (config: StatePlace): string {
 
 const KEEPER_DIR = 'keeper-'
 
+const KEEPER_DIR_NAME = new RegExp(`^${KEEPER_DIR}([1-9]\\d*)$`)
+
 /** What keeper `keeper`'s serving processes hand each other. */
 export const keeperDirOf = (config: StatePlace, keeper: number): string => join(stateDirOf(config), `${KEEPER_DIR}${keeper}`)
 
 /** The keeper whose directory `name` is, or undefined for any other name in the state directory. */
 export function keeperOfDir (name: string): number | undefined {
-  const m = /^keeper-([1-9]\d*)$/.exec(name)
+  const m = KEEPER_DIR_NAME.exec(name)
   return m === null ? undefined : Number(m[1])
 }
 
-/** The write journal's segments (src/blocks/journal.ts). */
-export const journalDirOf = (config: StatePlace, keeper: number): string => join(keeperDirOf(config, keeper), 'journal')
+/** The write journal's segments (src/blocks/journal.ts) in `dir`: a keeper's, or the state directory before those. */
+export const journalIn = (dir: string): string => join(dir, 'journal')
 
-/** The serving process's nodeids and their objects, for a successor (src/inode/nodeid-log.ts). */
-export const nodeidLogOf = (config: StatePlace, keeper: number): string => join(keeperDirOf(config, keeper), 'nodeids.log')
+/** The serving process's nodeids and their objects, for a successor (src/inode/nodeid-log.ts), in `dir` as journalIn. */
+export const nodeidLogIn = (dir: string): string => join(dir, 'nodeids.log')
+
+export const journalDirOf = (config: StatePlace, keeper: number): string => journalIn(keeperDirOf(config, keeper))
+export const nodeidLogOf = (config: StatePlace, keeper: number): string => nodeidLogIn(keeperDirOf(config, keeper))
 
 /** Where a mount started without -f logs, unless log_file says otherwise. */
 export const defaultLogFile = (mountpoint: string): string => join('/run/objfs', `${escapeMountpoint(mountpoint)}.log`)

@@ -15,7 +15,7 @@ import { Adopter } from '../ops/adopt.ts'
 import type { Fs } from '../ops/context.ts'
 import { alive } from '../store/local/liveness.ts'
 import type { ObjectId, ObjectStore } from '../store/types.ts'
-import { journalDirOf, keeperDirOf, keeperOfDir, nodeidLogOf, readKeeperState, stateDirOf } from './state.ts'
+import { journalDirOf, journalIn, keeperDirOf, keeperOfDir, nodeidLogIn, nodeidLogOf, stateDirOf } from './state.ts'
 import { UniqueSpan } from './unanswered.ts'
 
 const log = logger('takeover')
@@ -45,15 +45,15 @@ export async function openTakeoverState (config: Config, store: ObjectStore, res
   const own = keeperDirOf(config, keeper)
   const from = resumed && !existsSync(own) ? stateDirOf(config) : own
   if (journaled) {
-    const r = await replayJournal(join(from, 'journal'), store)
+    const r = await replayJournal(journalIn(from), store)
     if (r.segments > 0) log.info({ segments: r.segments, records: r.records, bytes: r.bytes, skipped: r.skipped, repaired: r.repaired }, 'replayed the write journal')
     if (r.torn !== undefined) log.warn(r.torn, 'the last journal record was cut short by the crash (never acknowledged)')
   }
   const logsNodeids = store.capabilities.inoNodeids !== true
-  const previousNodeids = logsNodeids && resumed ? loadNodeids(join(from, 'nodeids.log')) : new Map<number, ObjectId>()
+  const previousNodeids = logsNodeids && resumed ? loadNodeids(nodeidLogIn(from)) : new Map<number, ObjectId>()
   if (from !== own) {
-    rmSync(join(from, 'nodeids.log'), { force: true })
-    try { rmdirSync(join(from, 'journal')) } catch {}
+    rmSync(nodeidLogIn(from), { force: true })
+    try { rmdirSync(journalIn(from)) } catch {}
   }
   const nodeidLogPath = nodeidLogOf(config, keeper)
   return {
@@ -87,7 +87,7 @@ function setAsideDead (config: Config, keeper: number): void {
     rmSync(nodeidLogOf(config, pid), { force: true })
     try { rmdirSync(keeperDirOf(config, pid)) } catch {}
   }
-  setAside(join(dir, 'journal'), dir, 'old-layout')
+  setAside(journalIn(dir), dir, 'old-layout')
 }
 
 function setAside (journal: string, stateDir: string, whose: string): void {

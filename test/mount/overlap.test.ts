@@ -13,15 +13,20 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
 import { isMounted } from '../../src/channel/unmount.ts'
-import { daemonPids, mountObjfs, mountTier, objfsBin, q, run, servingPid, sh, shOk } from './harness.ts'
+import { waitForExit } from '../../src/cli/daemon-proc.ts'
+import { daemonPids, mountObjfs, mountTier, objfsBin, q, run, servingPid, sh, shOk, type Mount } from './harness.ts'
 
-/** A writer holding a file open on the mount: it writes, says so, waits for `go`, writes again and closes. */
-function heldWriter (t: Test, path: string, go: string): { ready: Promise<void>, done: Promise<{ code: number | null, out: string }> } {
+/**
+ * A writer holding `held` open on the mount, started and past its first
+ * writes: it waits for go(), writes again and closes.
+ */
+async function holdOpen (t: Test, m: Mount): Promise<{ go: () => void, done: Promise<{ code: number | null, out: string }> }> {
+  const go = join(m.scratch, 'go')
   // Pieces of 100,000 bytes: never a whole block, so they stay buffered (and journaled) until the close.
   const child = spawn(process.execPath, ['-e', `
     const fs = require('node:fs')
     const piece = i => Buffer.alloc(100000, i + 1)
-    const fd = fs.openSync(${JSON.stringify(path)}, 'w')
+    const fd = fs.openSync(${JSON.stringify(join(m.mountpoint, 'held'))}, 'w')
     for (let i = 0; i < 3; i++) fs.writeSync(fd, piece(i))
     console.log('ready')
     const wait = () => { if (!fs.existsSync(${JSON.stringify(go)})) return setTimeout(wait, 20); for (let i = 3; i < 6; i++) fs.writeSync(fd, piece(i)); fs.closeSync(fd); console.log('closed') }
@@ -34,27 +39,16 @@ function heldWriter (t: Test, path: string, go: string): { ready: Promise<void>,
   child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
   const done = new Promise<{ code: number | null, out: string }>(resolve => child.on('close', code => { onReady(); resolve({ code, out }) }))
   t.teardown(() => { if (child.exitCode === null) try { process.kill(-(child.pid as number), 'SIGKILL') } catch {} })
-  return { ready, done }
+  await Promise.race([ready, new Promise((_resolve, reject) => setTimeout(() => reject(new Error('the writer did not start within 30 s')), 30_000))])
+  return { go: () => writeFileSync(go, ''), done }
 }
 
 const expected = (): Buffer => Buffer.concat(Array.from({ length: 6 }, (_, i) => Buffer.alloc(100000, i + 1)))
 
-async function waitForExit (pids: number[], ms: number): Promise<boolean> {
-  const until = Date.now() + ms
-  for (;;) {
-    const alive = pids.filter(pid => { try { process.kill(pid, 0); return true } catch { return false } })
-    if (alive.length === 0) return true
-    if (Date.now() > until) return false
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
-
 if (mountTier(t)) {
   t.test('umount -l while a file is held open, then a new mount at the same place: both daemons keep their journals', async t => {
     const m = await mountObjfs(t)
-    const go = join(m.scratch, 'go')
-    const writer = heldWriter(t, join(m.mountpoint, 'held'), go)
-    await Promise.race([writer.ready, new Promise((_resolve, reject) => setTimeout(() => reject(new Error('the writer did not start within 30 s')), 30_000))])
+    const writer = await holdOpen(t, m)
     const first = daemonPids(m.mountpoint)
     t.ok(first.length > 0, 'the first daemon runs')
 
@@ -69,7 +63,7 @@ if (mountTier(t)) {
     }
     await write('while-both')
 
-    writeFileSync(go, '')
+    writer.go()
     const w = await writer.done
     t.equal(w.code, 0, 'the writer on the detached mount wrote and closed its file', { out: w.out })
     t.ok(await waitForExit(first, 60_000), 'the first daemon exits once its last file is closed')
@@ -89,9 +83,7 @@ if (mountTier(t)) {
 
   t.test('umount -l while a file is held open, then kill -9 of the serving process: the keeper serves the detached mount on', async t => {
     const m = await mountObjfs(t)
-    const go = join(m.scratch, 'go')
-    const writer = heldWriter(t, join(m.mountpoint, 'held'), go)
-    await Promise.race([writer.ready, new Promise((_resolve, reject) => setTimeout(() => reject(new Error('the writer did not start within 30 s')), 30_000))])
+    const writer = await holdOpen(t, m)
     const first = daemonPids(m.mountpoint)
     const serving = servingPid(m.mountpoint)
     await shOk(`umount -l ${q(m.mountpoint)}`, { timeoutMs: 30_000 })
@@ -101,7 +93,7 @@ if (mountTier(t)) {
     const until = Date.now() + 30_000
     while (!daemonPids(m.mountpoint).some(pid => !first.includes(pid)) && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
     t.ok(daemonPids(m.mountpoint).some(pid => !first.includes(pid)), 'the keeper started another serving process for the detached mount')
-    writeFileSync(go, '')
+    writer.go()
     const w = await writer.done
     t.equal(w.code, 0, 'the writer wrote and closed its file across the crash', { out: w.out })
     t.ok(await waitForExit(daemonPids(m.mountpoint), 60_000), 'the daemon exits once its last file is closed')
