@@ -10,7 +10,7 @@ import { allowedCpus, bindServingThread, placementOf } from './channel/cpus.ts'
 import { mountFuse, mountRequestOf, setReadahead } from './channel/mount.ts'
 import { DETACHED, Session, type Negotiation, type SessionOptions } from './channel/session.ts'
 import { Notifier } from './channel/notify.ts'
-import { forceUnmount } from './channel/unmount.ts'
+import { forceUnmount, fuseConnectionOf } from './channel/unmount.ts'
 import { Coalescer } from './blocks/coalesce.ts'
 import type { Config } from './config.ts'
 import { Handles } from './inode/handles.ts'
@@ -61,8 +61,10 @@ export interface Takeover {
   generation: number
   /** INIT as the first process settled it; undefined for the first process, which answers INIT. */
   negotiation?: Negotiation
-  /** The first process: once the store is open (bad input refused), have the keeper mount; INIT follows. */
-  mounted?: () => Promise<void>
+  /** fusectl's id of the connection, for a process after the first. */
+  connection?: number
+  /** The first process: once the store is open (bad input refused), have the keeper mount; INIT follows. Resolves with fusectl's id. */
+  mounted?: () => Promise<number | undefined>
 }
 
 export function storeConfigOf (config: Config): StoreConfig {
@@ -128,8 +130,11 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
     ? undefined
     : await serveMetrics(config.metricsPort, snapshot).catch(err => { closeTakeoverState(kept); throw err })
 
-  if (takeover !== undefined && !resumed) await takeover.mounted?.()
+  let connection = takeover?.connection
+  if (takeover !== undefined && !resumed) connection = await takeover.mounted?.()
   const fd = takeover?.fd ?? await mountFuse(mountRequestOf(config))
+  // Ours, to unmount when stopped: after `umount -l` another mount may be at the path.
+  if (takeover === undefined) connection = fuseConnectionOf(config.mountpoint) ?? undefined
   session = new Session(fd, { ...sessionOptionsOf(config), readerCpus: placement?.reader })
   let negotiated: Negotiation
   if (takeover?.negotiation !== undefined) {
@@ -143,7 +148,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
       negotiated = await session.init()
     } catch (err) {
       // The keeper unmounts a connection it holds itself.
-      if (takeover === undefined) await forceUnmount(config.mountpoint).catch(() => {})
+      if (takeover === undefined) await forceUnmount(config.mountpoint, { connection }).catch(() => {})
       throw err
     }
   }
@@ -171,7 +176,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
     unmounting ??= (async () => {
       // Store buffered data while the kernel can still send the last requests.
       await coalescer.drain()
-      const how = await forceUnmount(config.mountpoint, { log: m => log.warn(m) })
+      const how = await forceUnmount(config.mountpoint, { log: m => log.warn(m), connection })
       log.info({ how }, 'unmount requested')
     })()
     await unmounting

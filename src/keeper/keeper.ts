@@ -101,7 +101,7 @@ class Keeper {
   }
 
   #start (): void {
-    const setup: ServeSetup = { config: this.#config, generation: this.#generation, negotiation: this.#negotiation }
+    const setup: ServeSetup = { config: this.#config, generation: this.#generation, negotiation: this.#negotiation, connection: this.#connection }
     this.#last = undefined
     // The mountpoint in argv names the process in ps and for `objfs umount`'s helpers.
     const child = spawn(process.execPath, [...process.execArgv, mainFile, 'serve', this.#config.mountpoint], {
@@ -153,7 +153,7 @@ class Keeper {
       await this.#unmount(() => {})
       return
     }
-    const m: KeeperMessage = { type: 'mounted' }
+    const m: KeeperMessage = { type: 'mounted', connection: this.#connection }
     child.send(m)
     // To tell later whether the connection lives on, detached.
     await ensureFusectl(msg => log.warn(msg))

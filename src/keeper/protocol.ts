@@ -21,14 +21,16 @@ export type ServerMessage =
 /** Keeper -> serving process. */
 export type KeeperMessage =
   | { type: 'handover' }
-  /** The filesystem is mounted: INIT comes next on fd 3. */
-  | { type: 'mounted' }
+  /** The filesystem is mounted: INIT comes next on fd 3. `connection`: fusectl's id, where it could be read. */
+  | { type: 'mounted', connection?: number }
 
 /** The serving process's start: the connection arrives as fd 3. */
 export interface ServeSetup {
   config: Config
   generation: number
   negotiation?: Negotiation
+  /** fusectl's id of the connection, once mounted: what this process unmounts when stopped. */
+  connection?: number
 }
 
 export const SERVE_SETUP_ENV = 'OBJFS_SERVE_SETUP'

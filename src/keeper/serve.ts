@@ -19,12 +19,12 @@ const tell = (m: ServerMessage): void => { process.send?.(m) }
  * (a store that is not one, S3 credentials...) fails before anything is
  * mounted; a mount that fails ends this process (the keeper kills it).
  */
-async function untilMounted (): Promise<void> {
-  await new Promise<void>(resolve => {
+async function untilMounted (): Promise<number | undefined> {
+  return await new Promise<number | undefined>(resolve => {
     const mounted = (m: KeeperMessage): void => {
       if (m.type !== 'mounted') return
       process.off('message', mounted)
-      resolve()
+      resolve(m.connection)
     }
     process.on('message', mounted)
     tell({ type: 'store-open' })
@@ -40,7 +40,7 @@ export async function runServing (): Promise<void> {
   setLogLevel(config.logLevel)
   let daemon
   try {
-    daemon = await startDaemon(config, { fd: CONNECTION_FD, generation: setup.generation, negotiation: setup.negotiation, mounted: untilMounted })
+    daemon = await startDaemon(config, { fd: CONNECTION_FD, generation: setup.generation, negotiation: setup.negotiation, connection: setup.connection, mounted: untilMounted })
   } catch (err) {
     tell({ type: 'failed', message: (err as Error).message.split('\n')[0], bad: err instanceof ConfigError })
     throw err

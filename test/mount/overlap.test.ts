@@ -12,7 +12,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
-import { isMounted } from '../../src/channel/unmount.ts'
+import { fuseConnectionOf, isMounted } from '../../src/channel/unmount.ts'
 import { waitForExit } from '../../src/cli/daemon-proc.ts'
 import { daemonPids, mountObjfs, mountTier, objfsBin, q, run, servingPid, sh, shOk, type Mount } from './harness.ts'
 
@@ -43,7 +43,7 @@ async function holdOpen (t: Test, m: Mount): Promise<{ go: () => void, done: Pro
   return { go: () => writeFileSync(go, ''), done }
 }
 
-const expected = (): Buffer => Buffer.concat(Array.from({ length: 6 }, (_, i) => Buffer.alloc(100000, i + 1)))
+const expected = (pieces = 6): Buffer => Buffer.concat(Array.from({ length: pieces }, (_, i) => Buffer.alloc(100000, i + 1)))
 
 if (mountTier(t)) {
   t.test('umount -l while a file is held open, then a new mount at the same place: both daemons keep their journals', async t => {
@@ -104,4 +104,34 @@ if (mountTier(t)) {
     t.notMatch(log, /set aside/, 'no journal was set aside')
     await m.unmount()
   })
+
+  // systemd's stop (SIGTERM to every process of the unit) or a kill of the
+  // daemon: it unmounted by path, so a daemon stopped while detached took
+  // down the mount that had come to its place since.
+  for (const options of [[], ['no_keeper']]) {
+    t.test(`umount -l while a file is held open, a new mount at the same place, then SIGTERM to the first daemon${options.length > 0 ? ` (${options.join(',')})` : ''}: the new mount stays`, async t => {
+      const m = await mountObjfs(t, { options })
+      const writer = await holdOpen(t, m)
+      const first = daemonPids(m.mountpoint)
+      await shOk(`umount -l ${q(m.mountpoint)}`, { timeoutMs: 30_000 })
+      const args = ['mount', m.source, m.mountpoint, ...(options.length > 0 ? ['-o', options.join(',')] : [])]
+      const r = await run(objfsBin, args, { timeoutMs: 60_000 })
+      t.equal(r.code, 0, 'a new daemon mounts the same store at the same place', { stderr: r.stderr })
+      const second = fuseConnectionOf(m.mountpoint)
+
+      for (const pid of first) try { process.kill(pid, 'SIGTERM') } catch {}
+      t.ok(await waitForExit(first, 60_000), 'the first daemon stops')
+      t.ok(isMounted(m.mountpoint) && fuseConnectionOf(m.mountpoint) === second, 'the new mount is still there')
+      const w = await sh(`head -c 300000 /dev/urandom > ${q(join(m.scratch, 'after'))} && cp ${q(join(m.scratch, 'after'))} ${q(join(m.mountpoint, 'after'))} && cmp ${q(join(m.scratch, 'after'))} ${q(join(m.mountpoint, 'after'))}`, { timeoutMs: 60_000 })
+      t.equal(w.code, 0, 'and serves', { stderr: w.stderr })
+
+      // The stop stored what the writer had written, then cut the detached mount off.
+      writer.go()
+      const held = await writer.done
+      t.not(held.code, 0, 'the writer on the stopped mount fails', { out: held.out })
+      const stored = readFileSync(join(m.mountpoint, 'held'))
+      t.ok(stored.equals(expected(3)), `the new mount reads what the first daemon had been given (${stored.length} bytes)`)
+      await m.unmount()
+    })
+  }
 }
