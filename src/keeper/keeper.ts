@@ -21,7 +21,8 @@ import type { Config } from '../config.ts'
 import { ConfigError } from '../errors.ts'
 import { logger } from '../log.ts'
 import { SERVE_SETUP_ENV, type KeeperMessage, type ServeSetup, type ServerMessage } from './protocol.ts'
-import { clearKeeperState, writeKeeperState } from './state.ts'
+import { awaitPredecessors } from './predecessors.ts'
+import { clearKeeperState, writeKeeperConnection, writeKeeperState } from './state.ts'
 import { answerAbandoned } from './unanswered.ts'
 
 const log = logger('keeper')
@@ -32,6 +33,8 @@ const MAX_CRASHES = 5
 const CRASH_WINDOW_MS = 60_000
 /** Uniques past the last report that the sweep answers too: requests read since. */
 const MIN_MARGIN = 4096
+/** As long as `objfs umount` waits for a daemon to store and exit. */
+const PREDECESSOR_WAIT_MS = 120_000
 
 export interface KeeperHooks {
   /** The mount is live ('ready'), or failed ('bad: ...' / 'error: ...'), as runForeground reports it. */
@@ -48,6 +51,7 @@ export async function runKeeper (config: Config, hooks: KeeperHooks): Promise<nu
     hooks.ready(`${err instanceof ConfigError ? 'bad' : 'error'}: ${(err as Error).message.split('\n')[0]}`)
     return err instanceof ConfigError ? 2 : 1
   }
+  await awaitPredecessors(config, PREDECESSOR_WAIT_MS)
   const keeper = new Keeper(config, fd, hooks)
   process.on('SIGTERM', () => keeper.stop('SIGTERM'))
   process.on('SIGINT', () => keeper.stop('SIGINT'))
@@ -148,6 +152,7 @@ class Keeper {
     }
     this.#mounted = true
     this.#connection = fuseConnectionOf(this.#config.mountpoint) ?? undefined
+    if (this.#connection !== undefined) writeKeeperConnection(this.#config, this.#connection)
     if (child === undefined || child !== this.#child) {
       // It died while mount(8) ran: #exited reported the failure; take the mount back down.
       await this.#unmount(() => {})

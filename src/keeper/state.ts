@@ -6,13 +6,14 @@
 //   /run/objfs/<mountpoint>/keeper.json           the mount's current keeper
 //   /run/objfs/<mountpoint>/keeper-<pid>/journal  one keeper's write journal
 //   /run/objfs/<mountpoint>/keeper-<pid>/nodeids.log
+//   /run/objfs/<mountpoint>/keeper-<pid>/connection  its fusectl id, once mounted
 //
 // The journal is one keeper's, not the mountpoint's: `umount -l` detaches a
 // mount at once while its daemon goes on serving the files still open on
 // it, and a daemon mounted at the same place meanwhile took that live
 // journal for a dead keeper's and set it aside; the first daemon's keeper
 // then had its next serving process replay and close the new daemon's.
-import { mkdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Config } from '../config.ts'
 
@@ -46,6 +47,40 @@ export const nodeidLogIn = (dir: string): string => join(dir, 'nodeids.log')
 
 export const journalDirOf = (config: StatePlace, keeper: number): string => journalIn(keeperDirOf(config, keeper))
 export const nodeidLogOf = (config: StatePlace, keeper: number): string => nodeidLogIn(keeperDirOf(config, keeper))
+
+/** A keeper's connection (fusectl's id), for the keepers mounted at the same place after it (predecessors.ts). */
+export const connectionFileOf = (config: StatePlace, keeper: number): string => join(keeperDirOf(config, keeper), 'connection')
+
+export function writeKeeperConnection (config: StatePlace, connection: number): void {
+  try {
+    mkdirSync(keeperDirOf(config, process.pid), { recursive: true, mode: 0o700 })
+    writeFileSync(connectionFileOf(config, process.pid), String(connection))
+  } catch {
+    // A later mount at the same place then does not wait for this keeper to store.
+  }
+}
+
+/** Keepers with a directory here, other than this process, and their connections where recorded. */
+export function otherKeepers (config: StatePlace): Array<{ keeper: number, connection: number | undefined }> {
+  let names: string[]
+  try {
+    names = readdirSync(stateDirOf(config))
+  } catch {
+    return []
+  }
+  const found = []
+  for (const name of names) {
+    const keeper = keeperOfDir(name)
+    if (keeper === undefined || keeper === process.pid) continue
+    let connection: number | undefined
+    try {
+      connection = Number.parseInt(readFileSync(connectionFileOf(config, keeper), 'utf8'), 10)
+      if (!Number.isSafeInteger(connection)) connection = undefined
+    } catch {}
+    found.push({ keeper, connection })
+  }
+  return found
+}
 
 /** Where a mount started without -f logs, unless log_file says otherwise. */
 export const defaultLogFile = (mountpoint: string): string => join('/run/objfs', `${escapeMountpoint(mountpoint)}.log`)
@@ -87,6 +122,7 @@ export function clearKeeperState (config: StatePlace): void {
   const dir = stateDirOf(config)
   if (readKeeperState(config)?.keeper === process.pid) rmSync(join(dir, 'keeper.json'), { force: true })
   rmSync(nodeidLogOf(config, process.pid), { force: true })
+  rmSync(connectionFileOf(config, process.pid), { force: true })
   for (const d of [journalDirOf(config, process.pid), keeperDirOf(config, process.pid), dir]) {
     try { rmdirSync(d) } catch {}
   }

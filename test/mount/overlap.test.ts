@@ -14,13 +14,13 @@ import t, { type Test } from 'tap'
 import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
 import { fuseConnectionOf, isMounted } from '../../src/channel/unmount.ts'
 import { waitForExit } from '../../src/cli/daemon-proc.ts'
-import { daemonPids, mountObjfs, mountTier, objfsBin, q, run, servingPid, sh, shOk, type Mount } from './harness.ts'
+import { daemonPids, mountObjfs, mountTier, mountWithFaults, objfsBin, q, run, servingPid, sh, shOk, tempDir, type Mount } from './harness.ts'
 
 /**
  * A writer holding `held` open on the mount, started and past its first
  * writes: it waits for go(), writes again and closes.
  */
-async function holdOpen (t: Test, m: Mount): Promise<{ go: () => void, done: Promise<{ code: number | null, out: string }> }> {
+async function holdOpen (t: Test, m: Mount): Promise<{ go: () => void, kill: () => void, done: Promise<{ code: number | null, out: string }> }> {
   const go = join(m.scratch, 'go')
   // Pieces of 100,000 bytes: never a whole block, so they stay buffered (and journaled) until the close.
   const child = spawn(process.execPath, ['-e', `
@@ -38,9 +38,10 @@ async function holdOpen (t: Test, m: Mount): Promise<{ go: () => void, done: Pro
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('ready')) onReady() })
   child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
   const done = new Promise<{ code: number | null, out: string }>(resolve => child.on('close', code => { onReady(); resolve({ code, out }) }))
-  t.teardown(() => { if (child.exitCode === null) try { process.kill(-(child.pid as number), 'SIGKILL') } catch {} })
+  const kill = (): void => { if (child.exitCode === null) try { process.kill(-(child.pid as number), 'SIGKILL') } catch {} }
+  t.teardown(kill)
   await Promise.race([ready, new Promise((_resolve, reject) => setTimeout(() => reject(new Error('the writer did not start within 30 s')), 30_000))])
-  return { go: () => writeFileSync(go, ''), done }
+  return { go: () => writeFileSync(go, ''), kill, done }
 }
 
 const expected = (pieces = 6): Buffer => Buffer.concat(Array.from({ length: pieces }, (_, i) => Buffer.alloc(100000, i + 1)))
@@ -134,4 +135,25 @@ if (mountTier(t)) {
       await m.unmount()
     })
   }
+
+  // umount(8) returns before the daemon has stored what it still had and
+  // exited: here a writer killed while its writes were buffered, whose
+  // RELEASE stores them (slowly: a store that takes 3 s a write).
+  t.test('umount, then a new mount at the same place: the new one waits for the first daemon to store', async t => {
+    const { m, faults } = await mountWithFaults(t, tempDir(t), [])
+    const writer = await holdOpen(t, m)
+    const first = daemonPids(m.mountpoint)
+    faults('writeBlocks:delay=3000')
+    writer.kill()
+    await writer.done
+    await shOk(`umount ${q(m.mountpoint)}`, { timeoutMs: 30_000 })
+    t.ok(first.some(pid => daemonPids(m.mountpoint).includes(pid)), 'the first daemon is still storing after umount')
+    const r = await run(objfsBin, ['mount', m.source, m.mountpoint], { timeoutMs: 150_000 })
+    t.equal(r.code, 0, 'a new daemon mounts the same store at the same place', { stderr: r.stderr })
+    t.notOk(first.some(pid => daemonPids(m.mountpoint).includes(pid)), 'the first daemon had exited before the new mount was live')
+    const held = readFileSync(join(m.mountpoint, 'held'))
+    t.ok(held.equals(expected(3)), `the new mount reads what the killed writer had been told was written (${held.length} bytes)`)
+    t.match(readFileSync(defaultLogFile(m.mountpoint), 'utf8'), /waiting for the daemon unmounted here before/, 'the new keeper said what it waited for')
+    await m.unmount()
+  })
 }

@@ -2,13 +2,14 @@
 // takeover.ts): a new mount sets aside only the journals of keepers no
 // longer alive, never a live one's (a daemon still serving a mount that
 // `umount -l` detached, at the same place).
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { defaults } from '../../src/config.ts'
-import { clearKeeperState, journalDirOf, keeperDirOf, keeperOfDir, writeKeeperState } from '../../src/keeper/state.ts'
+import { storingPredecessors } from '../../src/keeper/predecessors.ts'
+import { clearKeeperState, connectionFileOf, journalDirOf, keeperDirOf, keeperOfDir, writeKeeperConnection, writeKeeperState } from '../../src/keeper/state.ts'
 import { closeTakeoverState, openTakeoverState } from '../../src/keeper/takeover.ts'
 import type { ObjectStore } from '../../src/store/types.ts'
 
@@ -63,10 +64,35 @@ t.test('a successor under a keeper from before finds its predecessor\'s journal 
 t.test('a keeper that ends clears its own state, and the keeper file only if it names it', async t => {
   const { config, dir } = setup(t)
   mkdirSync(journalDirOf(config, process.pid), { recursive: true })
+  writeKeeperConnection(config, 7)
   writeKeeperState(config, { keeper: process.pid + 1, server: 0, generation: 0 })
   clearKeeperState(config)
   t.same(readdirSync(dir), ['keeper.json'], 'its directory went; another keeper\'s file stayed')
   writeKeeperState(config, { keeper: process.pid, server: 0, generation: 0 })
   clearKeeperState(config)
   t.notOk(existsSync(dir), 'with its own keeper file, the state directory goes too')
+})
+
+t.test('a new mount waits for the live keepers whose connection has ended, only those', async t => {
+  const { config } = setup(t)
+  const keeperWith = (pid: number, connection?: number): void => {
+    mkdirSync(keeperDirOf(config, pid), { recursive: true })
+    if (connection !== undefined) writeFileSync(connectionFileOf(config, pid), String(connection))
+  }
+  const sleeper = (): number => {
+    const child = spawn('sleep', ['60'], { stdio: 'ignore' })
+    t.teardown(() => { child.kill('SIGKILL') })
+    return child.pid as number
+  }
+  const [storing, detached, unknown, unmounted] = [sleeper(), sleeper(), sleeper(), sleeper()]
+  keeperWith(storing, 11)
+  keeperWith(detached, 12)
+  keeperWith(unknown, 13)
+  keeperWith(unmounted)
+  keeperWith(deadPid(), 14)
+  // This process: its own keeper directory is never a predecessor's.
+  keeperWith(process.pid, 15)
+  const live = (conn: number): boolean | undefined => conn === 12 ? true : conn === 13 ? undefined : false
+  t.same(storingPredecessors(config, live), [{ keeper: storing, connection: 11 }],
+    'the one whose connection ended; not a detached one, one fusectl cannot tell, one not mounted yet, a dead one, or this process')
 })
