@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { deletePrefix, uniquePrefix } from '../s3-env.ts'
-import { mountObjfs, q, servingPid, shOk } from './harness.ts'
+import { mountObjfs, objfsBin, q, run, servingPid, shOk } from './harness.ts'
 import { s3Mounts } from './s3-mounts.ts'
 
 t.setTimeout(300_000)
@@ -132,5 +132,21 @@ if (s3 !== undefined) {
     const body = await (got.Body as { transformToByteArray: () => Promise<Uint8Array> }).transformToByteArray()
     t.equal(body.byteLength, want.byteLength, 'the object has the full size')
     t.ok(Buffer.from(body).equals(want), 'and every byte, the first half from the write journal')
+  })
+
+  // umount(8) returns before the daemon has uploaded the files closed and
+  // still staged (commit_delay). Before a new mount waited for it, one at
+  // the same place at once listed some of these files and not the big one.
+  t.test('umount, then a new mount at the same place: the files the first daemon uploads at unmount are all there', async t => {
+    const options = ['commit_delay=30']
+    const { m } = await s3.mountPrefix(t, 'keeper-remount', options)
+    const big = join(m.scratch, 'big')
+    await shOk(`head -c 100000000 /dev/urandom > ${q(big)} && for i in $(seq 1 1500); do head -c 2000 /dev/urandom > ${q(m.mountpoint)}/f$i; done && cp ${q(big)} ${q(m.mountpoint)}/big`, { timeoutMs: 180_000 })
+    await shOk(`umount ${q(m.mountpoint)}`, { timeoutMs: 30_000 })
+    const r = await run(objfsBin, ['mount', m.source, m.mountpoint, '-o', [`endpoint=${s3.env.endpoint}`, ...options].join(',')], { timeoutMs: 180_000 })
+    t.equal(r.code, 0, 'a new daemon mounts the same prefix at the same place', { stderr: r.stderr })
+    t.equal(await shOk(`ls ${q(m.mountpoint)} | wc -l`), '1501\n', 'every file is listed at once')
+    t.equal(await shOk(`cmp ${q(big)} ${q(m.mountpoint)}/big && echo same`, { timeoutMs: 120_000 }), 'same\n', 'the big one with its bytes')
+    await m.unmount()
   })
 }
