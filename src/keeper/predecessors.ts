@@ -8,6 +8,7 @@
 // detached it with files open, and it serves them for as long as they
 // stay open.
 import { connectionLive, ensureFusectl } from '../channel/unmount.ts'
+import { daemonPids } from '../cli/daemon-proc.ts'
 import { logger } from '../log.ts'
 import { alive } from '../store/local/liveness.ts'
 import { otherKeepers } from './state.ts'
@@ -17,12 +18,17 @@ const log = logger('keeper')
 
 export interface Predecessor { keeper: number, connection: number }
 
-/** Live keepers of this mountpoint whose connection has ended: they are storing, or about to exit. */
-export function storingPredecessors (config: Pick<Config, 'stateDir' | 'mountpoint'>, live: (conn: number) => boolean | undefined = connectionLive): Predecessor[] {
+/**
+ * Live keepers of this mountpoint whose connection has ended: they are
+ * storing, or about to exit. `daemons`: the objfs daemons of this
+ * mountpoint, so that a dead keeper's pid, reused by another process, is
+ * not waited for.
+ */
+export function storingPredecessors (config: Pick<Config, 'stateDir' | 'mountpoint'>, live: (conn: number) => boolean | undefined = connectionLive, daemons: number[] = daemonPids(config.mountpoint)): Predecessor[] {
   const found: Predecessor[] = []
   for (const { keeper, connection } of otherKeepers(config)) {
     // Without a recorded connection (not mounted yet, or an older objfs) nothing tells; so no wait.
-    if (connection === undefined || !alive(keeper)) continue
+    if (connection === undefined || !daemons.includes(keeper) || !alive(keeper)) continue
     if (live(connection) === false) found.push({ keeper, connection })
   }
   return found

@@ -84,15 +84,17 @@ t.test('a new mount waits for the live keepers whose connection has ended, only 
     t.teardown(() => { child.kill('SIGKILL') })
     return child.pid as number
   }
-  const [storing, detached, unknown, unmounted] = [sleeper(), sleeper(), sleeper(), sleeper()]
+  const [storing, detached, unknown, unmounted, reused] = [sleeper(), sleeper(), sleeper(), sleeper(), sleeper()]
   keeperWith(storing, 11)
   keeperWith(detached, 12)
   keeperWith(unknown, 13)
   keeperWith(unmounted)
   keeperWith(deadPid(), 14)
+  // A keeper that died with its state left, its pid since taken by a process that is no objfs daemon.
+  keeperWith(reused, 16)
   // This process: its own keeper directory is never a predecessor's.
   keeperWith(process.pid, 15)
   const live = (conn: number): boolean | undefined => conn === 12 ? true : conn === 13 ? undefined : false
-  t.same(storingPredecessors(config, live), [{ keeper: storing, connection: 11 }],
-    'the one whose connection ended; not a detached one, one fusectl cannot tell, one not mounted yet, a dead one, or this process')
+  t.same(storingPredecessors(config, live, [storing, detached, unknown, unmounted, process.pid]), [{ keeper: storing, connection: 11 }],
+    'the one whose connection ended; not a detached one, one fusectl cannot tell, one not mounted yet, a dead one, a pid reused, or this process')
 })
