@@ -60,18 +60,22 @@ export function writeKeeperConnection (config: StatePlace, connection: number): 
   }
 }
 
-/** Keepers with a directory here, other than this process, and their connections where recorded. */
-export function otherKeepers (config: StatePlace): Array<{ keeper: number, connection: number | undefined }> {
+/** The keepers with a directory in the state directory, live or not. */
+export function keepersIn (config: StatePlace): number[] {
   let names: string[]
   try {
     names = readdirSync(stateDirOf(config))
   } catch {
     return []
   }
+  return names.map(keeperOfDir).filter(k => k !== undefined)
+}
+
+/** Keepers with a directory here, other than this process, and their connections where recorded. */
+export function otherKeepers (config: StatePlace): Array<{ keeper: number, connection: number | undefined }> {
   const found = []
-  for (const name of names) {
-    const keeper = keeperOfDir(name)
-    if (keeper === undefined || keeper === process.pid) continue
+  for (const keeper of keepersIn(config)) {
+    if (keeper === process.pid) continue
     let connection: number | undefined
     try {
       connection = Number.parseInt(readFileSync(connectionFileOf(config, keeper), 'utf8'), 10)

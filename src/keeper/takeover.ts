@@ -15,7 +15,7 @@ import { Adopter } from '../ops/adopt.ts'
 import type { Fs } from '../ops/context.ts'
 import { alive } from '../store/local/liveness.ts'
 import type { ObjectId, ObjectStore } from '../store/types.ts'
-import { connectionFileOf, journalDirOf, journalIn, keeperDirOf, keeperOfDir, nodeidLogIn, nodeidLogOf, stateDirOf } from './state.ts'
+import { connectionFileOf, journalDirOf, journalIn, keeperDirOf, keepersIn, nodeidLogIn, nodeidLogOf, stateDirOf } from './state.ts'
 import { UniqueSpan } from './unanswered.ts'
 
 const log = logger('takeover')
@@ -74,15 +74,8 @@ export function closeTakeoverState (s: TakeoverState | undefined): void {
  */
 function setAsideDead (config: Config, keeper: number): void {
   const dir = stateDirOf(config)
-  let names: string[]
-  try {
-    names = readdirSync(dir)
-  } catch {
-    return
-  }
-  for (const name of names) {
-    const pid = keeperOfDir(name)
-    if (pid === undefined || (pid !== keeper && alive(pid))) continue
+  for (const pid of keepersIn(config)) {
+    if (pid !== keeper && alive(pid)) continue
     setAside(journalDirOf(config, pid), dir, `${pid}`)
     rmSync(nodeidLogOf(config, pid), { force: true })
     rmSync(connectionFileOf(config, pid), { force: true })

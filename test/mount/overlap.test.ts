@@ -14,7 +14,7 @@ import t, { type Test } from 'tap'
 import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
 import { fuseConnectionOf, isMounted } from '../../src/channel/unmount.ts'
 import { waitForExit } from '../../src/cli/daemon-proc.ts'
-import { daemonPids, mountObjfs, mountTier, mountWithFaults, objfsBin, q, run, servingPid, sh, shOk, tempDir, type Mount } from './harness.ts'
+import { daemonPids, mountObjfs, mountTier, mountWithFaults, objfsBin, q, run, servingPid, sh, shOk, tempDir, type Mount, type RunResult } from './harness.ts'
 
 /**
  * A writer holding `held` open on the mount, started and past its first
@@ -44,6 +44,17 @@ async function holdOpen (t: Test, m: Mount): Promise<{ go: () => void, kill: () 
   return { go: () => writeFileSync(go, ''), kill, done }
 }
 
+/** `objfs mount` of m's store at m's place again, as a restart or a script does it (m.remount would run objfs umount first). */
+async function mountAgain (m: Mount, options: string[] = [], timeoutMs = 60_000): Promise<RunResult> {
+  return await run(objfsBin, ['mount', m.source, m.mountpoint, ...(options.length > 0 ? ['-o', options.join(',')] : [])], { timeoutMs })
+}
+
+/** 300,000 random bytes copied onto the mount as `name` and compared back. */
+async function roundTrip (m: Mount, name: string): Promise<RunResult> {
+  const [local, there] = [q(join(m.scratch, name)), q(join(m.mountpoint, name))]
+  return await sh(`head -c 300000 /dev/urandom > ${local} && cp ${local} ${there} && cmp ${local} ${there}`, { timeoutMs: 60_000 })
+}
+
 const expected = (pieces = 6): Buffer => Buffer.concat(Array.from({ length: pieces }, (_, i) => Buffer.alloc(100000, i + 1)))
 
 if (mountTier(t)) {
@@ -55,11 +66,11 @@ if (mountTier(t)) {
 
     await shOk(`umount -l ${q(m.mountpoint)}`, { timeoutMs: 30_000 })
     t.notOk(isMounted(m.mountpoint), 'detached at once')
-    const r = await run(objfsBin, ['mount', m.source, m.mountpoint], { timeoutMs: 60_000 })
+    const r = await mountAgain(m)
     t.equal(r.code, 0, 'a new daemon mounts the same store at the same place', { stderr: r.stderr })
 
     const write = async (name: string): Promise<void> => {
-      const w = await sh(`head -c 300000 /dev/urandom > ${q(join(m.scratch, name))} && cp ${q(join(m.scratch, name))} ${q(join(m.mountpoint, name))} && cmp ${q(join(m.scratch, name))} ${q(join(m.mountpoint, name))}`, { timeoutMs: 60_000 })
+      const w = await roundTrip(m, name)
       t.equal(w.code, 0, `the new mount takes and gives back ${name}`, { stderr: w.stderr })
     }
     await write('while-both')
@@ -98,7 +109,7 @@ if (mountTier(t)) {
     const w = await writer.done
     t.equal(w.code, 0, 'the writer wrote and closed its file across the crash', { out: w.out })
     t.ok(await waitForExit(daemonPids(m.mountpoint), 60_000), 'the daemon exits once its last file is closed')
-    await run(objfsBin, ['mount', m.source, m.mountpoint], { timeoutMs: 60_000 })
+    await mountAgain(m)
     const held = readFileSync(join(m.mountpoint, 'held'))
     t.ok(held.equals(expected()), `the file holds every piece written (${held.length} bytes)`)
     const log = readFileSync(defaultLogFile(m.mountpoint), 'utf8')
@@ -115,15 +126,14 @@ if (mountTier(t)) {
       const writer = await holdOpen(t, m)
       const first = daemonPids(m.mountpoint)
       await shOk(`umount -l ${q(m.mountpoint)}`, { timeoutMs: 30_000 })
-      const args = ['mount', m.source, m.mountpoint, ...(options.length > 0 ? ['-o', options.join(',')] : [])]
-      const r = await run(objfsBin, args, { timeoutMs: 60_000 })
+      const r = await mountAgain(m, options)
       t.equal(r.code, 0, 'a new daemon mounts the same store at the same place', { stderr: r.stderr })
       const second = fuseConnectionOf(m.mountpoint)
 
       for (const pid of first) try { process.kill(pid, 'SIGTERM') } catch {}
       t.ok(await waitForExit(first, 60_000), 'the first daemon stops')
       t.ok(isMounted(m.mountpoint) && fuseConnectionOf(m.mountpoint) === second, 'the new mount is still there')
-      const w = await sh(`head -c 300000 /dev/urandom > ${q(join(m.scratch, 'after'))} && cp ${q(join(m.scratch, 'after'))} ${q(join(m.mountpoint, 'after'))} && cmp ${q(join(m.scratch, 'after'))} ${q(join(m.mountpoint, 'after'))}`, { timeoutMs: 60_000 })
+      const w = await roundTrip(m, 'after')
       t.equal(w.code, 0, 'and serves', { stderr: w.stderr })
 
       // The stop stored what the writer had written, then cut the detached mount off.
@@ -148,7 +158,7 @@ if (mountTier(t)) {
     await writer.done
     await shOk(`umount ${q(m.mountpoint)}`, { timeoutMs: 30_000 })
     t.ok(first.some(pid => daemonPids(m.mountpoint).includes(pid)), 'the first daemon is still storing after umount')
-    const r = await run(objfsBin, ['mount', m.source, m.mountpoint], { timeoutMs: 150_000 })
+    const r = await mountAgain(m, [], 150_000)
     t.equal(r.code, 0, 'a new daemon mounts the same store at the same place', { stderr: r.stderr })
     t.notOk(first.some(pid => daemonPids(m.mountpoint).includes(pid)), 'the first daemon had exited before the new mount was live')
     const held = readFileSync(join(m.mountpoint, 'held'))
