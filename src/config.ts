@@ -7,8 +7,10 @@ export interface Config {
   foreground: boolean
   readOnly: boolean
   allowOther: boolean
-  /** The kernel checks modes (default_permissions); by default only with allow_other (applyOptions). */
+  /** The kernel checks modes (default_permissions); by default only with allow_other or acl (applyOptions). */
   defaultPermissions: boolean
+  /** POSIX ACLs, kept and inherited (FUSE_POSIX_ACL, ops/acl.ts); they need the kernel's mode checks. */
+  acl: boolean
   /** Block size for a store being created. */
   blockSize: number
   entryTimeout: number
@@ -69,6 +71,7 @@ export const defaults = (): Config => ({
   readOnly: false,
   allowOther: false,
   defaultPermissions: false,
+  acl: false,
   blockSize: MiB,
   entryTimeout: 1,
   attrTimeout: 1,
@@ -154,6 +157,8 @@ const setters: Record<string, Setter> = {
   allow_other: flag(c => { c.allowOther = true }),
   default_permissions: flag(c => { c.defaultPermissions = true }),
   no_default_permissions: flag(c => { c.defaultPermissions = false }),
+  acl: flag(c => { c.acl = true }),
+  no_acl: flag(c => { c.acl = false }),
   writeback_cache: flag(c => { c.writebackCache = true }),
   no_writeback_cache: flag(c => { c.writebackCache = false }),
   readdirplus: flag(c => { c.readdirplus = true }),
@@ -241,5 +246,11 @@ export function applyOptions (config: Config, optionStrings: readonly string[]):
   // rename in it (the kernel drops a changed directory's attributes):
   // 1.7x the time of an unlink. With allow_other they keep others out.
   if (!said.has('default_permissions') && !said.has('no_default_permissions')) config.defaultPermissions = config.allowOther
+  // The kernel enforces ACLs only with its mode checks, and turns them on
+  // for an ACL mount whatever the options say (the GETATTRs above included).
+  if (config.acl) {
+    if (said.has('no_default_permissions')) throw new ConfigError('mount option \'acl\' needs the kernel\'s permission checks: drop no_default_permissions')
+    config.defaultPermissions = true
+  }
   return config
 }

@@ -24,7 +24,7 @@ export const describe = 'mount a store: objfs mount [SOURCE] MOUNTPOINT (SOURCE 
 export function builder (y: Argv): Argv<MountArgs> {
   return y
     .positional('args', { describe: '[SOURCE] MOUNTPOINT; SOURCE is local:/path, a directory path, or s3://bucket[/prefix]', type: 'string', array: true })
-    .option('o', { describe: 'mount options, comma-separated (mount(8) style): ro, allow_other, block_size=4M, entry_timeout=1, attr_timeout=1, negative_timeout=1, writeback_cache, no_readdirplus, no_keep_cache, dirty_limit=256M, workers=2, slots=32, log_level=info, log_file=PATH, no_keeper (one process; a crash unmounts), no_journal, state_dir=PATH', type: 'string', array: true, default: [] })
+    .option('o', { describe: 'mount options, comma-separated (mount(8) style): ro, allow_other, acl (POSIX ACLs), block_size=4M, entry_timeout=1, attr_timeout=1, negative_timeout=1, writeback_cache, no_readdirplus, no_keep_cache, dirty_limit=256M, workers=2, slots=32, log_level=info, log_file=PATH, no_keeper (one process; a crash unmounts), no_journal, state_dir=PATH', type: 'string', array: true, default: [] })
     .option('foreground', { alias: 'f', describe: 'stay in the foreground, logging to stderr (systemd)', type: 'boolean', default: false })
     .example('$0 mount local:/var/lib/objfs/data /mnt/data', 'mount the embedded store, creating it on first use')
     .example('$0 mount /srv/store /mnt/data -o allow_other,block_size=4M', '') as unknown as Argv<MountArgs>

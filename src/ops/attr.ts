@@ -9,6 +9,7 @@ import { FsError, errno as E } from '../errors.ts'
 import type { Inode } from '../inode/table.ts'
 import type { ObjectAttr, SetAttr } from '../store/types.ts'
 import { nowTimespec } from '../time.ts'
+import { followChmod } from './acl.ts'
 import { attrTimeout, fuseAttr, type Fs, type Reply, type Req } from './context.ts'
 
 export function attrReply (fs: Fs, inode: Inode, attr: ObjectAttr): Uint8Array {
@@ -61,6 +62,7 @@ export async function setattr (fs: Fs, req: Req, s: SetattrIn): Promise<Reply> {
   const attr = await fs.store.setattr(inode.id, changes)
   if (changes.size !== undefined) fs.coalescer.journalSize(inode.id, changes.size)
   fs.table.updateAttr(inode, attr)
+  if (changes.mode !== undefined && fs.negotiated.posixAcl) await followChmod(fs, inode, attr.mode)
   return attrReply(fs, inode, attr)
 }
 

@@ -34,6 +34,8 @@ export type Store = ObjectStore & {
 export interface Negotiated {
   writebackCache: boolean
   readdirplus: boolean
+  /** FUSE_POSIX_ACL with FUSE_DONT_MASK (-o acl): ACLs are kept (acl.ts), and the umask is ours to apply. */
+  posixAcl: boolean
 }
 
 export interface Fs {

@@ -4,6 +4,7 @@ import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../channel/abi.ts'
 import type { BatchForgetIn, ForgetIn, LinkIn, MkdirIn, MknodIn, NameIn, Rename2In, RenameIn, SymlinkIn } from '../channel/decode.ts'
 import { FsError, errno as E } from '../errors.ts'
 import type { ObjectAttr, ObjectId, RemoveResult } from '../store/types.ts'
+import { inherit } from './acl.ts'
 import { entryReply, negativeEntry, type Fs, type Reply, type Req } from './context.ts'
 import { events } from '../metrics/events.ts'
 
@@ -42,24 +43,38 @@ function owner (req: Req, parent: ObjectAttr, mode: number): { uid: number, gid:
   return { uid: req.uid, gid: parent.gid, mode: dir ? mode | S_ISGID : mode }
 }
 
-export async function createObject (fs: Fs, req: Req, name: string, mode: number, extra: { rdev?: number, target?: string } = {}): Promise<ObjectAttr> {
+export interface Created {
+  attr: ObjectAttr
+  /** ACLs inherited from the directory were set on it. */
+  xattrs: boolean
+}
+
+/**
+ * A new object `name` in the request's directory. With -o acl the kernel
+ * leaves the umask to us (FUSE_DONT_MASK), and the directory's default ACL
+ * replaces it (acl.ts); otherwise the kernel has applied it already.
+ */
+export async function createObject (fs: Fs, req: Req, name: string, mode: number, extra: { rdev?: number, target?: string, umask?: number } = {}): Promise<Created> {
   const parent = fs.table.get(req.nodeid)
-  const who = owner(req, parent.attr, mode)
-  return await fs.store.create(parent.id, name, { ...who, ...extra })
+  const { umask = 0, ...spec } = extra
+  const acl = fs.negotiated.posixAcl ? await inherit(fs, parent, mode, umask) : undefined
+  const who = owner(req, parent.attr, acl?.mode ?? mode)
+  const attr = await fs.store.create(parent.id, name, { ...who, ...spec })
+  for (const [n, v] of acl?.xattrs ?? []) await fs.store.setxattr(attr.id, n, v, 0)
+  return { attr, xattrs: (acl?.xattrs.length ?? 0) > 0 }
 }
 
-export async function mknod (fs: Fs, req: Req, { mode, rdev, name }: MknodIn): Promise<Reply> {
-  // The kernel already applied the umask (we do not ask for FUSE_DONT_MASK).
+export async function mknod (fs: Fs, req: Req, { mode, rdev, umask, name }: MknodIn): Promise<Reply> {
   const type = mode & S_IFMT
-  return entryReply(fs, await createObject(fs, req, name, type === 0 ? mode | S_IFREG : mode, { rdev }))
+  return entryReply(fs, (await createObject(fs, req, name, type === 0 ? mode | S_IFREG : mode, { rdev, umask })).attr)
 }
 
-export async function mkdir (fs: Fs, req: Req, { mode, name }: MkdirIn): Promise<Reply> {
-  return entryReply(fs, await createObject(fs, req, name, (mode & 0o7777) | S_IFDIR))
+export async function mkdir (fs: Fs, req: Req, { mode, umask, name }: MkdirIn): Promise<Reply> {
+  return entryReply(fs, (await createObject(fs, req, name, (mode & 0o7777) | S_IFDIR, { umask })).attr)
 }
 
 export async function symlink (fs: Fs, req: Req, { name, target }: SymlinkIn): Promise<Reply> {
-  return entryReply(fs, await createObject(fs, req, name, S_IFLNK | 0o777, { target }))
+  return entryReply(fs, (await createObject(fs, req, name, S_IFLNK | 0o777, { target })).attr)
 }
 
 export async function link (fs: Fs, req: Req, { oldnodeid, newname }: LinkIn): Promise<Reply> {

@@ -47,8 +47,9 @@ export async function open (fs: Fs, req: Req, { flags }: OpenIn): Promise<Reply>
   return encodeOpenOut({ fh: addHandle(fs, inode, flags), open_flags: openFlags(fs) | noflush })
 }
 
-export async function create (fs: Fs, req: Req, { flags, mode, name }: CreateIn): Promise<Reply> {
-  return createdReply(fs, await createObject(fs, req, name, (mode & 0o7777) | S_IFREG), flags)
+export async function create (fs: Fs, req: Req, { flags, mode, umask, name }: CreateIn): Promise<Reply> {
+  const made = await createObject(fs, req, name, (mode & 0o7777) | S_IFREG, { umask })
+  return createdReply(fs, made.attr, flags, undefined, made.xattrs)
 }
 
 /**
@@ -56,12 +57,12 @@ export async function create (fs: Fs, req: Req, { flags, mode, name }: CreateIn)
  * with `flags`. Also resend.ts's, for a create a dead process already did
  * (`readAt`: attributes from a lookup, not from the change itself).
  */
-export function createdReply (fs: Fs, attr: ObjectAttr, flags: number, readAt?: number): Uint8Array {
+export function createdReply (fs: Fs, attr: ObjectAttr, flags: number, readAt?: number, xattrs = false): Uint8Array {
   const entry = entryFor(fs, attr, readAt)
   const inode = fs.table.get(entry.nodeid)
-  // Made by this request (not read back for a resend), on a store only we
-  // change: no extended attribute until one is set here.
-  if (readAt === undefined && fs.store.capabilities.exclusive === true) inode.xattrFree = true
+  // Made by this request (not read back for a resend) without inherited
+  // ACLs, on a store only we change: no extended attribute until one is set here.
+  if (readAt === undefined && !xattrs && fs.store.capabilities.exclusive === true) inode.xattrFree = true
   return encodeCreateOut(entry, { fh: addHandle(fs, inode, flags), open_flags: openFlags(fs) })
 }
 

@@ -5,17 +5,19 @@ import { encodeGetxattrOut, encodeXattrNames } from '../channel/encode.ts'
 import type { GetxattrIn, ListxattrIn, NameIn, SetxattrIn } from '../channel/decode.ts'
 import { FsError, errno as E } from '../errors.ts'
 import { ROOT_NODEID } from '../inode/table.ts'
+import { refuseAcl, setAcl } from './acl.ts'
 import type { Fs, Reply, Req } from './context.ts'
+import { isAclName } from './posix-acl.ts'
 
 export const STATS_XATTR = 'objfs.stats'
 
 /**
- * POSIX ACLs are not supported (we do not ask for FUSE_POSIX_ACL). Storing
- * them as plain xattrs would be a lie with consequences: cp -a sets the
+ * POSIX ACLs only with -o acl (FUSE_POSIX_ACL, acl.ts). Stored as plain
+ * xattrs without it they would be a lie with consequences: cp -a sets the
  * access ACL instead of calling chmod when that succeeds, and the mode bits
  * would never change. EOPNOTSUPP makes tools fall back to chmod.
  */
-const isAcl = (name: string): boolean => name === 'system.posix_acl_access' || name === 'system.posix_acl_default'
+const refused = (fs: Fs, name: string): boolean => !fs.negotiated.posixAcl && isAclName(name)
 
 /** getxattr/listxattr size protocol: 0 asks for the size, too small is ERANGE. */
 function sized (value: Uint8Array, size: number): Reply {
@@ -34,7 +36,7 @@ export async function getxattr (fs: Fs, req: Req, { size, name }: GetxattrIn): P
     return size === 0 ? encodeGetxattrOut(value.byteLength + 4096) : sized(value, size)
   }
   const inode = fs.table.get(req.nodeid)
-  if (isAcl(name)) throw new FsError(E.EOPNOTSUPP)
+  if (refused(fs, name)) refuseAcl(name)
   if (inode.xattrFree) throw new FsError(E.ENODATA)
   return sized(await fs.store.getxattr(inode.id, name), size)
 }
@@ -42,7 +44,11 @@ export async function getxattr (fs: Fs, req: Req, { size, name }: GetxattrIn): P
 export async function setxattr (fs: Fs, req: Req, { flags, name, value }: SetxattrIn): Promise<Reply> {
   if (req.nodeid === ROOT_NODEID && name === STATS_XATTR) throw new FsError(E.EPERM)
   const inode = fs.table.get(req.nodeid)
-  if (isAcl(name)) throw new FsError(E.EOPNOTSUPP)
+  if (refused(fs, name)) refuseAcl(name)
+  if (isAclName(name)) {
+    await setAcl(fs, inode, name, value, flags)
+    return new Uint8Array(0)
+  }
   // Before the store call: a GETXATTR arriving meanwhile asks the store.
   inode.xattrFree = false
   // The value is a view into the request slot, which is reused: the store keeps a copy.

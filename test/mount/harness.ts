@@ -5,7 +5,7 @@
 // included, so nothing here touches a mountpoint in-process: every step is a
 // subprocess with a timeout that kills its whole process group.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { onExit } from 'signal-exit'
@@ -144,6 +144,28 @@ export function sameLines (t: Test, actual: string, expected: string, message: s
 
 /** Quote a value for a bash script. */
 export const q = (s: string): string => `'${s.replaceAll("'", "'\\''")}'`
+
+export const NOBODY = 65534
+
+/** A shell script run as nobody, with no supplementary groups. */
+export async function asNobody (script: string): Promise<{ code: number | null, out: string }> {
+  const r = await sh(`setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups -- sh -c ${q(script)}`)
+  return { code: r.code, out: r.stdout + r.stderr }
+}
+
+/**
+ * Let nobody walk down to `path`: temp dirs are 0700, so without this every
+ * refusal would come from a parent directory, not from the mount. Only o+x
+ * is added, and the modes are restored afterwards.
+ */
+export function traversable (t: Test, path: string): void {
+  for (let dir = dirname(path); dir !== '/'; dir = dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777
+    if ((mode & 0o001) !== 0) continue
+    chmodSync(dir, mode | 0o001)
+    t.teardown(() => chmodSync(dir, mode))
+  }
+}
 
 /** Evict the page, dentry and inode caches so reads reach the daemon. */
 export async function dropCaches (): Promise<void> {

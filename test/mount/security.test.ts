@@ -4,34 +4,11 @@
 // only one in without allow_other, is refused exec of a file with no x bit
 // either way; the store is private to
 // root; no file name reaches a host path; credentials never reach the log.
-import { chmodSync, readdirSync, readFileSync, statSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import t from 'tap'
-import type { Test } from 'tap'
 import { findMount } from '../../src/channel/unmount.ts'
-import { mountObjfs, mountTier, q, sh, shOk, tempDir, type Mount } from './harness.ts'
-
-const NOBODY = 65534
-
-/** A shell script run as nobody, with no supplementary groups. */
-const asNobody = async (script: string): Promise<{ code: number | null, out: string }> => {
-  const r = await sh(`setpriv --reuid=${NOBODY} --regid=${NOBODY} --clear-groups -- sh -c ${q(script)}`)
-  return { code: r.code, out: r.stdout + r.stderr }
-}
-
-/**
- * Let nobody walk down to the mountpoint: temp dirs are 0700, so without
- * this every refusal below would come from a parent directory, not from
- * the mount. Only o+x is added, and the modes are restored afterwards.
- */
-function traversable (t: Test, path: string): void {
-  for (let dir = dirname(path); dir !== '/'; dir = dirname(dir)) {
-    const mode = statSync(dir).mode & 0o7777
-    if ((mode & 0o001) !== 0) continue
-    chmodSync(dir, mode | 0o001)
-    t.teardown(() => chmodSync(dir, mode))
-  }
-}
+import { asNobody, mountObjfs, mountTier, NOBODY, q, sh, shOk, tempDir, traversable, type Mount } from './harness.ts'
 
 /** The mount's own options, as the kernel has them (super options of mountinfo). */
 function superOptions (mp: string): string[] {

@@ -3,7 +3,7 @@
 import t, { type Test } from 'tap'
 import { LOCAL_ENTRY_TIMEOUT, MiB, applyOptions, defaults, parseSize, type Config } from '../../src/config.ts'
 import { ConfigError } from '../../src/errors.ts'
-import { FUSE_DO_READDIRPLUS, FUSE_READDIRPLUS_AUTO, FUSE_WRITEBACK_CACHE } from '../../src/channel/abi.ts'
+import { FUSE_DO_READDIRPLUS, FUSE_DONT_MASK, FUSE_POSIX_ACL, FUSE_READDIRPLUS_AUTO, FUSE_WRITEBACK_CACHE } from '../../src/channel/abi.ts'
 import { sessionOptionsOf } from '../../src/daemon.ts'
 
 const apply = (...opts: string[]): Config => applyOptions(defaults(), opts)
@@ -31,6 +31,10 @@ t.test('flags', async t => {
   t.equal(apply('allow_other').defaultPermissions, true, 'default_permissions follows allow_other')
   t.equal(apply('allow_other,no_default_permissions').defaultPermissions, false, 'unless said otherwise')
   t.equal(apply('default_permissions').defaultPermissions, true, 'or asked for without it')
+  t.equal(apply().acl, false, 'no POSIX ACLs by default')
+  t.equal(apply('acl').acl, true)
+  t.equal(apply('acl,no_acl').acl, false)
+  t.equal(apply('acl').defaultPermissions, true, 'ACLs turn the kernel\'s mode checks on, which enforce them')
   t.equal(apply('writeback_cache').writebackCache, true)
   t.equal(apply('writeback_cache,no_writeback_cache').writebackCache, false)
   t.equal(apply('no_readdirplus').readdirplus, false)
@@ -131,6 +135,7 @@ t.test('bad options are one-line ConfigErrors', async t => {
   refuses(t, 'ro,bogus=1', 'bogus')
   refuses(t, 'ro=1', 'ro')
   refuses(t, 'allow_other=yes', 'allow_other')
+  refuses(t, 'acl,no_default_permissions', 'no_default_permissions')
   refuses(t, 'entry_timeout', 'entry_timeout')
   refuses(t, 'entry_timeout=', 'entry_timeout')
   refuses(t, 'entry_timeout=-1', 'entry_timeout')
@@ -165,4 +170,6 @@ t.test('INIT asks for READDIRPLUS unless -o no_readdirplus, and for the writebac
   t.equal(want('no_readdirplus') & (FUSE_DO_READDIRPLUS | FUSE_READDIRPLUS_AUTO), 0, 'none with no_readdirplus')
   t.equal(want() & FUSE_WRITEBACK_CACHE, 0)
   t.equal(want('writeback_cache') & FUSE_WRITEBACK_CACHE, FUSE_WRITEBACK_CACHE)
+  t.equal(want() & (FUSE_POSIX_ACL | FUSE_DONT_MASK), 0, 'no ACLs, and the kernel applies the umask')
+  t.equal(want('acl') & (FUSE_POSIX_ACL | FUSE_DONT_MASK), FUSE_POSIX_ACL | FUSE_DONT_MASK, 'acl: both')
 })

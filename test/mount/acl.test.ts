@@ -1,0 +1,77 @@
+// POSIX ACLs on real mounts. Without -o acl they are refused (EOPNOTSUPP),
+// and the log says how to keep them. With it, setfacl, chmod, default ACLs
+// and the umask give what tmpfs gives for the same commands. cp -a and
+// rsync -aAX copy them, they survive a remount, and the kernel enforces
+// them for other users.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { defaultLogFile } from '../../src/keeper/state.ts'
+import { inDir, MAKE, REPORT, tmpfs } from './acl-cases.ts'
+import { asNobody, mountObjfs, mountTier, NOBODY, q, sameLines, sh, shOk, traversable } from './harness.ts'
+
+if (mountTier(t)) {
+  t.test('without -o acl: ACLs are refused, and the log says how to keep them', async t => {
+    const m = await mountObjfs(t)
+    const M = q(m.mountpoint)
+    await shOk(`touch ${M}/f && chmod 640 ${M}/f`)
+    const r = await sh(`setfacl -m u:1000:r ${M}/f`)
+    t.not(r.code, 0, 'setfacl fails')
+    t.match(r.stderr, /Operation not supported/, 'with EOPNOTSUPP')
+    t.equal(await shOk(`stat -c %a ${M}/f`), '640\n', 'the mode is untouched')
+    await m.unmount()
+    t.match(readFileSync(defaultLogFile(m.mountpoint), 'utf8'), /mount with -o acl/, 'the daemon\'s log names the option')
+  })
+
+  t.test('with -o acl: setfacl, chmod, default ACLs and the umask as on tmpfs, kept across a remount', async t => {
+    const reference = await tmpfs(t)
+    await shOk(inDir(reference, MAKE))
+    const expected = await shOk(inDir(reference, REPORT))
+    t.match(expected, /default:user:1000:rwx/, 'the reference has ACLs to compare')
+    const m = await mountObjfs(t, { options: ['acl'] })
+    await shOk(inDir(m.mountpoint, MAKE))
+    sameLines(t, await shOk(inDir(m.mountpoint, REPORT)), expected, 'the same modes and ACLs as tmpfs')
+    await m.remount()
+    sameLines(t, await shOk(inDir(m.mountpoint, REPORT)), expected, 'and after a remount')
+  })
+
+  t.test('with -o acl: cp -a and rsync -aAX copy ACLs', async t => {
+    const source = await tmpfs(t)
+    await shOk(inDir(source, MAKE))
+    const expected = await shOk(inDir(source, REPORT))
+    const m = await mountObjfs(t, { options: ['acl'] })
+    const M = q(m.mountpoint)
+    await shOk(`cp -a ${q(source)} ${M}/cp`)
+    sameLines(t, await shOk(inDir(join(m.mountpoint, 'cp'), REPORT)), expected, 'cp -a')
+    await shOk(`rsync -aAX ${q(source)}/ ${M}/rsync/`)
+    sameLines(t, await shOk(inDir(join(m.mountpoint, 'rsync'), REPORT)), expected, 'rsync -aAX')
+    const again = await sh(`rsync -aAXi ${q(source)}/ ${M}/rsync/`)
+    t.equal(again.code, 0, 'a second rsync succeeds')
+    t.equal(again.stdout, '', 'and finds nothing to change', { out: again.stdout })
+  })
+
+  t.test('with -o acl: the kernel enforces them for other users', async t => {
+    const m = await mountObjfs(t, { options: ['acl', 'allow_other'] })
+    traversable(t, m.mountpoint)
+    const M = q(m.mountpoint)
+    await shOk(`chmod 755 ${M} && echo secret > ${M}/f && chmod 600 ${M}/f`)
+    const read = async (): Promise<number | null> => (await asNobody(`cat ${M}/f`)).code
+    t.not(await read(), 0, 'mode 600: nobody may not read')
+    await shOk(`setfacl -m u:${NOBODY}:r ${M}/f`)
+    t.equal(await read(), 0, 'a named entry lets nobody read')
+    t.equal(await shOk(`stat -c %a ${M}/f`), '640\n', 'and shows as the group bits (the mask)')
+    await shOk(`chmod 600 ${M}/f`)
+    t.not(await read(), 0, 'chmod 600 takes it back: the mask is empty')
+    t.match(await shOk(`getfacl -cpn ${M}/f`), new RegExp(`user:${NOBODY}:r--\t#effective:---`), 'the entry stays, masked')
+
+    await shOk(`mkdir ${M}/drop && chmod 700 ${M}/drop && setfacl -m u:${NOBODY}:rwx,d:u:${NOBODY}:rwx ${M}/drop`)
+    t.equal((await asNobody(`echo mine > ${M}/drop/mine`)).code, 0, 'nobody may create in a directory its entry opens')
+    await shOk(`echo root > ${M}/drop/root`)
+    t.equal((await asNobody(`echo more >> ${M}/drop/root`)).code, 0, 'and write what root made there, by the inherited entry')
+    t.equal(await shOk(`cat ${M}/drop/root`), 'root\nmore\n')
+    await shOk(`setfacl -x u:${NOBODY} ${M}/drop`)
+    const r = await asNobody(`ls ${M}/drop`)
+    t.not(r.code, 0, 'with the entry removed nobody may not list it')
+    t.match(r.out, /Permission denied/)
+  })
+}
