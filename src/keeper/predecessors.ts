@@ -11,7 +11,7 @@ import { connectionLive, ensureFusectl } from '../channel/unmount.ts'
 import { daemonPids } from '../cli/daemon-proc.ts'
 import { logger } from '../log.ts'
 import { alive } from '../store/local/liveness.ts'
-import { otherKeepers } from './state.ts'
+import { otherKeepers, type RecordedKeeper } from './state.ts'
 import type { Config } from '../config.ts'
 
 const log = logger('keeper')
@@ -24,9 +24,14 @@ export interface Predecessor { keeper: number, connection: number }
  * mountpoint, so that a dead keeper's pid, reused by another process, is
  * not waited for.
  */
-export function storingPredecessors (config: Pick<Config, 'stateDir' | 'mountpoint'>, live: (conn: number) => boolean | undefined = connectionLive, daemons: number[] = daemonPids(config.mountpoint)): Predecessor[] {
+export function storingPredecessors (
+  config: Pick<Config, 'stateDir' | 'mountpoint'>,
+  live: (conn: number) => boolean | undefined = connectionLive,
+  daemons: number[] = daemonPids(config.mountpoint),
+  keepers: RecordedKeeper[] = otherKeepers(config),
+): Predecessor[] {
   const found: Predecessor[] = []
-  for (const { keeper, connection } of otherKeepers(config)) {
+  for (const { keeper, connection } of keepers) {
     // Without a recorded connection (not mounted yet, or an older objfs) nothing tells; so no wait.
     if (connection === undefined || !daemons.includes(keeper) || !alive(keeper)) continue
     if (live(connection) === false) found.push({ keeper, connection })
@@ -36,9 +41,11 @@ export function storingPredecessors (config: Pick<Config, 'stateDir' | 'mountpoi
 
 /** Wait up to `waitMs` for them to exit; returns those still running then. */
 export async function awaitPredecessors (config: Pick<Config, 'stateDir' | 'mountpoint'>, waitMs: number): Promise<number[]> {
+  const others = otherKeepers(config)
+  if (others.length === 0) return []
   // Only fusectl tells an ended connection from a detached one.
-  if (otherKeepers(config).length > 0) await ensureFusectl(msg => log.warn(msg))
-  let waiting = storingPredecessors(config).map(p => p.keeper)
+  await ensureFusectl(msg => log.warn(msg))
+  let waiting = storingPredecessors(config, connectionLive, daemonPids(config.mountpoint), others).map(p => p.keeper)
   if (waiting.length === 0) return []
   log.info({ keepers: waiting }, 'waiting for the daemon unmounted here before to store what it buffered')
   const until = Date.now() + waitMs

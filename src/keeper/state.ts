@@ -71,8 +71,11 @@ export function keepersIn (config: StatePlace): number[] {
   return names.map(keeperOfDir).filter(k => k !== undefined)
 }
 
-/** Keepers with a directory here, other than this process, and their connections where recorded. */
-export function otherKeepers (config: StatePlace): Array<{ keeper: number, connection: number | undefined }> {
+/** A keeper with a directory in the state directory, and its connection where recorded. */
+export interface RecordedKeeper { keeper: number, connection: number | undefined }
+
+/** Keepers with a directory here, other than this process. */
+export function otherKeepers (config: StatePlace): RecordedKeeper[] {
   const found = []
   for (const keeper of keepersIn(config)) {
     if (keeper === process.pid) continue
@@ -125,9 +128,18 @@ export function readKeeperState (config: StatePlace): KeeperState | undefined {
 export function clearKeeperState (config: StatePlace): void {
   const dir = stateDirOf(config)
   if (readKeeperState(config)?.keeper === process.pid) rmSync(join(dir, 'keeper.json'), { force: true })
-  rmSync(nodeidLogOf(config, process.pid), { force: true })
-  rmSync(connectionFileOf(config, process.pid), { force: true })
-  for (const d of [journalDirOf(config, process.pid), keeperDirOf(config, process.pid), dir]) {
+  dropKeeperDir(config, process.pid)
+  try { rmdirSync(dir) } catch {}
+}
+
+/**
+ * What only keeper `keeper`'s serving processes could use goes (its nodeid
+ * log and connection); its journal directory and its own go if empty.
+ */
+export function dropKeeperDir (config: StatePlace, keeper: number): void {
+  rmSync(nodeidLogOf(config, keeper), { force: true })
+  rmSync(connectionFileOf(config, keeper), { force: true })
+  for (const d of [journalDirOf(config, keeper), keeperDirOf(config, keeper)]) {
     try { rmdirSync(d) } catch {}
   }
 }

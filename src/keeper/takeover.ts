@@ -15,7 +15,7 @@ import { Adopter } from '../ops/adopt.ts'
 import type { Fs } from '../ops/context.ts'
 import { alive } from '../store/local/liveness.ts'
 import type { ObjectId, ObjectStore } from '../store/types.ts'
-import { connectionFileOf, journalDirOf, journalIn, keeperDirOf, keepersIn, nodeidLogIn, nodeidLogOf, stateDirOf } from './state.ts'
+import { dropKeeperDir, journalDirOf, journalIn, keeperDirOf, keepersIn, nodeidLogIn, nodeidLogOf, stateDirOf } from './state.ts'
 import { UniqueSpan } from './unanswered.ts'
 
 const log = logger('takeover')
@@ -77,9 +77,7 @@ function setAsideDead (config: Config, keeper: number): void {
   for (const pid of keepersIn(config)) {
     if (pid !== keeper && alive(pid)) continue
     setAside(journalDirOf(config, pid), dir, `${pid}`)
-    rmSync(nodeidLogOf(config, pid), { force: true })
-    rmSync(connectionFileOf(config, pid), { force: true })
-    try { rmdirSync(keeperDirOf(config, pid)) } catch {}
+    dropKeeperDir(config, pid)
   }
   setAside(journalIn(dir), dir, 'old-layout')
 }

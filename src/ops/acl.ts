@@ -23,13 +23,16 @@ export function refuseAcl (name: string): never {
   throw new FsError(E.EOPNOTSUPP)
 }
 
+/** The store's answer for an extended attribute that is not there. */
+const absent = (err: unknown): boolean => err instanceof FsError && err.errno === E.ENODATA
+
 /** The ACL xattr `name` of `inode`, or undefined when it has none. */
 async function storedAcl (fs: Fs, inode: Inode, name: string): Promise<Uint8Array | undefined> {
   if (inode.xattrFree) return undefined
   try {
     return await fs.store.getxattr(inode.id, name)
   } catch (err) {
-    if (err instanceof FsError && err.errno === E.ENODATA) return undefined
+    if (absent(err)) return undefined
     throw err
   }
 }
@@ -50,9 +53,7 @@ export async function setAcl (fs: Fs, inode: Inode, name: string, value: Uint8Ar
   const mode = modeFromAcl(entries, inode.attr.mode)
   if (mode !== inode.attr.mode) fs.table.updateAttr(inode, await fs.store.setattr(inode.id, { mode: mode & 0o7777 }))
   if (isMinimal(entries)) {
-    await fs.store.removexattr(inode.id, name).catch((err: unknown) => {
-      if (!(err instanceof FsError && err.errno === E.ENODATA)) throw err
-    })
+    await fs.store.removexattr(inode.id, name).catch((err: unknown) => { if (!absent(err)) throw err })
     return
   }
   inode.xattrFree = false

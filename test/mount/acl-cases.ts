@@ -2,10 +2,10 @@
 // rules) alike, on the embedded store and on S3.
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { q, sh, shOk, tempDir } from './harness.ts'
+import { q, sameLines, sh, shOk, tempDir, type Mount } from './harness.ts'
 
 /** Every kind of ACL change, run in the current directory. */
-export const MAKE = `
+const MAKE = `
   umask 022
   touch f && chmod 640 f && setfacl -m u:1000:rw,g:100:r f
   chmod 604 f
@@ -28,12 +28,21 @@ export const REPORT = `
   done
 `
 
-/** A tmpfs of its own: the kernel's own ACL rules, to compare with. */
-export async function tmpfs (t: Test): Promise<string> {
+/** A tmpfs of its own with MAKE run in it: the kernel's own ACL rules, and the REPORT they give. */
+export async function reference (t: Test): Promise<{ dir: string, expected: string }> {
   const dir = join(tempDir(t), 'tmpfs')
   await shOk(`mkdir ${q(dir)} && mount -t tmpfs objfs-acl-test ${q(dir)}`)
   t.teardown(async () => { await sh(`umount ${q(dir)} || umount -l ${q(dir)}`) })
-  return dir
+  await shOk(inDir(dir, MAKE))
+  return { dir, expected: await shOk(inDir(dir, REPORT)) }
+}
+
+/** MAKE on `m` gives the REPORT tmpfs gave, and again after a remount. */
+export async function sameAsTmpfs (t: Test, m: Mount, expected: string, timeoutMs?: number): Promise<void> {
+  await shOk(inDir(m.mountpoint, MAKE), { timeoutMs })
+  sameLines(t, await shOk(inDir(m.mountpoint, REPORT)), expected, 'the same modes and ACLs as tmpfs')
+  await m.remount()
+  sameLines(t, await shOk(inDir(m.mountpoint, REPORT)), expected, 'and after a remount')
 }
 
 export const inDir = (dir: string, script: string): string => `cd ${q(dir)}\n${script}`

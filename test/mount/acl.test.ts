@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { defaultLogFile } from '../../src/keeper/state.ts'
-import { inDir, MAKE, REPORT, tmpfs } from './acl-cases.ts'
+import { inDir, reference, REPORT, sameAsTmpfs } from './acl-cases.ts'
 import { asNobody, mountObjfs, mountTier, NOBODY, q, sameLines, sh, shOk, traversable } from './harness.ts'
 
 if (mountTier(t)) {
@@ -24,21 +24,13 @@ if (mountTier(t)) {
   })
 
   t.test('with -o acl: setfacl, chmod, default ACLs and the umask as on tmpfs, kept across a remount', async t => {
-    const reference = await tmpfs(t)
-    await shOk(inDir(reference, MAKE))
-    const expected = await shOk(inDir(reference, REPORT))
+    const { expected } = await reference(t)
     t.match(expected, /default:user:1000:rwx/, 'the reference has ACLs to compare')
-    const m = await mountObjfs(t, { options: ['acl'] })
-    await shOk(inDir(m.mountpoint, MAKE))
-    sameLines(t, await shOk(inDir(m.mountpoint, REPORT)), expected, 'the same modes and ACLs as tmpfs')
-    await m.remount()
-    sameLines(t, await shOk(inDir(m.mountpoint, REPORT)), expected, 'and after a remount')
+    await sameAsTmpfs(t, await mountObjfs(t, { options: ['acl'] }), expected)
   })
 
   t.test('with -o acl: cp -a and rsync -aAX copy ACLs', async t => {
-    const source = await tmpfs(t)
-    await shOk(inDir(source, MAKE))
-    const expected = await shOk(inDir(source, REPORT))
+    const { dir: source, expected } = await reference(t)
     const m = await mountObjfs(t, { options: ['acl'] })
     const M = q(m.mountpoint)
     await shOk(`cp -a ${q(source)} ${M}/cp`)
