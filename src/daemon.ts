@@ -10,7 +10,7 @@ import { allowedCpus, bindServingThread, placementOf } from './channel/cpus.ts'
 import { mountFuse, mountRequestOf, setReadahead } from './channel/mount.ts'
 import { DETACHED, Session, type Negotiation, type SessionOptions } from './channel/session.ts'
 import { Notifier } from './channel/notify.ts'
-import { forceUnmount, fuseConnectionOf } from './channel/unmount.ts'
+import { connectionOf, ensureFusectl, forceUnmount, type Connection } from './channel/unmount.ts'
 import { Coalescer } from './blocks/coalesce.ts'
 import type { Config } from './config.ts'
 import { Handles } from './inode/handles.ts'
@@ -61,10 +61,10 @@ export interface Takeover {
   generation: number
   /** INIT as the first process settled it; undefined for the first process, which answers INIT. */
   negotiation?: Negotiation
-  /** fusectl's id of the connection, for a process after the first. */
-  connection?: number
-  /** The first process: once the store is open (bad input refused), have the keeper mount; INIT follows. Resolves with fusectl's id. */
-  mounted?: () => Promise<number | undefined>
+  /** The connection as fusectl names it, for a process after the first. */
+  connection?: Connection
+  /** The first process: once the store is open (bad input refused), have the keeper mount; INIT follows. Resolves with the connection. */
+  mounted?: () => Promise<Connection | undefined>
 }
 
 export function storeConfigOf (config: Config): StoreConfig {
@@ -133,8 +133,13 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   let connection = takeover?.connection
   if (takeover !== undefined && !resumed) connection = await takeover.mounted?.()
   const fd = takeover?.fd ?? await mountFuse(mountRequestOf(config))
-  // Ours, to unmount when stopped: after `umount -l` another mount may be at the path.
-  if (takeover === undefined) connection = fuseConnectionOf(config.mountpoint) ?? undefined
+  // Ours, to unmount when stopped: after `umount -l` another mount may be at
+  // the path. fusectl first, as the keeper does: what tells ours from a
+  // later connection with the same id is its directory there.
+  if (takeover === undefined) {
+    await ensureFusectl(msg => log.warn(msg))
+    connection = connectionOf(config.mountpoint) ?? undefined
+  }
   session = new Session(fd, { ...sessionOptionsOf(config), readerCpus: placement?.reader })
   let negotiated: Negotiation
   if (takeover?.negotiation !== undefined) {

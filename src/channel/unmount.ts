@@ -6,7 +6,7 @@
 // umount runs with -c (no canonicalize: util-linux would stat the path) and
 // -i (no /sbin/umount.<type> helper: ours would call back into objfs).
 import { spawn } from 'node:child_process'
-import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs'
+import { readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 
 const FUSECTL_DIR = '/sys/fs/fuse/connections'
@@ -30,10 +30,10 @@ export interface ForceUnmountOptions {
   timeoutMs?: number
   log?: (msg: string) => void
   /**
-   * The connection (fuseConnectionOf) the caller mounted: a mount of
-   * another at the path is left alone, and this one, detached, is aborted.
+   * The connection (connectionOf) the caller mounted: a mount of another
+   * at the path is left alone, and this one, detached, is aborted.
    */
-  connection?: number
+  connection?: Connection
 }
 
 /** The kernel escapes space, tab, newline and backslash as \ooo in mountinfo. */
@@ -102,10 +102,32 @@ const isFuse = (m: MountInfo): boolean => m.fstype === 'fuse' || m.fstype === 'f
  * kernel's encoding (major << 20 | minor); FUSE mounts get an anonymous
  * device with major 0, so in practice this is the minor number.
  */
-export function fuseConnectionOf (mountpoint: string): number | null {
-  const m = findMount(mountpoint)
+export function fuseConnectionOf (mountpoint: string, mounts: MountInfo[] = readMountinfo()): number | null {
+  const m = findMount(mountpoint, mounts)
   if (m === undefined || !isFuse(m)) return null
   return ((m.major << 20) | m.minor) >>> 0
+}
+
+/**
+ * A FUSE connection, as fusectl names it. The id is the superblock's
+ * device number, which the kernel gives to the next superblock as soon as
+ * this one is gone: another FUSE mount then holds the id of one that ended,
+ * and would pass for it (a keeper would wait for nothing, or abort a
+ * stranger's mount). The new connection's fusectl directory is a new
+ * inode, though: `ino` is the directory's when this one was recorded,
+ * under the fusectl mount `fusectl` (a mount id: a fusectl mounted again
+ * numbers its inodes anew). Without them only the id is known.
+ */
+export interface Connection { id: number, ino?: number, fusectl?: number }
+
+/** The connection of the FUSE mount at a path, or null when the path is not a FUSE mount. */
+export function connectionOf (mountpoint: string): Connection | null {
+  const mounts = readMountinfo()
+  const id = fuseConnectionOf(mountpoint, mounts)
+  if (id === null) return null
+  const ctl = fusectlMount(mounts)
+  const ino = ctl === undefined ? undefined : fusectlIno(id)
+  return ino === undefined ? { id } : { id, ino, fusectl: ctl?.mountId }
 }
 
 /**
@@ -113,16 +135,35 @@ export function fuseConnectionOf (mountpoint: string): number | null {
  * (`umount -l` with files open on it); undefined where fusectl is not
  * mounted to tell.
  */
-export function connectionLive (conn: number): boolean | undefined {
-  if (!fusectlMounted()) return undefined
-  return existsSync(join(FUSECTL_DIR, String(conn)))
+export function connectionLive (conn: Connection): boolean | undefined {
+  const ctl = fusectlMount()
+  if (ctl === undefined) return undefined
+  const ino = fusectlIno(conn.id)
+  if (ino === undefined) return false
+  return conn.ino === undefined || conn.fusectl !== ctl.mountId || ino === conn.ino
 }
 
-const fusectlMounted = (): boolean => readMountinfo().some(m => m.mountpoint === FUSECTL_DIR && m.fstype === 'fusectl')
+/** Whether a connection found now is the one recorded: by the id alone where either lacks the inode. */
+export function sameConnection (now: Connection | null, recorded: Connection): boolean {
+  if (now === null || now.id !== recorded.id) return false
+  if (now.ino === undefined || recorded.ino === undefined || now.fusectl !== recorded.fusectl) return true
+  return now.ino === recorded.ino
+}
+
+const fusectlMount = (mounts: MountInfo[] = readMountinfo()): MountInfo | undefined =>
+  mounts.findLast(m => m.mountpoint === FUSECTL_DIR && m.fstype === 'fusectl')
+
+function fusectlIno (id: number): number | undefined {
+  try {
+    return statSync(join(FUSECTL_DIR, String(id))).ino
+  } catch {
+    return undefined
+  }
+}
 
 /** fusectl is not mounted on every machine; the abort file needs it. */
 export async function ensureFusectl (log: (msg: string) => void): Promise<void> {
-  if (fusectlMounted()) return
+  if (fusectlMount() !== undefined) return
   const r = await runBounded('mount', ['-t', 'fusectl', 'fusectl', FUSECTL_DIR], 10_000)
   if (r.code !== 0) log(`mounting fusectl failed: ${r.stderr.trim()}`)
 }
@@ -155,16 +196,16 @@ export async function forceUnmount (mountpoint: string, opts: ForceUnmountOption
   const log = opts.log ?? (() => {})
   const path = resolveMountpoint(mountpoint)
   const own = opts.connection
-  if (own !== undefined && fuseConnectionOf(path) !== own) {
+  if (own !== undefined && !sameConnection(connectionOf(path), own)) {
     // The path holds another mount or none: ours was detached (umount -l)
     // and lives on while files are open on it, or it is gone.
     if (connectionLive(own) !== true) return 'not-mounted'
-    return await abortConnection(own, log) ? 'aborted' : 'not-mounted'
+    return await abortConnection(own.id, log) ? 'aborted' : 'not-mounted'
   }
   if (!isMounted(path)) return 'not-mounted'
   // After a lazy unmount the mount leaves mountinfo, and with it the only
-  // record of the connection id: read it first.
-  const conn = fuseConnectionOf(path)
+  // record of the connection: read it first.
+  const conn = connectionOf(path)
 
   const plain = await runBounded('umount', ['-i', '-c', path], timeoutMs)
   if (plain.code === 0 && !isMounted(path)) return 'unmounted'
@@ -182,7 +223,7 @@ export async function forceUnmount (mountpoint: string, opts: ForceUnmountOption
   // A healthy daemon sees the detached superblock die and its connection
   // disappears by itself; one that lingers belongs to a stuck daemon.
   await ensureFusectl(log)
-  const aborted = !(await connectionGone(conn, 1000)) && await abortConnection(conn, log)
+  const aborted = !(await connectionGone(conn, 1000)) && await abortConnection(conn.id, log)
   if (isMounted(path)) {
     // Aborted connections unmount cleanly; one more try before giving up.
     await runBounded('umount', ['-l', '-i', '-c', path], timeoutMs)
@@ -191,10 +232,9 @@ export async function forceUnmount (mountpoint: string, opts: ForceUnmountOption
   return aborted ? 'aborted' : 'lazy'
 }
 
-async function connectionGone (conn: number, waitMs: number): Promise<boolean> {
-  const dir = join(FUSECTL_DIR, String(conn))
+async function connectionGone (conn: Connection, waitMs: number): Promise<boolean> {
   const until = Date.now() + waitMs
-  while (existsSync(dir)) {
+  while (connectionLive(conn) === true) {
     if (Date.now() >= until) return false
     await new Promise(resolve => setTimeout(resolve, 50))
   }

@@ -16,7 +16,7 @@ import { closeSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { mountOn, mountRequestOf, openFuse } from '../channel/mount.ts'
 import type { Negotiation } from '../channel/session.ts'
-import { connectionLive, ensureFusectl, findMount, forceUnmount, fuseConnectionOf } from '../channel/unmount.ts'
+import { connectionLive, connectionOf, ensureFusectl, findMount, forceUnmount, sameConnection, type Connection } from '../channel/unmount.ts'
 import type { Config } from '../config.ts'
 import { ConfigError } from '../errors.ts'
 import { logger } from '../log.ts'
@@ -89,7 +89,7 @@ class Keeper {
    * `umount -l` the mount has left it but serves the files still open on
    * it, and another may be mounted there meanwhile.
    */
-  #connection: number | undefined
+  #connection: Connection | undefined
   /** Why the mount failed, if it was the keeper's own mount(8) that did. */
   #failure: { message: string, bad: boolean } | undefined
   #upgrading = false
@@ -151,7 +151,9 @@ class Keeper {
       return
     }
     this.#mounted = true
-    this.#connection = fuseConnectionOf(this.#config.mountpoint) ?? undefined
+    // First: the connection's record names its directory there (connectionOf), and only fusectl tells later whether it lives on, detached.
+    await ensureFusectl(msg => log.warn(msg))
+    this.#connection = connectionOf(this.#config.mountpoint) ?? undefined
     if (this.#connection !== undefined) writeKeeperConnection(this.#config, this.#connection)
     if (child === undefined || child !== this.#child) {
       // It died while mount(8) ran: #exited reported the failure; take the mount back down.
@@ -160,15 +162,13 @@ class Keeper {
     }
     const m: KeeperMessage = { type: 'mounted', connection: this.#connection }
     child.send(m)
-    // To tell later whether the connection lives on, detached.
-    await ensureFusectl(msg => log.warn(msg))
   }
 
   /** Whether the connection still has a mount, at the path or detached with files open on it. */
   #live (): boolean {
     const conn = this.#connection
     if (conn === undefined) return findMount(this.#config.mountpoint) !== undefined
-    return connectionLive(conn) ?? fuseConnectionOf(this.#config.mountpoint) === conn
+    return connectionLive(conn) ?? sameConnection(connectionOf(this.#config.mountpoint), conn)
   }
 
   async #unmount (warn: (msg: string) => void): Promise<void> {

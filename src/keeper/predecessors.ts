@@ -7,7 +7,7 @@
 // connection has ended. Not for one whose connection lives on: `umount -l`
 // detached it with files open, and it serves them for as long as they
 // stay open.
-import { connectionLive, ensureFusectl } from '../channel/unmount.ts'
+import { connectionLive, ensureFusectl, type Connection } from '../channel/unmount.ts'
 import { daemonPids } from '../cli/daemon-proc.ts'
 import { logger } from '../log.ts'
 import { alive } from '../store/local/liveness.ts'
@@ -16,7 +16,7 @@ import type { Config } from '../config.ts'
 
 const log = logger('keeper')
 
-export interface Predecessor { keeper: number, connection: number }
+export interface Predecessor { keeper: number, connection: Connection }
 
 /**
  * Live keepers of this mountpoint whose connection has ended: they are
@@ -26,7 +26,7 @@ export interface Predecessor { keeper: number, connection: number }
  */
 export function storingPredecessors (
   config: Pick<Config, 'stateDir' | 'mountpoint'>,
-  live: (conn: number) => boolean | undefined = connectionLive,
+  live: (conn: Connection) => boolean | undefined = connectionLive,
   daemons: number[] = daemonPids(config.mountpoint),
   keepers: RecordedKeeper[] = otherKeepers(config),
 ): Predecessor[] {

@@ -1,6 +1,7 @@
 // What the keeper and its serving process tell each other over the IPC
 // channel the keeper opens for it, and the environment it starts it with.
 import type { Negotiation } from '../channel/session.ts'
+import type { Connection } from '../channel/unmount.ts'
 import type { Config } from '../config.ts'
 
 /** Serving process -> keeper. */
@@ -21,16 +22,16 @@ export type ServerMessage =
 /** Keeper -> serving process. */
 export type KeeperMessage =
   | { type: 'handover' }
-  /** The filesystem is mounted: INIT comes next on fd 3. `connection`: fusectl's id, where it could be read. */
-  | { type: 'mounted', connection?: number }
+  /** The filesystem is mounted: INIT comes next on fd 3. `connection`: as fusectl names it, where it could be read. */
+  | { type: 'mounted', connection?: Connection }
 
 /** The serving process's start: the connection arrives as fd 3. */
 export interface ServeSetup {
   config: Config
   generation: number
   negotiation?: Negotiation
-  /** fusectl's id of the connection, once mounted: what this process unmounts when stopped. */
-  connection?: number
+  /** The connection as fusectl names it, once mounted: what this process unmounts when stopped. */
+  connection?: Connection
 }
 
 export const SERVE_SETUP_ENV = 'OBJFS_SERVE_SETUP'

@@ -1,6 +1,7 @@
 // The serving process under a keeper: the connection is fd 3, and the
 // keeper hears over IPC when it is live, when it lets go of the connection
 // (handover) and when the filesystem is gone.
+import type { Connection } from '../channel/unmount.ts'
 import type { Config } from '../config.ts'
 import { startDaemon } from '../daemon.ts'
 import { ConfigError } from '../errors.ts'
@@ -19,8 +20,8 @@ const tell = (m: ServerMessage): void => { process.send?.(m) }
  * (a store that is not one, S3 credentials...) fails before anything is
  * mounted; a mount that fails ends this process (the keeper kills it).
  */
-async function untilMounted (): Promise<number | undefined> {
-  return await new Promise<number | undefined>(resolve => {
+async function untilMounted (): Promise<Connection | undefined> {
+  return await new Promise<Connection | undefined>(resolve => {
     const mounted = (m: KeeperMessage): void => {
       if (m.type !== 'mounted') return
       process.off('message', mounted)

@@ -6,7 +6,7 @@
 //   /run/objfs/<mountpoint>/keeper.json           the mount's current keeper
 //   /run/objfs/<mountpoint>/keeper-<pid>/journal  one keeper's write journal
 //   /run/objfs/<mountpoint>/keeper-<pid>/nodeids.log
-//   /run/objfs/<mountpoint>/keeper-<pid>/connection  its fusectl id, once mounted
+//   /run/objfs/<mountpoint>/keeper-<pid>/connection  its connection (JSON), once mounted
 //
 // The journal is one keeper's, not the mountpoint's: `umount -l` detaches a
 // mount at once while its daemon goes on serving the files still open on
@@ -15,6 +15,7 @@
 // then had its next serving process replay and close the new daemon's.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, rmdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import type { Connection } from '../channel/unmount.ts'
 import type { Config } from '../config.ts'
 
 /** A mountpoint as one path component: /mnt/data -> mnt-data. */
@@ -48,16 +49,32 @@ export const nodeidLogIn = (dir: string): string => join(dir, 'nodeids.log')
 export const journalDirOf = (config: StatePlace, keeper: number): string => journalIn(keeperDirOf(config, keeper))
 export const nodeidLogOf = (config: StatePlace, keeper: number): string => nodeidLogIn(keeperDirOf(config, keeper))
 
-/** A keeper's connection (fusectl's id), for the keepers mounted at the same place after it (predecessors.ts). */
+/** A keeper's connection, for the keepers mounted at the same place after it (predecessors.ts). */
 export const connectionFileOf = (config: StatePlace, keeper: number): string => join(keeperDirOf(config, keeper), 'connection')
 
-export function writeKeeperConnection (config: StatePlace, connection: number): void {
+export function writeKeeperConnection (config: StatePlace, connection: Connection): void {
   try {
     mkdirSync(keeperDirOf(config, process.pid), { recursive: true, mode: 0o700 })
-    writeFileSync(connectionFileOf(config, process.pid), String(connection))
+    writeFileSync(connectionFileOf(config, process.pid), JSON.stringify(connection))
   } catch {
     // A later mount at the same place then does not wait for this keeper to store.
   }
+}
+
+/** A connection file's text; objfs before the fusectl inode wrote the bare id. */
+export function parseConnection (text: string): Connection | undefined {
+  let v: unknown
+  try {
+    v = JSON.parse(text)
+  } catch {
+    return undefined
+  }
+  if (Number.isSafeInteger(v)) return { id: v as number }
+  if (typeof v !== 'object' || v === null) return undefined
+  const { id, ino, fusectl } = v as Record<string, unknown>
+  if (!Number.isSafeInteger(id)) return undefined
+  if (!Number.isSafeInteger(ino) || !Number.isSafeInteger(fusectl)) return { id: id as number }
+  return { id: id as number, ino: ino as number, fusectl: fusectl as number }
 }
 
 /** The keepers with a directory in the state directory, live or not. */
@@ -72,17 +89,16 @@ export function keepersIn (config: StatePlace): number[] {
 }
 
 /** A keeper with a directory in the state directory, and its connection where recorded. */
-export interface RecordedKeeper { keeper: number, connection: number | undefined }
+export interface RecordedKeeper { keeper: number, connection: Connection | undefined }
 
 /** Keepers with a directory here, other than this process. */
 export function otherKeepers (config: StatePlace): RecordedKeeper[] {
   const found = []
   for (const keeper of keepersIn(config)) {
     if (keeper === process.pid) continue
-    let connection: number | undefined
+    let connection: Connection | undefined
     try {
-      connection = Number.parseInt(readFileSync(connectionFileOf(config, keeper), 'utf8'), 10)
-      if (!Number.isSafeInteger(connection)) connection = undefined
+      connection = parseConnection(readFileSync(connectionFileOf(config, keeper), 'utf8'))
     } catch {}
     found.push({ keeper, connection })
   }

@@ -10,7 +10,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { onExit } from 'signal-exit'
 import type { Test } from 'tap'
-import { forceUnmount, fuseConnectionOf, isMounted } from '../../src/channel/unmount.ts'
+import { connectionLive, connectionOf, findMount, forceUnmount, fuseConnectionOf, isMounted } from '../../src/channel/unmount.ts'
 import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
 import { FAULTS_ENV } from '../../src/store/fault.ts'
 
@@ -313,6 +313,36 @@ function forgetRunState (t: Test, mountpoint: string): void {
 }
 
 /**
+ * Have another FUSE mount (bindfs) take connection id `id`, given back by
+ * a mount just gone, as any mount on the machine could. The kernel hands
+ * out the lowest free id, so tmpfs mounts first fill the free ids below
+ * it (they stay until the test ends). Returns the bindfs mountpoint, or
+ * undefined when a mount made elsewhere meanwhile took the id first.
+ */
+export async function takeConnectionId (t: Test, id: number): Promise<string | undefined> {
+  const base = tempDir(t, 'objfs-take-')
+  for (let i = 0; i < 256; i++) {
+    const fill = join(base, `fill-${i}`)
+    mkdirSync(fill)
+    t.teardown(async () => { if (isMounted(fill)) await sh(`umount ${q(fill)} || umount -l ${q(fill)}`) })
+    await shOk(`mount -t tmpfs objfs-test-fill ${q(fill)}`)
+    const got = findMount(fill)?.minor ?? -1
+    if (got < id) continue
+    await shOk(`umount ${q(fill)}`)
+    if (got > id) return undefined
+    // The id is the lowest free one now.
+    const [src, mnt] = [join(base, 'src'), join(base, 'mnt')]
+    mkdirSync(src)
+    mkdirSync(mnt)
+    unmountAtEnd(t, mnt)
+    const r = await run('bindfs', [src, mnt], { timeoutMs: 30_000 })
+    if (r.code !== 0) throw new Error(`bindfs: ${r.stderr.trim()}`)
+    return fuseConnectionOf(mnt) === id ? mnt : undefined
+  }
+  return undefined
+}
+
+/**
  * Bring a mountpoint down whatever state its daemon is in, and make sure no
  * daemon for it survives. Never throws; reports through log.
  */
@@ -401,9 +431,10 @@ const live = new Map<string, string>()  // mountpoint -> temp base dir
 onExit(() => {
   for (const [mp, base] of live) {
     if (isMounted(mp)) {
-      const conn = fuseConnectionOf(mp)
+      const conn = connectionOf(mp)
       spawnSync('umount', ['-l', '-i', '-c', mp], { timeout: 5000, stdio: 'ignore' })
-      if (conn !== null) try { writeFileSync(`/sys/fs/fuse/connections/${conn}/abort`, '1') } catch {}
+      // Not once it ended: its id may be another mount's by now.
+      if (conn !== null && connectionLive(conn) === true) try { writeFileSync(`/sys/fs/fuse/connections/${conn.id}/abort`, '1') } catch {}
     }
     spawnSync('rm', ['-rf', '--one-file-system', base], { timeout: 30_000, stdio: 'ignore' })
   }

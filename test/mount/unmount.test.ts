@@ -5,9 +5,9 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import {
-  ensureFusectl, findMount, forceUnmount, fuseConnectionOf, isMounted, parseMountinfo
+  connectionLive, connectionOf, ensureFusectl, findMount, forceUnmount, fuseConnectionOf, isMounted, parseMountinfo, sameConnection
 } from '../../src/channel/unmount.ts'
-import { daemonPids, mountTier, q, run, sh, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
+import { daemonPids, mountTier, q, run, sh, shOk, takeConnectionId, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
 import type { Test } from 'tap'
 
 t.test('mountinfo parsing unescapes paths and skips optional fields', async t => {
@@ -93,6 +93,37 @@ if (mountTier(t)) {
     t.notOk(after.timedOut, 'the mountpoint answers again')
     process.kill(daemon, 'SIGCONT')
     t.same(await waitForNoDaemon(mnt, 5000), [], 'the daemon exits once it runs again')
+  })
+
+  // The kernel gives an ended connection's id to the next mount at once.
+  // Taken for the old one, a keeper would not wait for a daemon still
+  // storing (predecessors.ts), and a stop would abort a stranger's mount.
+  t.test('a connection whose id another FUSE mount has taken is not taken for it', async t => {
+    await ensureFusectl(msg => t.comment(msg))
+    // Another test's mount may take the id first: try again, a few times.
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      const { mnt } = await bindfs(t)
+      const first = connectionOf(mnt)
+      if (first === null) return t.fail('bindfs made a FUSE mount')
+      t.type(first.ino, 'number', 'the record names its fusectl directory')
+      t.equal(connectionLive(first), true, 'live while mounted')
+      t.ok(sameConnection(connectionOf(mnt), first), 'and found again at its path')
+      await shOk(`umount ${q(mnt)}`)
+      t.equal(connectionLive(first), false, 'ended once unmounted')
+      const other = await takeConnectionId(t, first.id)
+      if (other === undefined) {
+        t.comment(`attempt ${attempt}: another mount took id ${first.id} first`)
+        continue
+      }
+      t.equal(connectionOf(other)?.id, first.id, 'another FUSE mount has the id')
+      t.equal(connectionLive(first), false, 'the ended connection is still ended')
+      t.notOk(sameConnection(connectionOf(other), first), 'the other mount is not it')
+      t.equal(await forceUnmount(mnt, { connection: first }), 'not-mounted', 'stopping the ended one does nothing')
+      t.equal(connectionLive(connectionOf(other) ?? first), true, 'the other mount is not aborted')
+      t.equal(await shOk(`ls -a ${q(other)}`), '.\n..\n', 'and serves')
+      return
+    }
+    t.fail('no attempt had the id taken by another FUSE mount of this test')
   })
 
   t.test('mountpoints with escaped characters are found', async t => {

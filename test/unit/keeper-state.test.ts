@@ -3,13 +3,14 @@
 // longer alive, never a live one's (a daemon still serving a mount that
 // `umount -l` detached, at the same place).
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import type { Connection } from '../../src/channel/unmount.ts'
 import { defaults } from '../../src/config.ts'
 import { storingPredecessors } from '../../src/keeper/predecessors.ts'
-import { clearKeeperState, connectionFileOf, journalDirOf, keeperDirOf, keeperOfDir, writeKeeperConnection, writeKeeperState } from '../../src/keeper/state.ts'
+import { clearKeeperState, connectionFileOf, journalDirOf, keeperDirOf, keeperOfDir, parseConnection, writeKeeperConnection, writeKeeperState } from '../../src/keeper/state.ts'
 import { closeTakeoverState, openTakeoverState } from '../../src/keeper/takeover.ts'
 import type { ObjectStore } from '../../src/store/types.ts'
 
@@ -64,7 +65,7 @@ t.test('a successor under a keeper from before finds its predecessor\'s journal 
 t.test('a keeper that ends clears its own state, and the keeper file only if it names it', async t => {
   const { config, dir } = setup(t)
   mkdirSync(journalDirOf(config, process.pid), { recursive: true })
-  writeKeeperConnection(config, 7)
+  writeKeeperConnection(config, { id: 7, ino: 70, fusectl: 3 })
   writeKeeperState(config, { keeper: process.pid + 1, server: 0, generation: 0 })
   clearKeeperState(config)
   t.same(readdirSync(dir), ['keeper.json'], 'its directory went; another keeper\'s file stayed')
@@ -77,7 +78,7 @@ t.test('a new mount waits for the live keepers whose connection has ended, only 
   const { config } = setup(t)
   const keeperWith = (pid: number, connection?: number): void => {
     mkdirSync(keeperDirOf(config, pid), { recursive: true })
-    if (connection !== undefined) writeFileSync(connectionFileOf(config, pid), String(connection))
+    if (connection !== undefined) writeFileSync(connectionFileOf(config, pid), JSON.stringify({ id: connection, ino: connection * 10, fusectl: 3 }))
   }
   const sleeper = (): number => {
     const child = spawn('sleep', ['60'], { stdio: 'ignore' })
@@ -94,7 +95,18 @@ t.test('a new mount waits for the live keepers whose connection has ended, only 
   keeperWith(reused, 16)
   // This process: its own keeper directory is never a predecessor's.
   keeperWith(process.pid, 15)
-  const live = (conn: number): boolean | undefined => conn === 12 ? true : conn === 13 ? undefined : false
-  t.same(storingPredecessors(config, live, [storing, detached, unknown, unmounted, process.pid]), [{ keeper: storing, connection: 11 }],
+  const live = (conn: Connection): boolean | undefined => conn.id === 12 ? true : conn.id === 13 ? undefined : false
+  t.same(storingPredecessors(config, live, [storing, detached, unknown, unmounted, process.pid]), [{ keeper: storing, connection: { id: 11, ino: 110, fusectl: 3 } }],
     'the one whose connection ended; not a detached one, one fusectl cannot tell, one not mounted yet, a dead one, a pid reused, or this process')
+})
+
+t.test('a connection file reads back as written, and as objfs before the fusectl inode wrote it', async t => {
+  const { config } = setup(t)
+  writeKeeperConnection(config, { id: 52, ino: 4711, fusectl: 30 })
+  t.same(parseConnection(readFileSync(connectionFileOf(config, process.pid), 'utf8')), { id: 52, ino: 4711, fusectl: 30 })
+  t.same(parseConnection('52'), { id: 52 }, 'the bare id of an older objfs')
+  t.same(parseConnection('{"id":52,"ino":4711}'), { id: 52 }, 'an inode without its fusectl mount cannot be compared: the id alone')
+  t.equal(parseConnection(''), undefined, 'cut short')
+  t.equal(parseConnection('{"ino":4711}'), undefined, 'no id')
+  t.equal(parseConnection('"52"'), undefined, 'not a number')
 })
