@@ -4,7 +4,7 @@
 // unmount; each phase idempotent.
 import {
   FUSE_ASYNC_READ, FUSE_ATOMIC_O_TRUNC, FUSE_AUTO_INVAL_DATA, FUSE_BIG_WRITES, FUSE_CACHE_SYMLINKS, FUSE_DO_READDIRPLUS, FUSE_DONT_MASK,
-  FUSE_HANDLE_KILLPRIV_V2, FUSE_HAS_RESEND_FLAGS2, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, FUSE_POSIX_ACL, FUSE_READDIRPLUS_AUTO, FUSE_WRITEBACK_CACHE,
+  FUSE_HANDLE_KILLPRIV_V2, FUSE_HAS_RESEND_FLAGS2, FUSE_MAX_PAGES, FUSE_PARALLEL_DIROPS, FUSE_POSIX_ACL, FUSE_READDIRPLUS_AUTO, FUSE_SETXATTR_EXT, FUSE_WRITEBACK_CACHE,
 } from './channel/abi.ts'
 import { allowedCpus, bindServingThread, placementOf } from './channel/cpus.ts'
 import { mountFuse, mountRequestOf, setReadahead } from './channel/mount.ts'
@@ -117,7 +117,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
     handles: new Handles(takeover?.generation ?? 0),
     coalescer,
     config,
-    negotiated: { writebackCache: false, readdirplus: false, posixAcl: false },
+    negotiated: { writebackCache: false, readdirplus: false, posixAcl: false, setxattrExt: false },
     stats: () => snapshot(),
   }
   const snapshot = () => daemonSnapshot({
@@ -161,6 +161,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
     writebackCache: (negotiated.flags & FUSE_WRITEBACK_CACHE) !== 0,
     readdirplus: (negotiated.flags & FUSE_DO_READDIRPLUS) !== 0,
     posixAcl: (negotiated.flags & FUSE_POSIX_ACL) !== 0 && (negotiated.flags & FUSE_DONT_MASK) !== 0,
+    setxattrExt: (negotiated.flags & FUSE_SETXATTR_EXT) !== 0,
   }
   if (!resumed && !setReadahead(config.mountpoint, config.maxReadahead)) log.warn({ bytes: config.maxReadahead }, 'could not set the read-ahead window')
   const live = session
@@ -228,7 +229,7 @@ export function sessionOptionsOf (config: Config): SessionOptions {
       (config.writebackCache ? FUSE_WRITEBACK_CACHE : 0) |
       // The kernel checks the ACLs (with default_permissions, which this
       // turns on) and leaves the umask to us: a default ACL replaces it.
-      (config.acl ? FUSE_POSIX_ACL | FUSE_DONT_MASK : 0),
+      (config.acl ? FUSE_POSIX_ACL | FUSE_DONT_MASK | FUSE_SETXATTR_EXT : 0),
     // Only to learn whether the kernel can resend after a takeover. Test-only,
     // like OBJFS_FAULTS: not asked, as on a kernel before Linux 6.9, which cannot resend.
     wantFlags2: process.env[NO_RESEND_ENV] === '1' ? 0 : FUSE_HAS_RESEND_FLAGS2,

@@ -22,7 +22,7 @@ import {
   FSYNC_IN_SIZE, FUSE_COMPAT_SETXATTR_IN_SIZE, GETATTR_IN_SIZE, GETXATTR_IN_SIZE,
   IN_HEADER_SIZE, INIT_IN_SIZE, INTERRUPT_IN_SIZE, LINK_IN_SIZE, LSEEK_IN_SIZE,
   MKDIR_IN_SIZE, MKNOD_IN_SIZE, OPEN_IN_SIZE, READ_IN_SIZE, RELEASE_IN_SIZE,
-  RENAME2_IN_SIZE, RENAME_IN_SIZE, SETATTR_IN_SIZE, STATX_IN_SIZE, WRITE_IN_SIZE,
+  RENAME2_IN_SIZE, RENAME_IN_SIZE, SETATTR_IN_SIZE, SETXATTR_IN_SIZE, STATX_IN_SIZE, WRITE_IN_SIZE,
   FUSE_UNIQUE_RESEND,
 } from './abi.ts'
 
@@ -449,19 +449,26 @@ export function decodeCopyFileRangeIn (body: Uint8Array): CopyFileRangeIn {
 
 /* ------------------------------------------------------------------ xattr */
 
-export interface SetxattrIn { size: number, flags: number, name: string, value: Uint8Array }
+/** What INIT settled that changes how a request's body reads. */
+export interface Wire {
+  /** FUSE_SETXATTR_EXT: SETXATTR's struct has setxattr_flags (FUSE_SETXATTR_ACL_KILL_SGID). */
+  setxattrExt: boolean
+}
+
+export interface SetxattrIn { size: number, flags: number, setxattr_flags: number, name: string, value: Uint8Array }
 
 /**
- * Without FUSE_SETXATTR_EXT (we never negotiate it) the kernel sends the
- * 8-byte compat struct, then name\0, then `size` value bytes (a view, no copy).
+ * The struct (8 bytes, or 16 with FUSE_SETXATTR_EXT), then name\0, then
+ * `size` value bytes (a view, no copy).
  */
-export function decodeSetxattrIn (body: Uint8Array): SetxattrIn {
+export function decodeSetxattrIn (body: Uint8Array, wire: Wire): SetxattrIn {
   const r = new Reader(body)
-  const at = r.take(FUSE_COMPAT_SETXATTR_IN_SIZE, 'fuse_setxattr_in')
+  const at = wire.setxattrExt ? r.take(SETXATTR_IN_SIZE, 'fuse_setxattr_in') : r.take(FUSE_COMPAT_SETXATTR_IN_SIZE, 'fuse_setxattr_in (compat)')
   const size = r.u32(at)
   const flags = r.u32(at + 4)
+  const setxattr_flags = wire.setxattrExt ? r.u32(at + 8) : 0
   const name = r.cstring('xattr name')
-  return { size, flags, name, value: r.slice(size, 'xattr value') }
+  return { size, flags, setxattr_flags, name, value: r.slice(size, 'xattr value') }
 }
 
 export interface GetxattrIn { size: number, name: string }

@@ -4,7 +4,7 @@
 // with the access ACL and to hand a directory's default ACL down to what is
 // made in it (posix-acl.ts has the rules). The ACLs are kept as the
 // extended attributes the kernel names them by.
-import { S_IFDIR, S_IFLNK, S_IFMT } from '../channel/abi.ts'
+import { S_IFDIR, S_IFLNK, S_IFMT, S_ISGID } from '../channel/abi.ts'
 import { FsError, errno as E } from '../errors.ts'
 import type { Inode } from '../inode/table.ts'
 import { logger } from '../log.ts'
@@ -41,8 +41,10 @@ async function storedAcl (fs: Fs, inode: Inode, name: string): Promise<Uint8Arra
  * setfacl and cp -a set an ACL: an access ACL sets the mode's permission
  * bits, and one that says no more than the mode is not kept (the kernel's
  * own filesystems drop it the same way). A default ACL is for directories.
+ * `killSgid`: the caller is neither in the file's group nor has
+ * CAP_FSETID, so the set-group-ID bit goes, as posix_acl_update_mode does.
  */
-export async function setAcl (fs: Fs, inode: Inode, name: string, value: Uint8Array, flags: number): Promise<void> {
+export async function setAcl (fs: Fs, inode: Inode, name: string, value: Uint8Array, flags: number, killSgid: boolean): Promise<void> {
   const entries = parseAcl(value)
   if (name === ACL_DEFAULT) {
     if ((inode.attr.mode & S_IFMT) !== S_IFDIR) throw new FsError(E.EACCES)
@@ -50,7 +52,7 @@ export async function setAcl (fs: Fs, inode: Inode, name: string, value: Uint8Ar
     await fs.store.setxattr(inode.id, name, encodeAcl(entries), flags)
     return
   }
-  const mode = modeFromAcl(entries, inode.attr.mode)
+  const mode = modeFromAcl(entries, inode.attr.mode) & ~(killSgid ? S_ISGID : 0)
   if (mode !== inode.attr.mode) fs.table.updateAttr(inode, await fs.store.setattr(inode.id, { mode: mode & 0o7777 }))
   if (isMinimal(entries)) {
     await fs.store.removexattr(inode.id, name).catch((err: unknown) => { if (!absent(err)) throw err })

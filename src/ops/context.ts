@@ -36,6 +36,8 @@ export interface Negotiated {
   readdirplus: boolean
   /** FUSE_POSIX_ACL with FUSE_DONT_MASK (-o acl): ACLs are kept (acl.ts), and the umask is ours to apply. */
   posixAcl: boolean
+  /** FUSE_SETXATTR_EXT (with -o acl): the kernel says when setting an ACL drops the set-group-ID bit. */
+  setxattrExt: boolean
 }
 
 export interface Fs {

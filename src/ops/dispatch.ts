@@ -60,7 +60,7 @@ export class Dispatcher {
     }
     let body: unknown
     try {
-      body = spec.decode(bytes.subarray(IN_HEADER_SIZE, h.len - h.total_extlen * 8))
+      body = spec.decode(bytes.subarray(IN_HEADER_SIZE, h.len - h.total_extlen * 8), this.#fs.negotiated)
     } catch (err) {
       log.error({ unique: h.unique, op: spec.name, err: String(err) }, 'undecodable request')
       if (spec.noReply !== true) this.#reply(h, E.EIO, null)

@@ -12,7 +12,7 @@ import * as xattr from './xattr.ts'
 
 export interface OpSpec<T = any> {
   name: string
-  decode: (body: Uint8Array) => T
+  decode: (body: Uint8Array, wire: d.Wire) => T
   handler: (fs: Fs, req: Req, body: T) => Reply | Promise<Reply>
   /** The kernel expects no reply (FORGET, BATCH_FORGET). */
   noReply?: boolean
@@ -20,7 +20,7 @@ export interface OpSpec<T = any> {
 
 const none = (): undefined => undefined
 
-function op<T> (name: string, decode: (body: Uint8Array) => T, handler: (fs: Fs, req: Req, body: T) => Reply | Promise<Reply>, noReply = false): OpSpec<T> {
+function op<T> (name: string, decode: (body: Uint8Array, wire: d.Wire) => T, handler: (fs: Fs, req: Req, body: T) => Reply | Promise<Reply>, noReply = false): OpSpec<T> {
   return { name, decode, handler, noReply }
 }
 

@@ -1,6 +1,7 @@
 // Extended attributes, and the daemon's own read-only `objfs.stats` on the
 // mount root (how `objfs stats MOUNTPOINT` and the tests reach the counters
 // without a side channel). It is not listed, so cp -a and rsync -X skip it.
+import { FUSE_SETXATTR_ACL_KILL_SGID } from '../channel/abi.ts'
 import { encodeGetxattrOut, encodeXattrNames } from '../channel/encode.ts'
 import type { GetxattrIn, ListxattrIn, NameIn, SetxattrIn } from '../channel/decode.ts'
 import { FsError, errno as E } from '../errors.ts'
@@ -41,12 +42,12 @@ export async function getxattr (fs: Fs, req: Req, { size, name }: GetxattrIn): P
   return sized(await fs.store.getxattr(inode.id, name), size)
 }
 
-export async function setxattr (fs: Fs, req: Req, { flags, name, value }: SetxattrIn): Promise<Reply> {
+export async function setxattr (fs: Fs, req: Req, { flags, setxattr_flags, name, value }: SetxattrIn): Promise<Reply> {
   if (req.nodeid === ROOT_NODEID && name === STATS_XATTR) throw new FsError(E.EPERM)
   const inode = fs.table.get(req.nodeid)
   if (refused(fs, name)) refuseAcl(name)
   if (isAclName(name)) {
-    await setAcl(fs, inode, name, value, flags)
+    await setAcl(fs, inode, name, value, flags, (setxattr_flags & FUSE_SETXATTR_ACL_KILL_SGID) !== 0)
     return new Uint8Array(0)
   }
   // Before the store call: a GETXATTR arriving meanwhile asks the store.

@@ -92,7 +92,7 @@ export class Harness {
       handles,
       coalescer,
       config,
-      negotiated: { writebackCache: false, readdirplus: true, posixAcl: false },
+      negotiated: { writebackCache: false, readdirplus: true, posixAcl: false, setxattrExt: false },
       stats: () => ({ inodes: table.size, handles: handles.size, dirtyBytes: coalescer.dirtyBytes }),
     }
     return new Harness(fs, store, dir)

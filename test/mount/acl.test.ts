@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { defaultLogFile } from '../../src/keeper/state.ts'
 import { inDir, reference, REPORT, sameAsTmpfs } from './acl-cases.ts'
-import { asNobody, mountObjfs, mountTier, NOBODY, q, sameLines, sh, shOk, traversable } from './harness.ts'
+import { asNobody, mountObjfs, mountTier, NOBODY, q, sameLines, sh, shOk, tempDir, traversable } from './harness.ts'
 
 if (mountTier(t)) {
   t.test('without -o acl: ACLs are refused, and the log says how to keep them', async t => {
@@ -65,5 +65,26 @@ if (mountTier(t)) {
     const r = await asNobody(`ls ${M}/drop`)
     t.not(r.code, 0, 'with the entry removed nobody may not list it')
     t.match(r.out, /Permission denied/)
+  })
+
+  // The kernel says so (FUSE_SETXATTR_ACL_KILL_SGID) only with FUSE_SETXATTR_EXT.
+  t.test('with -o acl: an owner outside the group who sets an ACL drops the set-group-ID bit, as on tmpfs', async t => {
+    const sgid = async (dir: string): Promise<string> => {
+      const D = q(dir)
+      await shOk(`chmod 755 ${D} && touch ${D}/theirs ${D}/roots && chown ${NOBODY}:0 ${D}/theirs ${D}/roots && chmod 2750 ${D}/theirs ${D}/roots`)
+      const r = await asNobody(`setfacl -m u:1000:r ${D}/theirs`)
+      t.equal(r.code, 0, 'the owner may set it', { out: r.out })
+      await shOk(`setfacl -m u:1000:r ${D}/roots`)
+      return await shOk(`cd ${D} && stat -c '%n %a' theirs roots`)
+    }
+    const tmpfs = join(tempDir(t), 'tmpfs')
+    await shOk(`mkdir ${q(tmpfs)} && mount -t tmpfs objfs-acl-test ${q(tmpfs)}`)
+    t.teardown(async () => { await sh(`umount ${q(tmpfs)} || umount -l ${q(tmpfs)}`) })
+    traversable(t, tmpfs)
+    const expected = await sgid(tmpfs)
+    t.equal(expected, 'theirs 750\nroots 2750\n', 'tmpfs: the owner\'s ACL drops it, root\'s (CAP_FSETID) keeps it')
+    const m = await mountObjfs(t, { options: ['acl', 'allow_other'] })
+    traversable(t, m.mountpoint)
+    t.equal(await sgid(m.mountpoint), expected, 'objfs: the same')
   })
 }

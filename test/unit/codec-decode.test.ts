@@ -206,6 +206,22 @@ t.test('SYMLINK: entry name first, then the target', async t => {
   t.throws(() => d.decodeSymlinkIn(body.subarray(0, body.length - 1)), d.DecodeError, 'target lacks NUL')
 })
 
+t.test('SETXATTR with FUSE_SETXATTR_EXT: 16-byte struct with setxattr_flags', async t => {
+  const buf = hex(
+    '03 00 00 00', //              size 3
+    '02 00 00 00', //              flags XATTR_REPLACE
+    '01 00 00 00', //              setxattr_flags FUSE_SETXATTR_ACL_KILL_SGID
+    '00 00 00 00', //              padding
+    '73 79 73 74 65 6d 2e 70 6f 73 69 78 5f 61 63 6c 5f 61 63 63 65 73 73 00', // "system.posix_acl_access\0"
+    '78 79 7a', //                 value "xyz"
+  )
+  const x = d.decodeSetxattrIn(buf, { setxattrExt: true })
+  t.same({ ...x, value: [...x.value] }, { size: 3, flags: abi.XATTR_REPLACE, setxattr_flags: abi.FUSE_SETXATTR_ACL_KILL_SGID, name: 'system.posix_acl_access', value: [0x78, 0x79, 0x7a] })
+  t.throws(() => d.decodeSetxattrIn(buf.subarray(0, 12), { setxattrExt: true }), d.DecodeError, 'struct cut short')
+  // The same bytes read as the compat struct: the name would start inside setxattr_flags.
+  t.not(d.decodeSetxattrIn(buf.subarray(0, 16 + 24 + 3), { setxattrExt: false }).name, 'system.posix_acl_access', 'the negotiation decides how it reads')
+})
+
 t.test('SETXATTR: compat 8-byte struct, value is a view', async t => {
   const buf = hex(
     '03 00 00 00', //              size 3
@@ -213,10 +229,10 @@ t.test('SETXATTR: compat 8-byte struct, value is a view', async t => {
     '75 73 65 72 2e 61 00', //     name "user.a\0"
     '78 79 7a', //                 value "xyz"
   )
-  const x = d.decodeSetxattrIn(buf)
-  t.same({ ...x, value: [...x.value] }, { size: 3, flags: abi.XATTR_CREATE, name: 'user.a', value: [0x78, 0x79, 0x7a] })
+  const x = d.decodeSetxattrIn(buf, { setxattrExt: false })
+  t.same({ ...x, value: [...x.value] }, { size: 3, flags: abi.XATTR_CREATE, setxattr_flags: 0, name: 'user.a', value: [0x78, 0x79, 0x7a] })
   t.equal(x.value.buffer, buf.buffer)
-  t.throws(() => d.decodeSetxattrIn(buf.subarray(0, buf.length - 1)), d.DecodeError, 'value shorter than size')
+  t.throws(() => d.decodeSetxattrIn(buf.subarray(0, buf.length - 1), { setxattrExt: false }), d.DecodeError, 'value shorter than size')
   t.same(d.decodeGetxattrIn(hex('00 01 00 00', '00 00 00 00', '75 73 65 72 2e 61 00')), { size: 256, name: 'user.a' })
   t.same(d.decodeListxattrIn(hex('00 00 00 00', '00 00 00 00')), { size: 0 })
 })
