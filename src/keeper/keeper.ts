@@ -151,7 +151,8 @@ class Keeper {
       return
     }
     this.#mounted = true
-    // First: the connection's record names its directory there (connectionOf), and only fusectl tells later whether it lives on, detached.
+    // fusectl first: the connection's record names its directory there
+    // (connectionOf), and only fusectl tells later whether it lives on, detached.
     await ensureFusectl(msg => log.warn(msg))
     this.#connection = connectionOf(this.#config.mountpoint) ?? undefined
     if (this.#connection !== undefined) writeKeeperConnection(this.#config, this.#connection)
