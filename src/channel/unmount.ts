@@ -126,8 +126,7 @@ export function connectionOf (mountpoint: string): Connection | null {
   const id = fuseConnectionOf(mountpoint, mounts)
   if (id === null) return null
   const ctl = fusectlMount(mounts)
-  const ino = ctl === undefined ? undefined : fusectlIno(id)
-  return ino === undefined ? { id } : { id, ino, fusectl: ctl?.mountId }
+  return (ctl === undefined ? undefined : shown(id, ctl)) ?? { id }
 }
 
 /**
@@ -138,9 +137,8 @@ export function connectionOf (mountpoint: string): Connection | null {
 export function connectionLive (conn: Connection): boolean | undefined {
   const ctl = fusectlMount()
   if (ctl === undefined) return undefined
-  const ino = fusectlIno(conn.id)
-  if (ino === undefined) return false
-  return conn.ino === undefined || conn.fusectl !== ctl.mountId || ino === conn.ino
+  const now = shown(conn.id, ctl)
+  return now !== undefined && sameConnection(now, conn)
 }
 
 /** Whether a connection found now is the one recorded: by the id alone where either lacks the inode. */
@@ -153,9 +151,10 @@ export function sameConnection (now: Connection | null, recorded: Connection): b
 const fusectlMount = (mounts: MountInfo[] = readMountinfo()): MountInfo | undefined =>
   mounts.findLast(m => m.mountpoint === FUSECTL_DIR && m.fstype === 'fusectl')
 
-function fusectlIno (id: number): number | undefined {
+/** Connection `id` as the fusectl mount `ctl` shows it now; undefined when it has no such connection. */
+function shown (id: number, ctl: MountInfo): Connection | undefined {
   try {
-    return statSync(join(FUSECTL_DIR, String(id))).ino
+    return { id, ino: statSync(join(FUSECTL_DIR, String(id))).ino, fusectl: ctl.mountId }
   } catch {
     return undefined
   }

@@ -54,23 +54,22 @@ export interface Created {
  * leaves the umask to us (FUSE_DONT_MASK), and the directory's default ACL
  * replaces it (acl.ts); otherwise the kernel has applied it already.
  */
-export async function createObject (fs: Fs, req: Req, name: string, mode: number, extra: { rdev?: number, target?: string, umask?: number } = {}): Promise<Created> {
+export async function createObject (fs: Fs, req: Req, name: string, mode: number, extra: { rdev?: number, target?: string } = {}, umask = 0): Promise<Created> {
   const parent = fs.table.get(req.nodeid)
-  const { umask = 0, ...spec } = extra
   const acl = fs.negotiated.posixAcl ? await inherit(fs, parent, mode, umask) : undefined
   const who = owner(req, parent.attr, acl?.mode ?? mode)
-  const attr = await fs.store.create(parent.id, name, { ...who, ...spec })
+  const attr = await fs.store.create(parent.id, name, { ...who, ...extra })
   for (const [n, v] of acl?.xattrs ?? []) await fs.store.setxattr(attr.id, n, v, 0)
   return { attr, xattrs: (acl?.xattrs.length ?? 0) > 0 }
 }
 
 export async function mknod (fs: Fs, req: Req, { mode, rdev, umask, name }: MknodIn): Promise<Reply> {
   const type = mode & S_IFMT
-  return entryReply(fs, (await createObject(fs, req, name, type === 0 ? mode | S_IFREG : mode, { rdev, umask })).attr)
+  return entryReply(fs, (await createObject(fs, req, name, type === 0 ? mode | S_IFREG : mode, { rdev }, umask)).attr)
 }
 
 export async function mkdir (fs: Fs, req: Req, { mode, umask, name }: MkdirIn): Promise<Reply> {
-  return entryReply(fs, (await createObject(fs, req, name, (mode & 0o7777) | S_IFDIR, { umask })).attr)
+  return entryReply(fs, (await createObject(fs, req, name, (mode & 0o7777) | S_IFDIR, {}, umask)).attr)
 }
 
 export async function symlink (fs: Fs, req: Req, { name, target }: SymlinkIn): Promise<Reply> {

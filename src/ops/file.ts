@@ -48,7 +48,7 @@ export async function open (fs: Fs, req: Req, { flags }: OpenIn): Promise<Reply>
 }
 
 export async function create (fs: Fs, req: Req, { flags, mode, umask, name }: CreateIn): Promise<Reply> {
-  const made = await createObject(fs, req, name, (mode & 0o7777) | S_IFREG, { umask })
+  const made = await createObject(fs, req, name, (mode & 0o7777) | S_IFREG, {}, umask)
   return createdReply(fs, made.attr, flags, undefined, made.xattrs)
 }
 

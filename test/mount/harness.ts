@@ -331,15 +331,25 @@ export async function takeConnectionId (t: Test, id: number): Promise<string | u
     await shOk(`umount ${q(fill)}`)
     if (got > id) return undefined
     // The id is the lowest free one now.
-    const [src, mnt] = [join(base, 'src'), join(base, 'mnt')]
-    mkdirSync(src)
-    mkdirSync(mnt)
-    unmountAtEnd(t, mnt)
-    const r = await run('bindfs', [src, mnt], { timeoutMs: 30_000 })
+    const { mnt, r } = await mountBindfs(t, base)
     if (r.code !== 0) throw new Error(`bindfs: ${r.stderr.trim()}`)
     return fuseConnectionOf(mnt) === id ? mnt : undefined
   }
   return undefined
+}
+
+/**
+ * bindfs of `base`/src on `base`/mnt, unmounted at the end: another FUSE
+ * daemon, which daemonizes once the mount is live. `files` are written
+ * into src first.
+ */
+export async function mountBindfs (t: Test, base: string, files: Record<string, string> = {}): Promise<{ src: string, mnt: string, r: RunResult }> {
+  const [src, mnt] = [join(base, 'src'), join(base, 'mnt')]
+  mkdirSync(src)
+  mkdirSync(mnt)
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(src, name), text)
+  unmountAtEnd(t, mnt)
+  return { src, mnt, r: await run('bindfs', [src, mnt], { timeoutMs: 30_000 }) }
 }
 
 /**

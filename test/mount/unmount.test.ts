@@ -1,13 +1,13 @@
 // forceUnmount's escalation, proven on real kernel mounts. bindfs stands in
 // for a FUSE daemon here because these cases need one that can be made busy
 // or frozen on purpose; objfs's own unmount is covered by cli.test.ts.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import {
   connectionLive, connectionOf, ensureFusectl, findMount, forceUnmount, fuseConnectionOf, isMounted, parseMountinfo, sameConnection
 } from '../../src/channel/unmount.ts'
-import { daemonPids, mountTier, q, run, sh, shOk, takeConnectionId, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
+import { daemonPids, mountBindfs, mountTier, q, sh, shOk, takeConnectionId, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
 import type { Test } from 'tap'
 
 t.test('mountinfo parsing unescapes paths and skips optional fields', async t => {
@@ -21,16 +21,9 @@ t.test('mountinfo parsing unescapes paths and skips optional fields', async t =>
   t.match(b, { major: 0, minor: 52, mountpoint: '/tmp/back\\slash', fstype: 'fuse.objfs', source: 'local:/var/lib/x' })
 })
 
-/** Mount src on mnt with bindfs, which daemonizes once the mount is live. */
+/** Mount src (with `file` in it) on mnt with bindfs. */
 async function bindfs (t: Test): Promise<{ src: string, mnt: string }> {
-  const base = tempDir(t)
-  const src = join(base, 'src')
-  const mnt = join(base, 'mnt')
-  mkdirSync(src)
-  mkdirSync(mnt)
-  writeFileSync(join(src, 'file'), 'data\n')
-  unmountAtEnd(t, mnt)
-  const r = await run('bindfs', [src, mnt], { timeoutMs: 30_000 })
+  const { src, mnt, r } = await mountBindfs(t, tempDir(t), { file: 'data\n' })
   t.equal(r.code, 0, 'bindfs mounts', { stderr: r.stderr })
   t.ok(isMounted(mnt), 'the mount is in mountinfo')
   return { src, mnt }
