@@ -270,9 +270,14 @@ t.test('refault() writes every page of the slots once more and changes no byte',
   r.refault()
   const first = faults() - at
   t.ok(first >= pages, `after a fork, refault() faulted each of the ${pages} pages (${first} faults)`)
-  at = faults()
-  r.refault()
-  const second = faults() - at
+  // The count is the whole process's: another thread's faults (the GC's,
+  // tap's) can land in a pass (122 once, in a full run). The fewest of three.
+  let second = Infinity
+  for (let i = 0; i < 3; i++) {
+    at = faults()
+    r.refault()
+    second = Math.min(second, faults() - at)
+  }
   t.ok(second < pages / 10, `and once written, the pages fault no more (${second} faults)`)
   t.ok(Buffer.from(bytes).equals(Buffer.from(before)), 'every byte as it was')
 })
