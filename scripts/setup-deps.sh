@@ -30,6 +30,8 @@ deps=(
   # the daemon's system calls against the unit's SystemCallFilter.
   systemd:systemd-analyze
   strace:strace
+  # mmap.test.ts maps files as data loaders do, through Python's mmap.
+  python3:python3
   # The S3 tier's engine, a one-node Ceph RGW (scripts/ceph-up.sh; it runs
   # without a manager), and aws(1) to check objects from outside the mount.
   ceph-mon:ceph-mon
