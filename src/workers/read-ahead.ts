@@ -1,12 +1,14 @@
 // Blocks read ahead of the READ that will ask for them.
 //
-// Every block of the embedded store is a file of its own, so the host's
-// read-ahead never crosses into the next one: each READ's worker read its
-// block file from a cold disk while nothing else went on (a cold 1 GiB read
-// took 1.5 s; with the block files already in the page cache, 0.85 s).
-// When the coalescer sees a file read block after block, the pool reads the
-// next blocks into pooled buffers while the current one is answered, and
-// the READ that asks for one takes its buffer as it would its own.
+// Whole blocks are read with O_DIRECT (store/local/direct.ts), past the
+// host's page cache and so past its read-ahead: without this, each READ's
+// worker read its block from a cold disk while nothing else went on. (When
+// every block was a file of its own, where the host's read-ahead stopped
+// at each, a cold 1 GiB read took 1.5 s; with the block files already in
+// the page cache, 0.85 s.) When the coalescer sees a file read block after
+// block, the pool reads the next blocks into pooled buffers while the
+// current one is answered, and the READ that asks for one takes its buffer
+// as it would its own.
 import type { Lease } from '../blocks/read-buffers.ts'
 import type { ObjectId } from '../store/types.ts'
 
