@@ -11,18 +11,9 @@ import type { Test } from 'tap'
 import { forceUnmount, isMounted } from '../../src/channel/unmount.ts'
 import { Rng, seeds, soak } from '../fs/model.ts'
 import { Driver } from './driver-client.ts'
-import { daemonPids, mountObjfs, mountTier, objfsBin, q, run, shOk, waitForNoDaemon, type Mount } from './harness.ts'
+import { crashDaemon, mountObjfs, mountTier, objfsBin, q, run, shOk, type Mount } from './harness.ts'
 
 const ROUNDS = soak() ? 20 : 3
-
-/** kill -9 every daemon of the mount, then bring the dead mount down. */
-async function crash (t: Test, m: Mount): Promise<void> {
-  // The keeper (started first, the lower pid) before its serving process, or it would start another.
-  const pids = daemonPids(m.mountpoint).sort((a, b) => a - b)
-  t.ok(pids.length > 0, `daemon ${pids.join(', ')} found`)
-  for (const pid of pids) process.kill(pid, 'SIGKILL')
-  t.same(await waitForNoDaemon(m.mountpoint, 10_000), [], 'the daemon is dead')
-}
 
 /** A bash script in its own process group, for as long as the test lets it run. */
 function background (t: Test, script: string): { stop: () => void, done: Promise<string> } {
@@ -73,7 +64,7 @@ if (mountTier(t)) {
     // Written, not closed or fsync'ed: no promise either way.
     await d.ok({ op: 'open', path: `${m.mountpoint}/unsynced`, create: true })
 
-    await crash(t, m)
+    await crashDaemon(t, m.mountpoint)
     d.kill()
     t.ok(['aborted', 'lazy', 'unmounted'].includes(await forceUnmount(m.mountpoint, { timeoutMs: 10_000 })), 'the dead mount comes down')
     t.notOk(isMounted(m.mountpoint))
@@ -115,7 +106,7 @@ if (mountTier(t)) {
         `)
         const at = rng.int(300, 2500)
         await new Promise(resolve => setTimeout(resolve, at))
-        await crash(t, m)
+        await crashDaemon(t, m.mountpoint)
         // Stop the writer before the mount comes down: it must not write into the bare mountpoint.
         writer.stop()
         t.equal(await writer.done, 'SIGKILL', `round ${round} (seed ${seed}): crashed after ${at} ms`)

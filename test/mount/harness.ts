@@ -419,6 +419,13 @@ export function killDaemon (mountpoint: string): number[] {
   return pids
 }
 
+/** A crash: kill -9 every process of a mount's daemon (killDaemon), and wait until none is left. */
+export async function crashDaemon (t: Test, mountpoint: string): Promise<void> {
+  const pids = killDaemon(mountpoint)
+  t.ok(pids.length > 0, `daemon ${pids.join(', ')} found`)
+  t.same(await waitForNoDaemon(mountpoint, 10_000), [], 'the daemon is dead')
+}
+
 /** Wait up to waitMs for daemons of a mountpoint to exit; returns the survivors. */
 export async function waitForNoDaemon (mountpoint: string, waitMs: number): Promise<number[]> {
   const until = Date.now() + waitMs

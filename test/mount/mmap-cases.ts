@@ -8,7 +8,7 @@
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { forceUnmount } from '../../src/channel/unmount.ts'
-import { dropCaches, killDaemon, q, repoRoot, shOk, waitForNoDaemon, type Mount } from './harness.ts'
+import { crashDaemon, dropCaches, q, repoRoot, shOk, type Mount } from './harness.ts'
 
 const MiB = 1048576
 const client = q(join(repoRoot, 'test/mount/mmap-client.py'))
@@ -73,9 +73,7 @@ export function mmapCases (t: Test, store: MmapStore): void {
     const size = 5 * MiB + 77
     const written = await py('memmap-new', file, size, 'objfs')
     t.equal(written, (await shOk(`python3 ${client} pattern ${size} objfs | sha256sum`)).slice(0, 64), 'the client mapped the pattern')
-    // The keeper first, or it would start another serving process.
-    t.ok(killDaemon(m.mountpoint).length > 0, 'the daemon is killed')
-    t.same(await waitForNoDaemon(m.mountpoint, 10_000), [], 'and gone')
+    await crashDaemon(t, m.mountpoint)
     t.ok(['aborted', 'lazy', 'unmounted'].includes(await forceUnmount(m.mountpoint, { timeoutMs: 10_000 })), 'the dead mount comes down')
     await m.remount()
     t.equal(await shOk(`stat -c %s ${q(file)}`), `${size}\n`, 'its size')
