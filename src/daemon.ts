@@ -67,6 +67,23 @@ export interface Takeover {
   mounted?: () => Promise<Connection | undefined>
 }
 
+/**
+ * The fd this process serves, and its connection as fusectl names it. A
+ * keeper's: mounted by the keeper for its first process. Ours (no
+ * keeper): to unmount when stopped, as after `umount -l` another mount may
+ * be at the path; fusectl first, as the keeper does, since what tells ours
+ * from a later connection with the same id is its directory there.
+ */
+async function connect (config: Config, takeover: Takeover | undefined): Promise<{ fd: number, connection: Connection | undefined }> {
+  if (takeover !== undefined) {
+    const connection = takeover.negotiation !== undefined ? takeover.connection : await takeover.mounted?.()
+    return { fd: takeover.fd, connection }
+  }
+  const fd = await mountFuse(mountRequestOf(config))
+  await ensureFusectl(msg => log.warn(msg))
+  return { fd, connection: connectionOf(config.mountpoint) ?? undefined }
+}
+
 export function storeConfigOf (config: Config): StoreConfig {
   return { url: parseSource(config.source).url, blockSize: config.blockSize, readOnly: config.readOnly, create: !config.readOnly, options: config.storeOptions }
 }
@@ -130,16 +147,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
     ? undefined
     : await serveMetrics(config.metricsPort, snapshot).catch(err => { closeTakeoverState(kept); throw err })
 
-  let connection = takeover?.connection
-  if (takeover !== undefined && !resumed) connection = await takeover.mounted?.()
-  const fd = takeover?.fd ?? await mountFuse(mountRequestOf(config))
-  // Ours, to unmount when stopped: after `umount -l` another mount may be at
-  // the path. fusectl first, as the keeper does: what tells ours from a
-  // later connection with the same id is its directory there.
-  if (takeover === undefined) {
-    await ensureFusectl(msg => log.warn(msg))
-    connection = connectionOf(config.mountpoint) ?? undefined
-  }
+  const { fd, connection } = await connect(config, takeover)
   session = new Session(fd, { ...sessionOptionsOf(config), readerCpus: placement?.reader })
   let negotiated: Negotiation
   if (takeover?.negotiation !== undefined) {

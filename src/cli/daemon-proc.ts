@@ -25,24 +25,6 @@ export function daemonPids (mountpoint: string): number[] {
   return out
 }
 
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch {
-    return false
-  }
-}
-
-export async function waitForExit (pids: number[], timeoutMs: number): Promise<boolean> {
-  const until = Date.now() + timeoutMs
-  while (pids.some(alive)) {
-    if (Date.now() > until) return false
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-  return true
-}
-
 /** Run the daemon detached; resolve when it reports the mount live, reject with its one-line reason. */
 export async function spawnDaemon (args: string[], logFile: string): Promise<number> {
   mkdirSync(logFile.slice(0, logFile.lastIndexOf('/')) || '/', { recursive: true, mode: 0o700 })

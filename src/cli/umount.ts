@@ -3,7 +3,8 @@
 import type { Argv, ArgumentsCamelCase } from 'yargs'
 import { ConfigError } from '../errors.ts'
 import { findMount, forceUnmount, resolveMountpoint } from '../channel/unmount.ts'
-import { daemonPids, waitForExit } from './daemon-proc.ts'
+import { waitForExit } from '../liveness.ts'
+import { daemonPids } from './daemon-proc.ts'
 
 interface UmountArgs { mountpoint: string }
 
@@ -20,5 +21,6 @@ export async function handler (argv: ArgumentsCamelCase<UmountArgs>): Promise<vo
   const pids = daemonPids(mp)
   const how = await forceUnmount(mp)
   if (how === 'lazy' || how === 'aborted') process.stderr.write(`objfs: ${mp} was busy or hung; detached (${how})\n`)
-  if (!await waitForExit(pids, 120_000)) throw new Error(`the daemon for ${mp} (pid ${pids.join(', ')}) did not exit within 120 s`)
+  const running = await waitForExit(pids, 120_000)
+  if (running.length > 0) throw new Error(`the daemon for ${mp} (pid ${running.join(', ')}) did not exit within 120 s`)
 }

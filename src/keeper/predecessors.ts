@@ -10,7 +10,7 @@
 import { connectionLive, ensureFusectl, type Connection } from '../channel/unmount.ts'
 import { daemonPids } from '../cli/daemon-proc.ts'
 import { logger } from '../log.ts'
-import { alive } from '../store/local/liveness.ts'
+import { alive, waitForExit } from '../liveness.ts'
 import { otherKeepers, type RecordedKeeper } from './state.ts'
 import type { Config } from '../config.ts'
 
@@ -48,11 +48,7 @@ export async function awaitPredecessors (config: Pick<Config, 'stateDir' | 'moun
   let waiting = storingPredecessors(config, connectionLive, daemonPids(config.mountpoint), others).map(p => p.keeper)
   if (waiting.length === 0) return []
   log.info({ keepers: waiting }, 'waiting for the daemon unmounted here before to store what it buffered')
-  const until = Date.now() + waitMs
-  while (waiting.length > 0 && Date.now() < until) {
-    await new Promise(resolve => setTimeout(resolve, 50))
-    waiting = waiting.filter(alive)
-  }
+  waiting = await waitForExit(waiting, waitMs)
   if (waiting.length > 0) log.warn({ keepers: waiting, waitMs }, 'the daemon unmounted here before is still storing; mounting anyway')
   return waiting
 }

@@ -49,15 +49,19 @@ export async function open (fs: Fs, req: Req, { flags }: OpenIn): Promise<Reply>
 
 export async function create (fs: Fs, req: Req, { flags, mode, umask, name }: CreateIn): Promise<Reply> {
   const made = await createObject(fs, req, name, (mode & 0o7777) | S_IFREG, {}, umask)
-  return createdReply(fs, made.attr, flags, undefined, made.xattrs)
+  return createdReply(fs, made.attr, flags, { xattrs: made.xattrs })
 }
 
-/**
- * CREATE's answer for the regular file `attr`: its entry and a handle open
- * with `flags`. Also resend.ts's, for a create a dead process already did
- * (`readAt`: attributes from a lookup, not from the change itself).
- */
-export function createdReply (fs: Fs, attr: ObjectAttr, flags: number, readAt?: number, xattrs = false): Uint8Array {
+/** How a created file's attributes came to be known. */
+export interface Made {
+  /** Read back by a lookup (resend.ts: a create a dead process already did), not from the change itself. */
+  readAt?: number
+  /** It was created with extended attributes (inherited ACLs). */
+  xattrs?: boolean
+}
+
+/** CREATE's answer for the regular file `attr`: its entry and a handle open with `flags`. */
+export function createdReply (fs: Fs, attr: ObjectAttr, flags: number, { readAt, xattrs = false }: Made = {}): Uint8Array {
   const entry = entryFor(fs, attr, readAt)
   const inode = fs.table.get(entry.nodeid)
   // Made by this request (not read back for a resend) without inherited

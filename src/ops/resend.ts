@@ -84,7 +84,7 @@ const create: Recovery<CreateIn> = {
   errno: E.EEXIST,
   // The open the first run's reply carried never reached the kernel: a fresh handle stands in for it.
   done: async (fs, req, { name, flags }) =>
-    await made(fs, req, name, a => typeOf(a) === S_IFREG, (a, readAt) => createdReply(fs, a, flags, readAt)),
+    await made(fs, req, name, a => typeOf(a) === S_IFREG, (a, readAt) => createdReply(fs, a, flags, { readAt })),
 }
 
 const link: Recovery<LinkIn> = {

@@ -56,6 +56,13 @@ export function parseSource (source: string): ParsedSource {
   return local(text)
 }
 
+/**
+ * The block size of S3 mounts that name none of their own. 1 MiB, the
+ * block_size option's default, is too small a part for S3 (5 MiB minimum);
+ * another size given is kept.
+ */
+export const S3_BLOCK_SIZE = 8 * 1024 * 1024
+
 /** Open the store a config's URL names (behind test-only faults when OBJFS_FAULTS is set: fault.ts). */
 export async function openStore (config: StoreConfig): Promise<ObjectStore> {
   return withEnvFaults(await openNamed(config))
@@ -67,9 +74,7 @@ async function openNamed (config: StoreConfig): Promise<ObjectStore> {
     case 'local': return await LocalStore.open({ ...config, url: parsed.url })
     case 's3': {
       const { S3Store } = await import('./s3/store.ts')
-      // 1 MiB, the block_size option's default, is too small a part for S3
-      // (5 MiB minimum): S3 mounts default to 8 MiB; another size given is kept.
-      const blockSize = config.blockSize === 1024 * 1024 ? 8 * 1024 * 1024 : config.blockSize
+      const blockSize = config.blockSize === 1024 * 1024 ? S3_BLOCK_SIZE : config.blockSize
       if (parsed.bucket === undefined) {
         const { S3Buckets } = await import('./s3/buckets.ts')
         return await S3Buckets.open({ ...config, url: parsed.url, blockSize })

@@ -233,11 +233,13 @@ export class PooledStore implements ObjectStore {
    * block. Only where a pooled buffer holds a whole block.
    */
   readAhead (id: ObjectId, index: number): void {
-    if (this.#pool === undefined || this.#readBuffers.size !== this.blockSize || this.#ahead.has(id, index) || !this.#ahead.room()) return
-    const lease = this.#readBuffers.lend()
-    const read = this.#call<number | null>('readBlock', [id, index, 0, this.blockSize], undefined, lease.buf)
-    read.then(lease.done, lease.done)
-    this.#ahead.add({ id, index, lease, read, at: performance.now() })
+    if (this.#pool === undefined || this.#readBuffers.size !== this.blockSize) return
+    this.#ahead.start(id, index, () => {
+      const lease = this.#readBuffers.lend()
+      const read = this.#call<number | null>('readBlock', [id, index, 0, this.blockSize], undefined, lease.buf)
+      read.then(lease.done, lease.done)
+      return { lease, read }
+    })
   }
 
   /** A change to `id`'s blocks: what was read of it ahead, before or while it ran, is stale. */

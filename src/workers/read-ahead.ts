@@ -45,12 +45,18 @@ export class ReadAhead {
   /** Oldest first. */
   readonly #blocks = new Map<string, Ahead>()
 
-  has (id: ObjectId, index: number): boolean {
-    return this.#blocks.has(key(id, index))
+  /**
+   * Read block `index` of `id` ahead with `begin`, unless it is held
+   * already or the table is full once blocks nobody asked for in time are
+   * let go.
+   */
+  start (id: ObjectId, index: number, begin: () => Pick<Ahead, 'lease' | 'read'>): void {
+    const k = key(id, index)
+    if (this.#blocks.has(k) || !this.#room()) return
+    this.#blocks.set(k, { id, index, ...begin(), at: performance.now() })
   }
 
-  /** Whether one more may be read ahead, once blocks nobody asked for in time are let go. */
-  room (): boolean {
+  #room (): boolean {
     if (this.#blocks.size < KEEP) return true
     const now = performance.now()
     // Oldest first: the stale ones lead.
@@ -60,11 +66,6 @@ export class ReadAhead {
       a.lease.done()
     }
     return this.#blocks.size < KEEP
-  }
-
-  /** After room() said yes. */
-  add (ahead: Ahead): void {
-    this.#blocks.set(key(ahead.id, ahead.index), ahead)
   }
 
   /**

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import { onExit } from 'signal-exit'
 import t, { type Test } from 'tap'
 import { findMount, isMounted } from '../../src/channel/unmount.ts'
-import { daemonPids, mountObjfs, mountTier, objfsBin, q, repoRoot, run, sh, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
+import { crashDaemon, daemonPids, mountObjfs, mountTier, objfsBin, q, repoRoot, run, sh, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
 
 const HELPER = '/sbin/mount.fuse.objfs'
 const MOUNT_TIMEOUT = { timeoutMs: 60_000 }
@@ -63,14 +63,6 @@ async function plainUmount (t: Test, p: Place): Promise<void> {
   const log = readFileSync(p.log, 'utf8')
   t.match(log, /"msg":"stopped"/, 'the daemon stopped cleanly (its last step before exit status 0)')
   t.notMatch(log, /"level":(50|60)/, 'and logged no error')
-}
-
-const killDaemon = async (t: Test, mnt: string): Promise<void> => {
-  // The keeper and its serving process; the keeper first, or it would start another.
-  const pids = daemonPids(mnt).sort((a, b) => a - b)
-  t.ok(pids.length >= 1, `the daemon's processes: ${pids.join(', ')}`)
-  for (const pid of pids) process.kill(pid, 'SIGKILL')
-  t.same(await waitForNoDaemon(mnt, 10_000), [], 'the daemon is gone')
 }
 
 if (mountTier(t)) {
@@ -170,7 +162,7 @@ if (mountTier(t)) {
     }
     await mount()
     const sums = await writeSample(p.mnt, p.base)
-    await killDaemon(t, p.mnt)
+    await crashDaemon(t, p.mnt)
     const stale = await sh(`stat ${q(p.mnt)}`, { timeoutMs: 10_000 })
     t.match(stale.stderr, /Transport endpoint is not connected|Software caused connection abort/, 'the mount is stale')
 
@@ -181,7 +173,7 @@ if (mountTier(t)) {
 
     await mount()
     t.equal(await checksums(p.mnt), sums, 'files closed before the kill are in the store')
-    await killDaemon(t, p.mnt)
+    await crashDaemon(t, p.mnt)
     await mount()
     t.equal(findMount(p.mnt)?.fstype, 'fuse.objfs', 'mounting over the stale mount replaces it')
     t.equal(readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter(l => l.split(' ')[4] === p.mnt).length, 1, 'one mount, not two stacked')

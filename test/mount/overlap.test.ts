@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
 import { fuseConnectionOf, isMounted } from '../../src/channel/unmount.ts'
-import { waitForExit } from '../../src/cli/daemon-proc.ts'
+import { waitForExit } from '../../src/liveness.ts'
 import { daemonPids, mountObjfs, mountTier, mountWithFaults, objfsBin, q, run, servingPid, sh, shOk, takeConnectionId, tempDir, type Mount, type RunResult } from './harness.ts'
 
 /**
@@ -78,7 +78,7 @@ if (mountTier(t)) {
     writer.go()
     const w = await writer.done
     t.equal(w.code, 0, 'the writer on the detached mount wrote and closed its file', { out: w.out })
-    t.ok(await waitForExit(first, 60_000), 'the first daemon exits once its last file is closed')
+    t.same(await waitForExit(first, 60_000), [], 'the first daemon exits once its last file is closed')
     await write('after-first')
 
     const held = readFileSync(join(m.mountpoint, 'held'))
@@ -108,7 +108,7 @@ if (mountTier(t)) {
     writer.go()
     const w = await writer.done
     t.equal(w.code, 0, 'the writer wrote and closed its file across the crash', { out: w.out })
-    t.ok(await waitForExit(daemonPids(m.mountpoint), 60_000), 'the daemon exits once its last file is closed')
+    t.same(await waitForExit(daemonPids(m.mountpoint), 60_000), [], 'the daemon exits once its last file is closed')
     await mountAgain(m)
     const held = readFileSync(join(m.mountpoint, 'held'))
     t.ok(held.equals(expected()), `the file holds every piece written (${held.length} bytes)`)
@@ -131,7 +131,7 @@ if (mountTier(t)) {
       const second = fuseConnectionOf(m.mountpoint)
 
       for (const pid of first) try { process.kill(pid, 'SIGTERM') } catch {}
-      t.ok(await waitForExit(first, 60_000), 'the first daemon stops')
+      t.same(await waitForExit(first, 60_000), [], 'the first daemon stops')
       t.ok(isMounted(m.mountpoint) && fuseConnectionOf(m.mountpoint) === second, 'the new mount is still there')
       const w = await roundTrip(m, 'after')
       t.equal(w.code, 0, 'and serves', { stderr: w.stderr })

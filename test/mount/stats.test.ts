@@ -8,7 +8,7 @@ import t, { type Test } from 'tap'
 import type { StatsSnapshot } from '../../src/metrics/snapshot.ts'
 import { isMounted } from '../../src/channel/unmount.ts'
 import { stateDirOf } from '../../src/keeper/state.ts'
-import { dropCaches, killDaemon, servingPid, mountObjfs, mountTier, objfsBin, q, run, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
+import { crashDaemon, dropCaches, servingPid, mountObjfs, mountTier, objfsBin, q, run, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
 
 async function listen (port: number): Promise<Server> {
   const server = createServer()
@@ -173,8 +173,7 @@ if (mountTier(t)) {
     t.match(tmpfs.stderr, /is not an objfs mount \(it is proc\)/)
 
     const m = await mountObjfs(t)
-    killDaemon(m.mountpoint)
-    t.same(await waitForNoDaemon(m.mountpoint, 10_000), [])
+    await crashDaemon(t, m.mountpoint)
     const stale = await run(objfsBin, ['stats', m.mountpoint], { timeoutMs: 30_000 })
     t.equal(stale.code, 1)
     t.match(stale.stderr, /is stale: its daemon is gone \(objfs umount/, 'a stale mount is named as such', { stderr: stale.stderr })

@@ -8,10 +8,10 @@
 // orphans its own daemon still holds. Hence a row per open instance with
 // its pid; rows of dead pids are stale and removed.
 import { randomUUID } from 'node:crypto'
-import { alive } from './liveness.ts'
+import { alive } from '../../liveness.ts'
 import type { Statements } from './statements.ts'
 
-// A zombie (a daemon killed with -9, not yet reaped) counts as dead: liveness.ts.
+// A zombie (a daemon killed with -9, not yet reaped) counts as dead: src/liveness.ts.
 
 export const newToken = (): string => randomUUID()
 

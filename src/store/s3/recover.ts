@@ -17,7 +17,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { logger } from '../../log.ts'
-import { alive } from '../local/liveness.ts'
+import { alive } from '../../liveness.ts'
 import type { StoreConfig } from '../types.ts'
 import { MANIFEST_SUFFIX, dropManifest, readManifest, stagePathOf, type Manifest } from './manifest.ts'
 import type { Session } from './session.ts'
