@@ -11,8 +11,8 @@ export interface Config {
   defaultPermissions: boolean
   /** POSIX ACLs, kept and inherited (FUSE_POSIX_ACL, ops/acl.ts); they need the kernel's mode checks. */
   acl: boolean
-  /** Block size for a store being created. */
-  blockSize: number
+  /** Block size for a store being created; unset, its kind's own (registry.ts's blockSizeFor). */
+  blockSize?: number
   entryTimeout: number
   attrTimeout: number
   negativeTimeout: number
@@ -72,7 +72,6 @@ export const defaults = (): Config => ({
   allowOther: false,
   defaultPermissions: false,
   acl: false,
-  blockSize: MiB,
   entryTimeout: 1,
   attrTimeout: 1,
   negativeTimeout: 1,

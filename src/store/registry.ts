@@ -56,12 +56,20 @@ export function parseSource (source: string): ParsedSource {
   return local(text)
 }
 
+/** The block size of a new embedded store whose mount names none. */
+export const LOCAL_BLOCK_SIZE = 1024 * 1024
 /**
- * The block size of S3 mounts that name none of their own. 1 MiB, the
- * block_size option's default, is too small a part for S3 (5 MiB minimum);
- * another size given is kept.
+ * The block size of a new S3 store whose mount names none: a block is a
+ * ranged GET and a multipart upload's part is whole blocks of at least
+ * 5 MiB (s3/parts.ts), so 1 MiB would mean many small GETs and five
+ * blocks a part.
  */
 export const S3_BLOCK_SIZE = 8 * 1024 * 1024
+
+/** The block size for a new store at `url` (parseSource's): the one given, else its kind's. */
+export function blockSizeFor (url: string, given: number | undefined): number {
+  return given ?? (url.startsWith('s3://') ? S3_BLOCK_SIZE : LOCAL_BLOCK_SIZE)
+}
 
 /** Open the store a config's URL names (behind test-only faults when OBJFS_FAULTS is set: fault.ts). */
 export async function openStore (config: StoreConfig): Promise<ObjectStore> {
@@ -74,12 +82,11 @@ async function openNamed (config: StoreConfig): Promise<ObjectStore> {
     case 'local': return await LocalStore.open({ ...config, url: parsed.url })
     case 's3': {
       const { S3Store } = await import('./s3/store.ts')
-      const blockSize = config.blockSize === 1024 * 1024 ? S3_BLOCK_SIZE : config.blockSize
       if (parsed.bucket === undefined) {
         const { S3Buckets } = await import('./s3/buckets.ts')
-        return await S3Buckets.open({ ...config, url: parsed.url, blockSize })
+        return await S3Buckets.open({ ...config, url: parsed.url })
       }
-      return await S3Store.open({ ...config, url: parsed.url, blockSize }, { bucket: parsed.bucket as string, prefix: parsed.prefix ?? '' })
+      return await S3Store.open({ ...config, url: parsed.url }, { bucket: parsed.bucket as string, prefix: parsed.prefix ?? '' })
     }
   }
 }

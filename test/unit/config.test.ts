@@ -4,7 +4,8 @@ import t, { type Test } from 'tap'
 import { LOCAL_ENTRY_TIMEOUT, MiB, applyOptions, defaults, parseSize, type Config } from '../../src/config.ts'
 import { ConfigError } from '../../src/errors.ts'
 import { FUSE_DO_READDIRPLUS, FUSE_DONT_MASK, FUSE_POSIX_ACL, FUSE_READDIRPLUS_AUTO, FUSE_WRITEBACK_CACHE } from '../../src/channel/abi.ts'
-import { sessionOptionsOf } from '../../src/daemon.ts'
+import { sessionOptionsOf, storeConfigOf } from '../../src/daemon.ts'
+import { LOCAL_BLOCK_SIZE, S3_BLOCK_SIZE } from '../../src/store/registry.ts'
 
 const apply = (...opts: string[]): Config => applyOptions(defaults(), opts)
 
@@ -88,6 +89,18 @@ t.test('entry_timeout defaults by store when the options do not say', async t =>
   }
   const s3 = on('s3://bucket/prefix')
   t.same([s3.entryTimeout, s3.negativeTimeout, s3.attrTimeout], [1, 1, 1], 'S3: 1 s, other clients change the bucket')
+})
+
+t.test('a new store gets the block size the options give, else its kind\'s own', async t => {
+  const blockSize = (source: string, ...opts: string[]): number | undefined => storeConfigOf(applyOptions({ ...defaults(), source }, opts)).blockSize
+  t.equal(blockSize('/srv/store'), LOCAL_BLOCK_SIZE, 'embedded: 1 MiB')
+  t.equal(LOCAL_BLOCK_SIZE, MiB)
+  t.equal(blockSize('s3://bucket/prefix'), S3_BLOCK_SIZE, 'S3: 8 MiB')
+  t.equal(S3_BLOCK_SIZE, 8 * MiB)
+  t.equal(blockSize('s3://'), S3_BLOCK_SIZE, 'every bucket: 8 MiB')
+  t.equal(blockSize('/srv/store', 'block_size=4M'), 4 * MiB, 'embedded: the one given')
+  t.equal(blockSize('s3://bucket/prefix', 'block_size=1M'), MiB, 'S3: the one given, 1 MiB too (it was taken for the default before)')
+  t.equal(blockSize('s3://bucket/prefix', 'block_size=16M'), 16 * MiB, 'S3: 16 MiB given')
 })
 
 t.test('store options are collected by key', async t => {
