@@ -11,8 +11,8 @@ export interface Config {
   defaultPermissions: boolean
   /** POSIX ACLs, kept and inherited (FUSE_POSIX_ACL, ops/acl.ts); they need the kernel's mode checks. */
   acl: boolean
-  /** Block size for a store being created; unset, its kind's own (registry.ts's blockSizeFor). */
-  blockSize?: number
+  /** Block size for a store being created; unsaid, by store (applyOptions). */
+  blockSize: number
   entryTimeout: number
   attrTimeout: number
   negativeTimeout: number
@@ -72,6 +72,7 @@ export const defaults = (): Config => ({
   allowOther: false,
   defaultPermissions: false,
   acl: false,
+  blockSize: LOCAL_BLOCK_SIZE,
   entryTimeout: 1,
   attrTimeout: 1,
   negativeTimeout: 1,
@@ -112,7 +113,18 @@ export const defaults = (): Config => ({
  */
 export const LOCAL_ENTRY_TIMEOUT = 60
 
-const isLocalSource = (source: string): boolean => source.trim() !== '' && !source.trim().startsWith('s3://')
+/** The block size of a new embedded store whose mount names none. */
+export const LOCAL_BLOCK_SIZE = MiB
+/**
+ * The block size of a new S3 store whose mount names none: a block is a
+ * ranged GET and a multipart upload's part is whole blocks of at least
+ * 5 MiB (s3/parts.ts), so 1 MiB would mean many small GETs and five
+ * blocks a part.
+ */
+export const S3_BLOCK_SIZE = 8 * MiB
+
+const isS3Source = (source: string): boolean => source.trim().startsWith('s3://')
+const isLocalSource = (source: string): boolean => source.trim() !== '' && !isS3Source(source)
 
 /** "4M", "4MiB", "512k", "1G", "4096" -> bytes. */
 export function parseSize (text: string, what: string): number {
@@ -212,9 +224,9 @@ export const isKnownOption = (name: string): boolean =>
 
 /**
  * Apply "-o" option strings (each possibly comma-separated) onto a Config;
- * with `config.source` set first, an entry_timeout they leave unsaid
- * defaults by store (LOCAL_ENTRY_TIMEOUT). default_permissions, unsaid,
- * follows allow_other.
+ * with `config.source` set first, an entry_timeout or block_size they
+ * leave unsaid defaults by store (LOCAL_ENTRY_TIMEOUT, S3_BLOCK_SIZE).
+ * default_permissions, unsaid, follows allow_other.
  */
 export function applyOptions (config: Config, optionStrings: readonly string[]): Config {
   const said = new Set<string>()
@@ -239,6 +251,7 @@ export function applyOptions (config: Config, optionStrings: readonly string[]):
     }
   }
   if (isLocalSource(config.source) && !said.has('entry_timeout')) config.entryTimeout = LOCAL_ENTRY_TIMEOUT
+  if (isS3Source(config.source) && !said.has('block_size')) config.blockSize = S3_BLOCK_SIZE
   // Without allow_other only the mounting user (root) gets in, and root passes
   // every mode check but exec's, which the kernel makes anyway. The checks
   // would cost a GETATTR of the directory after each create, unlink or

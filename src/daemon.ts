@@ -25,7 +25,7 @@ import { Dispatcher } from './ops/dispatch.ts'
 import { reclaim } from './ops/entry.ts'
 import { OpStats } from './ops/stats.ts'
 import { checkOpTable } from './ops/table.ts'
-import { blockSizeFor, openStore, parseSource } from './store/registry.ts'
+import { openStore, parseSource } from './store/registry.ts'
 import type { StoreConfig } from './store/types.ts'
 import { PooledStore } from './workers/pool.ts'
 
@@ -85,8 +85,7 @@ async function connect (config: Config, takeover: Takeover | undefined): Promise
 }
 
 export function storeConfigOf (config: Config): StoreConfig {
-  const url = parseSource(config.source).url
-  return { url, blockSize: blockSizeFor(url, config.blockSize), readOnly: config.readOnly, create: !config.readOnly, options: config.storeOptions }
+  return { url: parseSource(config.source).url, blockSize: config.blockSize, readOnly: config.readOnly, create: !config.readOnly, options: config.storeOptions }
 }
 
 /**

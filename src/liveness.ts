@@ -15,8 +15,9 @@ export function alive (pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
   try {
+    // The state follows the command, which may itself hold ')'.
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
   } catch {
     // No /proc (or it went away just now): trust kill(2).
     return true

@@ -56,21 +56,6 @@ export function parseSource (source: string): ParsedSource {
   return local(text)
 }
 
-/** The block size of a new embedded store whose mount names none. */
-export const LOCAL_BLOCK_SIZE = 1024 * 1024
-/**
- * The block size of a new S3 store whose mount names none: a block is a
- * ranged GET and a multipart upload's part is whole blocks of at least
- * 5 MiB (s3/parts.ts), so 1 MiB would mean many small GETs and five
- * blocks a part.
- */
-export const S3_BLOCK_SIZE = 8 * 1024 * 1024
-
-/** The block size for a new store at `url` (parseSource's): the one given, else its kind's. */
-export function blockSizeFor (url: string, given: number | undefined): number {
-  return given ?? (url.startsWith('s3://') ? S3_BLOCK_SIZE : LOCAL_BLOCK_SIZE)
-}
-
 /** Open the store a config's URL names (behind test-only faults when OBJFS_FAULTS is set: fault.ts). */
 export async function openStore (config: StoreConfig): Promise<ObjectStore> {
   return withEnvFaults(await openNamed(config))

@@ -8,9 +8,9 @@
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { forceUnmount } from '../../src/channel/unmount.ts'
+import { MiB } from '../../src/config.ts'
 import { crashDaemon, dropCaches, q, repoRoot, shOk, type Mount } from './harness.ts'
 
-const MiB = 1048576
 const client = q(join(repoRoot, 'test/mount/mmap-client.py'))
 const py = async (...args: Array<string | number>): Promise<string> =>
   (await shOk(`python3 ${client} ${args.map(a => q(String(a))).join(' ')}`, { timeoutMs: 120_000 })).trim()

@@ -1,7 +1,7 @@
 // Memory-mapped files on an S3 mount (mmap-cases.ts), at the S3 store's
 // default block size.
 import t from 'tap'
-import { S3_BLOCK_SIZE } from '../../src/store/registry.ts'
+import { S3_BLOCK_SIZE } from '../../src/config.ts'
 import { mmapCases } from './mmap-cases.ts'
 import { s3Mounts } from './s3-mounts.ts'
 

@@ -1,11 +1,10 @@
 // Mount options, mount(8) style: each option, sizes, what is ignored,
 // what is passed on, and one-line ConfigErrors for everything else.
 import t, { type Test } from 'tap'
-import { LOCAL_ENTRY_TIMEOUT, MiB, applyOptions, defaults, parseSize, type Config } from '../../src/config.ts'
+import { LOCAL_BLOCK_SIZE, LOCAL_ENTRY_TIMEOUT, MiB, S3_BLOCK_SIZE, applyOptions, defaults, parseSize, type Config } from '../../src/config.ts'
 import { ConfigError } from '../../src/errors.ts'
 import { FUSE_DO_READDIRPLUS, FUSE_DONT_MASK, FUSE_POSIX_ACL, FUSE_READDIRPLUS_AUTO, FUSE_WRITEBACK_CACHE } from '../../src/channel/abi.ts'
 import { sessionOptionsOf, storeConfigOf } from '../../src/daemon.ts'
-import { LOCAL_BLOCK_SIZE, S3_BLOCK_SIZE } from '../../src/store/registry.ts'
 
 const apply = (...opts: string[]): Config => applyOptions(defaults(), opts)
 
