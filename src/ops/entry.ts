@@ -3,7 +3,7 @@ import { encodeEntryOut } from '../channel/encode.ts'
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from '../channel/abi.ts'
 import type { BatchForgetIn, ForgetIn, LinkIn, MkdirIn, MknodIn, NameIn, Rename2In, RenameIn, SymlinkIn } from '../channel/decode.ts'
 import { FsError, errno as E } from '../errors.ts'
-import type { ObjectAttr, ObjectId, RemoveResult } from '../store/types.ts'
+import type { CreateSpec, ObjectAttr, ObjectId, RemoveResult } from '../store/types.ts'
 import { inherit } from './acl.ts'
 import { entryReply, negativeEntry, type Fs, type Reply, type Req } from './context.ts'
 import { events } from '../metrics/events.ts'
@@ -50,17 +50,24 @@ export interface Created {
 }
 
 /**
- * A new object `name` in the request's directory. With -o acl the kernel
+ * A new object `name` in the request's directory; with `name` null a
+ * regular file with no name there (O_TMPFILE). With -o acl the kernel
  * leaves the umask to us (FUSE_DONT_MASK), and the directory's default ACL
  * replaces it (acl.ts); otherwise the kernel has applied it already.
  */
-export async function createObject (fs: Fs, req: Req, name: string, mode: number, extra: { rdev?: number, target?: string } = {}, umask = 0): Promise<Created> {
+export async function createObject (fs: Fs, req: Req, name: string | null, mode: number, extra: { rdev?: number, target?: string } = {}, umask = 0): Promise<Created> {
   const parent = fs.table.get(req.nodeid)
   const acl = fs.negotiated.posixAcl ? await inherit(fs, parent, mode, umask) : undefined
-  const who = owner(req, parent.attr, acl?.mode ?? mode)
-  const attr = await fs.store.create(parent.id, name, { ...who, ...extra })
+  const spec = { ...owner(req, parent.attr, acl?.mode ?? mode), ...extra }
+  const attr = name === null ? await createUnnamed(fs, parent.id, spec) : await fs.store.create(parent.id, name, spec)
   for (const [n, v] of acl?.xattrs ?? []) await fs.store.setxattr(attr.id, n, v, 0)
   return { attr, xattrs: (acl?.xattrs.length ?? 0) > 0 }
+}
+
+function createUnnamed (fs: Fs, parent: ObjectId, spec: CreateSpec): Promise<ObjectAttr> {
+  // ENOSYS: the kernel then answers O_TMPFILE with EOPNOTSUPP itself, without asking again.
+  if (fs.store.capabilities.unnamedFiles !== true || fs.store.createUnnamed === undefined) throw new FsError(E.ENOSYS, 'this store has no unnamed files')
+  return fs.store.createUnnamed(parent, spec)
 }
 
 export async function mknod (fs: Fs, req: Req, { mode, rdev, umask, name }: MknodIn): Promise<Reply> {
@@ -80,7 +87,10 @@ export async function link (fs: Fs, req: Req, { oldnodeid, newname }: LinkIn): P
   if (!fs.store.capabilities.hardLinks) throw new FsError(E.EPERM, 'this store has no hard links')
   const inode = fs.table.get(oldnodeid)
   const parent = fs.table.get(req.nodeid)
-  return entryReply(fs, await fs.store.link(inode.id, parent.id, newname))
+  const attr = await fs.store.link(inode.id, parent.id, newname)
+  // An O_TMPFILE file got its first name: it is to be kept now.
+  inode.unlinked = false
+  return entryReply(fs, attr)
 }
 
 /** A name is gone: an object left without names is freed once nothing references it. */

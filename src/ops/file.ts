@@ -52,18 +52,31 @@ export async function create (fs: Fs, req: Req, { flags, mode, umask, name }: Cr
   return createdReply(fs, made.attr, flags, { xattrs: made.xattrs })
 }
 
+/**
+ * O_TMPFILE: a file with no name, open; linkat(2) may name it later. Until
+ * then it is reclaimed like an unlinked file once the kernel lets it go.
+ * The kernel sends CREATE's body, the name being "/".
+ */
+export async function tmpfile (fs: Fs, req: Req, { flags, mode, umask }: CreateIn): Promise<Reply> {
+  const made = await createObject(fs, req, null, (mode & 0o7777) | S_IFREG, {}, umask)
+  return createdReply(fs, made.attr, flags, { xattrs: made.xattrs, unnamed: true })
+}
+
 /** How a created file's attributes came to be known. */
 export interface Made {
   /** Read back by a lookup (resend.ts: a create a dead process already did), not from the change itself. */
   readAt?: number
   /** It was created with extended attributes (inherited ACLs). */
   xattrs?: boolean
+  /** It has no name (O_TMPFILE): reclaimed once the kernel lets it go, unless linked first. */
+  unnamed?: boolean
 }
 
 /** CREATE's answer for the regular file `attr`: its entry and a handle open with `flags`. */
-export function createdReply (fs: Fs, attr: ObjectAttr, flags: number, { readAt, xattrs = false }: Made = {}): Uint8Array {
+export function createdReply (fs: Fs, attr: ObjectAttr, flags: number, { readAt, xattrs = false, unnamed = false }: Made = {}): Uint8Array {
   const entry = entryFor(fs, attr, readAt)
   const inode = fs.table.get(entry.nodeid)
+  if (unnamed) inode.unlinked = true
   // Made by this request (not read back for a resend) without inherited
   // ACLs, on a store only we change: no extended attribute until one is set here.
   if (readAt === undefined && !xattrs && fs.store.capabilities.exclusive === true) inode.xattrFree = true

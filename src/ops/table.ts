@@ -41,6 +41,7 @@ export const opTable: ReadonlyMap<number, OpSpec> = new Map<number, OpSpec>([
   [abi.FUSE_LINK, op('link', d.decodeLinkIn, entry.link)],
   [abi.FUSE_OPEN, op('open', d.decodeOpenIn, file.open)],
   [abi.FUSE_CREATE, op('create', d.decodeCreateIn, file.create)],
+  [abi.FUSE_TMPFILE, op('tmpfile', d.decodeCreateIn, file.tmpfile)],
   [abi.FUSE_READ, op('read', d.decodeReadIn, file.read)],
   [abi.FUSE_WRITE, op('write', d.decodeWriteIn, file.write)],
   [abi.FUSE_FLUSH, op('flush', d.decodeFlushIn, file.flush)],

@@ -140,6 +140,8 @@ export interface StoreCapabilities {
   inoNodeids?: boolean
   /** link() works. */
   hardLinks: boolean
+  /** createUnnamed() works (O_TMPFILE). */
+  unnamedFiles?: boolean
   /** Blocks can be written in place at any index (false for whole-object stores). */
   blockWrites: boolean
   /**
@@ -206,7 +208,17 @@ export interface ObjectStore {
   /** A new object named `name` in `parent`. EEXIST if the name is taken. */
   create (parent: ObjectId, name: string, spec: CreateSpec): Promise<ObjectAttr>
 
-  /** A second name for an existing non-directory object; returns its new attributes (nlink+1). */
+  /**
+   * Optional (capabilities.unnamedFiles): a regular file with no name, made
+   * where `parent` is (O_TMPFILE). nlink 0: an orphan until `link` names it,
+   * freed by `reclaim` or by a later open like any orphan.
+   */
+  createUnnamed? (parent: ObjectId, spec: CreateSpec): Promise<ObjectAttr>
+
+  /**
+   * A second name for an existing non-directory object; returns its new
+   * attributes (nlink+1). An unnamed file gets its first name this way.
+   */
   link (id: ObjectId, parent: ObjectId, name: string): Promise<ObjectAttr>
 
   /**

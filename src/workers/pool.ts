@@ -164,6 +164,7 @@ export class PooledStore implements ObjectStore {
   byIno (ino: number): Promise<ObjectAttr | null> { return this.#meta('byIno', [ino]) }
   list (dir: ObjectId, after: string | null, limit: number, opts?: CallOptions): Promise<ListPage> { return this.#meta('list', [dir, after, limit], opts) }
   create (parent: ObjectId, name: string, spec: CreateSpec, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('create', [parent, name, spec], opts) }
+  createUnnamed (parent: ObjectId, spec: CreateSpec, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('createUnnamed', [parent, spec], opts) }
   link (id: ObjectId, parent: ObjectId, name: string, opts?: CallOptions): Promise<ObjectAttr> { return this.#meta('link', [id, parent, name], opts) }
   remove (parent: ObjectId, name: string, dir: boolean, opts?: CallOptions): Promise<RemoveResult> { return this.#meta('remove', [parent, name, dir], opts) }
   // Inline like the other metadata calls: in a worker, its write transaction

@@ -64,6 +64,7 @@ const wellFormed: Record<number, number[]> = {
   45: [...struct([8, ROOT], [4, 0], [4, 0]), ...name('a'), ...name('b')], // RENAME2: newdir, flags, padding, old, new
   46: struct([8, 1], [8, 0], [4, 3], [4, 0]), //                            LSEEK: fh, offset, whence, padding
   47: struct([8, 1], [8, 0], [8, ROOT], [8, 2], [8, 0], [8, 10], [8, 0]), // COPY_FILE_RANGE: fh_in, off_in, nodeid_out, fh_out, off_out, len, flags
+  51: [...struct([4, 0o2], [4, 0o100600], [4, 0o22], [4, 0]), ...name('/')], // TMPFILE: CREATE's body, the name "/"
 }
 // Ops whose decoder takes no body: no prefix of theirs is malformed.
 const noBody = new Set([5, 17, 38])

@@ -28,6 +28,7 @@ export const FUSE_INTERRUPT = 36
 export const FUSE_BATCH_FORGET = 42
 export const FUSE_READDIRPLUS = 44
 export const FUSE_RENAME2 = 45
+export const FUSE_TMPFILE = 51
 export const FUSE_SETXATTR = 21
 export const FUSE_GETXATTR = 22
 export const FUSE_LISTXATTR = 23
@@ -188,6 +189,8 @@ export const req = {
   setattr: (nodeid: number, valid: number, f?: Parameters<typeof body.setattr>[1]): Request => request(FUSE_SETATTR, nodeid, body.setattr(valid, f)),
   mkdir: (parent: number, name: string, mode?: number): Request => request(FUSE_MKDIR, parent, body.mkdir(name, mode)),
   create: (parent: number, name: string, mode?: number): Request => request(FUSE_CREATE, parent, body.create(name, mode)),
+  /** O_TMPFILE: CREATE's body, under the name the kernel gives every such dentry. */
+  tmpfile: (parent: number, mode?: number): Request => request(FUSE_TMPFILE, parent, body.create('/', mode)),
   open: (nodeid: number, flags = 0o2): Request => request(FUSE_OPEN, nodeid, body.open(flags)),
   opendir: (nodeid: number): Request => request(FUSE_OPENDIR, nodeid, body.open(0)),
   write: (nodeid: number, fh: number, offset: number, data: Uint8Array): Request => request(FUSE_WRITE, nodeid, body.write(fh, offset, data)),

@@ -53,5 +53,64 @@ if (mountTier(t)) {
       await dropCaches()
       t.equal(await shOk(`stat -c %h ${M}/hard/y/g && cat ${M}/hard/y/g`), '1\nshared\nappended\n', 'the other name survives')
     })
+
+    t.test('O_TMPFILE: a file with no name, named later by linkat', async t => {
+      await shOk(`mkdir -p ${M}/tmpfile`)
+      const out = await shOk(`cd ${M}/tmpfile && python3 -c ${q(TMPFILE_CLIENT)}`)
+      t.same(JSON.parse(out), {
+        unnamed: { nlink: 0, mode: '0o100640', size: 13, listed: [] },
+        named: { nlink: 1, listed: ['named'], content: 'hello tmpfile' },
+        exclusive: { linkErrno: 2, listed: ['named'] },
+        temporaryFile: { read: 'abc', listed: ['named'] },
+      }, 'no name until linkat gives one; O_EXCL keeps it nameless; Python\'s TemporaryFile takes this path')
+      await dropCaches()
+      t.equal(await shOk(`stat -c '%h %a %s' ${M}/tmpfile/named && cat ${M}/tmpfile/named`), '1 640 13\nhello tmpfile', 'the name and data are stored')
+    })
+
+    t.test('O_TMPFILE never named: its data is freed at close', async t => {
+      const stored = async (): Promise<number> => Number((await shOk(`du -sk ${q(m.storeDir)} | cut -f1`)).trim())
+      const before = await stored()
+      const holding = Number(await shOk(`cd ${M} && python3 -c ${q(TMPFILE_HOLD)} ${q(m.storeDir)}`))
+      t.ok(holding - before >= 4096, `the open file's 4 MiB are stored (${before} KiB, then ${holding})`)
+      let after = await stored()
+      for (let i = 0; i < 100 && after - before >= 1024; i++) {
+        await new Promise(resolve => setTimeout(resolve, 100))
+        after = await stored()
+      }
+      t.ok(after - before < 1024, `freed once closed (${after} KiB)`)
+    })
   })
 }
+
+// What a program sees of O_TMPFILE: nlink 0 and no name, linkat(AT_EMPTY_PATH) names it, O_EXCL forbids that.
+const TMPFILE_CLIENT = `
+import ctypes, json, os, tempfile
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, AT_EMPTY_PATH = -100, 0x1000
+out = {}
+fd = os.open('.', os.O_TMPFILE | os.O_RDWR, 0o640)
+os.write(fd, b'hello tmpfile')
+st = os.fstat(fd)
+out['unnamed'] = dict(nlink=st.st_nlink, mode=oct(st.st_mode), size=st.st_size, listed=os.listdir('.'))
+if libc.linkat(fd, b'', AT_FDCWD, b'named', AT_EMPTY_PATH) != 0: raise OSError(ctypes.get_errno(), 'linkat')
+out['named'] = dict(nlink=os.fstat(fd).st_nlink, listed=os.listdir('.'), content=open('named').read())
+os.close(fd)
+fd = os.open('.', os.O_TMPFILE | os.O_RDWR | os.O_EXCL, 0o600)
+r = libc.linkat(fd, b'', AT_FDCWD, b'excl', AT_EMPTY_PATH)
+out['exclusive'] = dict(linkErrno=ctypes.get_errno() if r != 0 else 0, listed=os.listdir('.'))
+os.close(fd)
+with tempfile.TemporaryFile(dir='.') as f:
+    f.write(b'abc'); f.seek(0)
+    out['temporaryFile'] = dict(read=f.read().decode(), listed=os.listdir('.'))
+print(json.dumps(out))
+`
+
+// Writes 4 MiB into a file with no name, syncs it, prints the store's size (du -sk of argv) while it is open, closes it.
+const TMPFILE_HOLD = `
+import os, subprocess, sys
+fd = os.open('.', os.O_TMPFILE | os.O_RDWR, 0o600)
+os.write(fd, os.urandom(4 << 20))
+os.fsync(fd)
+print(subprocess.check_output(['du', '-sk', sys.argv[1]]).split()[0].decode())
+os.close(fd)
+`

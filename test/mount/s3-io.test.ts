@@ -50,6 +50,9 @@ if (env !== undefined) {
     await shOk(`rm ${M}/moved.txt`)
     const link = await sh(`ln ${M}/a/hi.txt ${M}/a/hard 2>&1`)
     t.match(link.stdout, /not permitted/i, 'hard links answer EPERM')
+    // An object exists only under a key: O_TMPFILE answers EOPNOTSUPP (the kernel's answer to our ENOSYS).
+    const tmpfile = await sh(`cd ${M}/a && python3 -c ${q("import os\nos.open('.', os.O_TMPFILE | os.O_RDWR, 0o600)")} 2>&1`)
+    t.match(tmpfile.stdout, /Errno 95\]/, 'O_TMPFILE: EOPNOTSUPP')
 
     await shOk(`sync ${M}/a/z/c/f; chmod 640 ${M}/a/z/c/f && touch -d '2001-02-03 04:05:06.5' ${M}/a/z/c/f && chmod 700 ${M}/empty`)
     const attrs = `stat -c '%n %a %s %Y %y' ${M}/a/z/c/f ${M}/empty ${M}/later.txt`

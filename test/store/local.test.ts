@@ -11,7 +11,7 @@ import { fsck } from '../../src/store/local/fsck.ts'
 import { LocalStore } from '../../src/store/local/store.ts'
 import type { ObjectStore } from '../../src/store/types.ts'
 import { conformance, type StoreFixture } from './conformance.ts'
-import { LONG_AGO, S_IFDIR, file, mkdir, pattern, rejectsErrno } from './conformance/helpers.ts'
+import { LONG_AGO, S_IFDIR, S_IFREG, file, mkdir, pattern, rejectsErrno } from './conformance/helpers.ts'
 import { BS, blockFiles, configFor, dataPathIn, legacyPathIn, storeAltered, storeDirs, toLegacyBlockFiles, tree } from './local-fixture.ts'
 
 const { freshDir } = storeDirs(t, 'local')
@@ -386,8 +386,12 @@ t.test('orphans', async t => {
   const f = await file(a, root.id, 'f')
   await a.writeBlocks(f.id, [{ index: 0, data: pattern(BS, 1) }], BS, LONG_AGO)
   await a.remove(root.id, 'f', false)
+  // O_TMPFILE's file, never named: an orphan from the start.
+  const u = await a.createUnnamed(root.id, { mode: S_IFREG | 0o600, uid: 0, gid: 0 })
+  await a.writeBlocks(u.id, [{ index: 0, data: pattern(BS, 2) }], BS, LONG_AGO)
   const b = await LocalStore.open(configFor(dir, { create: false }))
   t.equal((await b.getattr(f.id)).nlink, 0, 'not reclaimed while another instance is open')
+  t.equal((await b.getattr(u.id)).nlink, 0, 'nor the unnamed file')
   await b.close()
   await a.close()
   // A crashed daemon leaves its instance row behind with a dead pid.
@@ -397,6 +401,7 @@ t.test('orphans', async t => {
   db.close()
   const c = await LocalStore.open(configFor(dir, { create: false }))
   await rejectsErrno(t, c.getattr(f.id), E.ENOENT, 'reclaimed on reopen once its holders are gone')
+  await rejectsErrno(t, c.getattr(u.id), E.ENOENT, 'the unnamed file too')
   t.same(blockFiles(dir), [], 'its block files are deleted')
   await c.close()
 })

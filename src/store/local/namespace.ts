@@ -6,7 +6,7 @@ import { FsError, errno as E } from '../../errors.ts'
 import type { CreateSpec, ObjectAttr, RemoveResult, Timespec } from '../types.ts'
 import { checkLiveDir, getKind, getRow, hasEntry, transaction, type Ctx } from './context.ts'
 import {
-  PATH_MAX, S_IFBLK, S_IFCHR, S_IFLNK, S_IFMT, checkName, isCreatableType, isDir, toAttr, type ObjectRow,
+  PATH_MAX, S_IFBLK, S_IFCHR, S_IFLNK, S_IFMT, checkName, isCreatableType, isDir, isReg, toAttr, type ObjectRow,
 } from './rows.ts'
 import { nowTimespec as now } from '../../time.ts'
 
@@ -41,16 +41,33 @@ function newRow (ino: number, spec: CreateSpec): ObjectRow {
 
 export function create (ctx: Ctx, parent: string, name: string, spec: CreateSpec): ObjectAttr {
   checkName(name)
+  return insert(ctx, parent, spec, name)
+}
+
+/**
+ * A regular file with no name (O_TMPFILE): nlink 0 from the start, an
+ * orphan like an unlinked open file, until `link` gives it a name; freed
+ * by `reclaim`, or at the next open if it never got one. The directory is
+ * only where it was asked for, and does not change.
+ */
+export function createUnnamed (ctx: Ctx, parent: string, spec: CreateSpec): ObjectAttr {
+  if (!isReg(spec.mode)) throw new FsError(E.EINVAL, 'only a regular file can be made without a name')
+  return insert(ctx, parent, spec, null)
+}
+
+function insert (ctx: Ctx, parent: string, spec: CreateSpec, name: string | null): ObjectAttr {
   checkSpec(spec)
   const { st, inos } = ctx
   inos.begin()
   try {
     return transaction(ctx, () => {
       checkLiveDir(st, parent)
-      if (hasEntry(st, parent, name)) throw new FsError(E.EEXIST)
+      if (name !== null && hasEntry(st, parent, name)) throw new FsError(E.EEXIST)
       const r = newRow(inos.take(st), spec)
+      if (name === null) r.nlink = 0
       st.insertObject.run(r.id, r.ino, r.mode, r.nlink, r.uid, r.gid, r.size, r.rdev,
         r.atime_s, r.atime_ns, r.mtime_s, r.mtime_ns, r.ctime_s, r.ctime_ns, r.target)
+      if (name === null) return toAttr(r)
       st.insertEntry.run(parent, name, r.id)
       if (isDir(r.mode)) st.setParent.run(parent, r.id)
       // A subdirectory's ".." is one more link to its parent.
@@ -69,8 +86,8 @@ export function link (ctx: Ctx, id: string, parent: string, name: string): Objec
   return transaction(ctx, () => {
     const obj = getRow(st, id)
     if (isDir(obj.mode)) throw new FsError(E.EPERM, 'hard links to directories are not allowed')
-    // Linux refuses to give a name back to an unlinked file (short of O_TMPFILE).
-    if (obj.nlink === 0) throw new FsError(E.ENOENT)
+    // nlink 0: an unnamed file (createUnnamed) getting its first name. The
+    // kernel lets only those through (I_LINKABLE): an unlinked file stays unnamed.
     checkLiveDir(st, parent)
     if (hasEntry(st, parent, name)) throw new FsError(E.EEXIST)
     const t = now()

@@ -75,7 +75,7 @@ function onceMoreIfFreed<T> (fn: () => T, free: () => boolean): T {
 
 export class LocalStore implements ObjectStore {
   readonly blockSize: number
-  readonly capabilities: StoreCapabilities = { stableIds: true, hardLinks: true, blockWrites: true, inoNodeids: true, exclusive: true }
+  readonly capabilities: StoreCapabilities = { stableIds: true, hardLinks: true, unnamedFiles: true, blockWrites: true, inoNodeids: true, exclusive: true }
   readonly #ctx: Ctx
   readonly #layout: Layout
   readonly #rootId: string
@@ -303,6 +303,10 @@ export class LocalStore implements ObjectStore {
 
   async create (parent: ObjectId, name: string, spec: CreateSpec): Promise<ObjectAttr> {
     return this.#change(ctx => ns.create(ctx, parent, name, spec))
+  }
+
+  async createUnnamed (parent: ObjectId, spec: CreateSpec): Promise<ObjectAttr> {
+    return this.#change(ctx => ns.createUnnamed(ctx, parent, spec))
   }
 
   async link (id: ObjectId, parent: ObjectId, name: string): Promise<ObjectAttr> {
