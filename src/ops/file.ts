@@ -47,9 +47,8 @@ export async function open (fs: Fs, req: Req, { flags }: OpenIn): Promise<Reply>
   return encodeOpenOut({ fh: addHandle(fs, inode, flags), open_flags: openFlags(fs) | noflush })
 }
 
-export async function create (fs: Fs, req: Req, { flags, mode, umask, name }: CreateIn): Promise<Reply> {
-  const made = await createObject(fs, req, name, (mode & 0o7777) | S_IFREG, {}, umask)
-  return createdReply(fs, made.attr, flags, { xattrs: made.xattrs })
+export function create (fs: Fs, req: Req, body: CreateIn): Promise<Reply> {
+  return createOpen(fs, req, body.name, body)
 }
 
 /**
@@ -57,9 +56,14 @@ export async function create (fs: Fs, req: Req, { flags, mode, umask, name }: Cr
  * then it is reclaimed like an unlinked file once the kernel lets it go.
  * The kernel sends CREATE's body, the name being "/".
  */
-export async function tmpfile (fs: Fs, req: Req, { flags, mode, umask }: CreateIn): Promise<Reply> {
-  const made = await createObject(fs, req, null, (mode & 0o7777) | S_IFREG, {}, umask)
-  return createdReply(fs, made.attr, flags, { xattrs: made.xattrs, unnamed: true })
+export function tmpfile (fs: Fs, req: Req, body: CreateIn): Promise<Reply> {
+  return createOpen(fs, req, null, body)
+}
+
+/** A regular file named `name` (null: none), answered with its entry and an open handle. */
+async function createOpen (fs: Fs, req: Req, name: string | null, { flags, mode, umask }: CreateIn): Promise<Reply> {
+  const made = await createObject(fs, req, name, (mode & 0o7777) | S_IFREG, {}, umask)
+  return createdReply(fs, made.attr, flags, { xattrs: made.xattrs })
 }
 
 /** How a created file's attributes came to be known. */
@@ -68,15 +72,14 @@ export interface Made {
   readAt?: number
   /** It was created with extended attributes (inherited ACLs). */
   xattrs?: boolean
-  /** It has no name (O_TMPFILE): reclaimed once the kernel lets it go, unless linked first. */
-  unnamed?: boolean
 }
 
 /** CREATE's answer for the regular file `attr`: its entry and a handle open with `flags`. */
-export function createdReply (fs: Fs, attr: ObjectAttr, flags: number, { readAt, xattrs = false, unnamed = false }: Made = {}): Uint8Array {
+export function createdReply (fs: Fs, attr: ObjectAttr, flags: number, { readAt, xattrs = false }: Made = {}): Uint8Array {
   const entry = entryFor(fs, attr, readAt)
   const inode = fs.table.get(entry.nodeid)
-  if (unnamed) inode.unlinked = true
+  // No name yet (O_TMPFILE): reclaimed once the kernel lets it go, unless linked first.
+  if (attr.nlink === 0) inode.unlinked = true
   // Made by this request (not read back for a resend) without inherited
   // ACLs, on a store only we change: no extended attribute until one is set here.
   if (readAt === undefined && !xattrs && fs.store.capabilities.exclusive === true) inode.xattrFree = true

@@ -17,7 +17,7 @@ import { Dispatcher } from '../../src/ops/dispatch.ts'
 import { reclaim } from '../../src/ops/entry.ts'
 import { OpStats } from '../../src/ops/stats.ts'
 import { LocalStore } from '../../src/store/local/store.ts'
-import type { ObjectAttr, ObjectStore, StoreConfig } from '../../src/store/types.ts'
+import type { ObjectAttr, ObjectId, ObjectStore, StoreConfig } from '../../src/store/types.ts'
 import { PooledStore } from '../../src/workers/pool.ts'
 import { FUSE_BATCH_FORGET, FUSE_FORGET, FUSE_INTERRUPT, parseReply, type Reply, type Request } from './kernel.ts'
 
@@ -170,6 +170,20 @@ export class Harness {
     const r = await this.roundTrip(req)
     if (r === null) throw new Error(`opcode ${req.opcode}: no reply`)
     return r.errno
+  }
+
+  /**
+   * Wait up to 5 s for the store to no longer have `id`: a reclaim runs
+   * unawaited after the inode's drop, and the store frees in batches.
+   * Whether it went.
+   */
+  async reclaimed (id: ObjectId): Promise<boolean> {
+    const until = Date.now() + 5_000
+    for (;;) {
+      if (!await this.store.getattr(id).then(() => true, () => false)) return true
+      if (Date.now() > until) return false
+      await new Promise(resolve => setTimeout(resolve, 10))
+    }
   }
 
   /** How many replies a unique got so far. */

@@ -75,10 +75,7 @@ t.test('an open file outlives its FORGET; an unlinked one is reclaimed on releas
     t.same(await h.ok(req.read(entry.nodeid, fh, 0, 10), 'read'), new Uint8Array([1, 2, 3]), 'and readable')
     await h.ok(req.release(entry.nodeid, fh), 'release')
     t.equal(await h.errno(req.getattr(entry.nodeid)), E.ESTALE, 'released: dropped')
-    // reclaim runs unawaited after the drop.
-    for (let i = 0; i < 50; i++) {
-      if (await h.store.getattr(id).then(() => true, () => false)) await new Promise(resolve => setTimeout(resolve, 10))
-    }
+    await h.reclaimed(id)
     const gone = await h.store.getattr(id).then(() => 'exists', (err: { errno?: number }) => err.errno)
     t.equal(gone, E.ENOENT, 'the object was reclaimed in the store')
   })
@@ -164,7 +161,7 @@ t.test('RENAME2 over an open file: the replaced object lives until released', as
     await h.roundTrip(req.forget(a.entry.nodeid, 1))
     await h.ok(req.release(a.entry.nodeid, a.fh), 'release a')
     t.equal(await h.errno(req.getattr(a.entry.nodeid)), E.ESTALE, 'its nodeid is gone')
-    for (let i = 0; i < 50 && await h.store.getattr(aId).then(() => true, () => false); i++) await new Promise(resolve => setTimeout(resolve, 10))
+    await h.reclaimed(aId)
     t.equal(await h.store.getattr(aId).then(() => 'exists', (err: { errno?: number }) => err.errno), E.ENOENT, 'and the object was reclaimed')
     t.equal(await h.errno(req.rename2(ROOT, 'nope', ROOT, 'x')), E.ENOENT, 'renaming a missing name: ENOENT')
   })

@@ -20,7 +20,8 @@ function checkSpec (spec: CreateSpec): void {
   if (Buffer.byteLength(spec.target, 'utf8') >= PATH_MAX) throw new FsError(E.ENAMETOOLONG)
 }
 
-function newRow (ino: number, spec: CreateSpec): ObjectRow {
+/** `named` false: an unnamed file (createUnnamed), no link yet. */
+function newRow (ino: number, spec: CreateSpec, named: boolean): ObjectRow {
   const t = now()
   const type = spec.mode & S_IFMT
   const symlink = type === S_IFLNK
@@ -28,7 +29,7 @@ function newRow (ino: number, spec: CreateSpec): ObjectRow {
     id: randomUUID(),
     ino,
     mode: spec.mode,
-    nlink: isDir(spec.mode) ? 2 : 1,
+    nlink: !named ? 0 : isDir(spec.mode) ? 2 : 1,
     uid: spec.uid,
     gid: spec.gid,
     size: symlink ? Buffer.byteLength(spec.target as string, 'utf8') : 0,
@@ -63,21 +64,24 @@ function insert (ctx: Ctx, parent: string, spec: CreateSpec, name: string | null
     return transaction(ctx, () => {
       checkLiveDir(st, parent)
       if (name !== null && hasEntry(st, parent, name)) throw new FsError(E.EEXIST)
-      const r = newRow(inos.take(st), spec)
-      if (name === null) r.nlink = 0
+      const r = newRow(inos.take(st), spec, name !== null)
       st.insertObject.run(r.id, r.ino, r.mode, r.nlink, r.uid, r.gid, r.size, r.rdev,
         r.atime_s, r.atime_ns, r.mtime_s, r.mtime_ns, r.ctime_s, r.ctime_ns, r.target)
-      if (name === null) return toAttr(r)
-      st.insertEntry.run(parent, name, r.id)
-      if (isDir(r.mode)) st.setParent.run(parent, r.id)
-      // A subdirectory's ".." is one more link to its parent.
-      st.touchDir.run(isDir(r.mode) ? 1 : 0, r.mtime_s, r.mtime_ns, r.ctime_s, r.ctime_ns, parent)
+      if (name !== null) enter(st, parent, name, r)
       return toAttr(r)
     })
   } catch (err) {
     inos.drop()
     throw err
   }
+}
+
+/** The new object `r`'s entry in `parent`, whose mtime moves. */
+function enter (st: Ctx['st'], parent: string, name: string, r: ObjectRow): void {
+  st.insertEntry.run(parent, name, r.id)
+  if (isDir(r.mode)) st.setParent.run(parent, r.id)
+  // A subdirectory's ".." is one more link to its parent.
+  st.touchDir.run(isDir(r.mode) ? 1 : 0, r.mtime_s, r.mtime_ns, r.ctime_s, r.ctime_ns, parent)
 }
 
 export function link (ctx: Ctx, id: string, parent: string, name: string): ObjectAttr {
