@@ -95,14 +95,17 @@ export async function link (fs: Fs, req: Req, { oldnodeid, newname }: LinkIn): P
 
 /** A name is gone: an object left without names is freed once nothing references it. */
 function lostName (fs: Fs, r: RemoveResult): void {
-  const inode = fs.table.byId(r.id)
+  // Where ids are keys (S3), an object kept for its open handles takes another id.
+  if (r.orphan !== undefined) fs.table.rekey(r.id, r.orphan, false)
+  const id = r.orphan ?? r.id
+  const inode = fs.table.byId(id)
   if (inode !== undefined) {
     fs.table.updateAttr(inode, { ...inode.attr, nlink: r.nlink })
     if (r.nlink === 0) inode.unlinked = true
   } else if (r.nlink === 0 && !fs.table.resumed) {
     // After a takeover the kernel may hold the object open through a handle
     // this process has not seen yet: the next fresh mount reclaims it.
-    void reclaim(fs, r.id)
+    void reclaim(fs, id)
   }
 }
 
@@ -114,6 +117,8 @@ export async function reclaim (fs: Fs, id: ObjectId): Promise<void> {
 
 export async function unlink (fs: Fs, req: Req, { name }: NameIn): Promise<Reply> {
   const parent = fs.table.get(req.nodeid)
+  // Where ids are keys, the file may live on under another id (RemoveResult.orphan).
+  if (!fs.store.capabilities.stableIds) await fs.coalescer.idsChanging()
   lostName(fs, await fs.store.remove(parent.id, name, false))
   return new Uint8Array(0)
 }

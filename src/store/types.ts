@@ -97,8 +97,8 @@ export const RENAME_NOREPLACE = 1
 export const RENAME_EXCHANGE = 2
 
 export interface RenameResult {
-  /** The object that was at the destination and lost a name (plain replace), with its remaining link count. */
-  replaced?: { id: ObjectId, nlink: number }
+  /** The object that was at the destination and lost a name (plain replace), as `remove` reports one. */
+  replaced?: RemoveResult
   /**
    * Identity changes caused by the rename, for stores whose ids are keys.
    * `subtree` true means every id below `from` moved below `to` as well.
@@ -111,6 +111,13 @@ export interface RemoveResult {
   id: ObjectId
   /** Link count after the removal; at 0 the object is an orphan until `reclaim`. */
   nlink: number
+  /**
+   * Stores whose ids are keys: the unlinked object's id from now on, as
+   * `id`, its key, is free for a new object. What the store keeps under
+   * it for the handles still open is the store's to say (S3: only a file
+   * whose bytes are all staged). Absent: the orphan keeps `id`.
+   */
+  orphan?: ObjectId
 }
 
 export interface BlockWrite {

@@ -2,6 +2,9 @@
 // for other S3 tools, objects put by them are files here; directories,
 // renames, attributes, and reads that fetch only what they need.
 import { createHash, randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { PutObjectCommand } from '@aws-sdk/client-s3'
 import t, { type Test } from 'tap'
 import { client, deletePrefix, listKeys, s3Tier, testBucket, uniquePrefix } from '../s3-env.ts'
@@ -50,9 +53,6 @@ if (env !== undefined) {
     await shOk(`rm ${M}/moved.txt`)
     const link = await sh(`ln ${M}/a/hi.txt ${M}/a/hard 2>&1`)
     t.match(link.stdout, /not permitted/i, 'hard links answer EPERM')
-    // An object exists only under a key: O_TMPFILE answers EOPNOTSUPP (the kernel's answer to our ENOSYS).
-    const tmpfile = await sh(`cd ${M}/a && python3 -c ${q("import os\nos.open('.', os.O_TMPFILE | os.O_RDWR, 0o600)")} 2>&1`)
-    t.match(tmpfile.stdout, /Errno 95\]/, 'O_TMPFILE: EOPNOTSUPP')
 
     await shOk(`sync ${M}/a/z/c/f; chmod 640 ${M}/a/z/c/f && touch -d '2001-02-03 04:05:06.5' ${M}/a/z/c/f && chmod 700 ${M}/empty`)
     const attrs = `stat -c '%n %a %s %Y %y' ${M}/a/z/c/f ${M}/empty ${M}/later.txt`
@@ -63,6 +63,34 @@ if (env !== undefined) {
     t.same((await listKeys(c, bucket, `${prefix}/`)).sort(), [
       'a/', 'a/hi.txt', 'a/z/', 'a/z/c/', 'a/z/c/f', 'empty/', 'from-s3/deep/data.bin', 'later.txt',
     ].map(k => `${prefix}/${k}`), 'the bucket holds plain keys and directory markers')
+  })
+
+  t.test('files without a name: O_TMPFILE, and unlinked while open', async t => {
+    const prefix = uniquePrefix('unlinked')
+    const cache = mkdtempSync(join(tmpdir(), 'objfs-s3-cache-'))
+    t.teardown(() => { rmSync(cache, { recursive: true, force: true }) })
+    t.teardown(async () => { await deletePrefix(c, bucket, `${prefix}/`) })
+    const m = await mountObjfs(t, { source: `s3://${bucket}/${prefix}`, options: [`endpoint=${env.endpoint}`, `cache_dir=${cache}`] })
+    const M = q(m.mountpoint)
+    await shOk(`mkdir ${M}/u`)
+    const out = await shOk(`cd ${M}/u && python3 -c ${q(UNLINKED_CLIENT)}`)
+    t.same(JSON.parse(out), {
+      tmpfile: { nlink: 0, mode: '0o100640', size: 13, read: 'hello tmpfile', linkErrno: 1 },
+      unlinked: { nlink: 0, size: 12, read: 'before after', truncated: 'before' },
+      temporaryFile: 'abc',
+      mkstemp: 'mkstemp',
+      uploaded: { oldRead: 2, new: 'new file' },
+      replaced: { oldRead: 2, new: 'renamed over' },
+      listed: [],
+    }, 'read, write, fsync and truncate work without a name; linkat answers EPERM (one key per object); an uploaded file unlinked or renamed over while open reads ENOENT, never the next file of its name')
+    t.same(await listKeys(c, bucket, `${prefix}/`), [`${prefix}/u/`], 'none of them reached the bucket')
+    const staged = async (): Promise<string> => await shOk(`find ${q(cache)} -name '*.stage'`)
+    let left = await staged()
+    for (let i = 0; i < 50 && left !== ''; i++) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+      left = await staged()
+    }
+    t.equal(left, '', 'their staged data is freed once closed')
   })
 
   t.test('changes by other clients show within metadata_ttl', async t => {
@@ -114,3 +142,68 @@ if (env !== undefined) {
     t.same(await listKeys(c, bucket, `${prefix}/`), [], 'and removes the original')
   })
 }
+
+// A program's files without a name on S3 (run in an empty directory): O_TMPFILE, a file unlinked while
+// open, Python's TemporaryFile and mkstemp-then-unlink; then an uploaded file unlinked while open and
+// a new file made under its name, and one renamed over while open. Each read drops the kernel's cached pages first, so the bytes come
+// from the daemon.
+const UNLINKED_CLIENT = `
+import ctypes, json, os, tempfile
+libc = ctypes.CDLL(None, use_errno=True)
+AT_FDCWD, AT_EMPTY_PATH = -100, 0x1000
+def read(fd):
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    return os.pread(fd, 64, 0).decode()
+out = {}
+fd = os.open('.', os.O_TMPFILE | os.O_RDWR, 0o640)
+os.write(fd, b'hello tmpfile')
+os.fsync(fd)
+st = os.fstat(fd)
+r = libc.linkat(fd, b'', AT_FDCWD, b'named', AT_EMPTY_PATH)
+out['tmpfile'] = dict(nlink=st.st_nlink, mode=oct(st.st_mode), size=st.st_size, read=read(fd), linkErrno=ctypes.get_errno() if r != 0 else 0)
+os.close(fd)
+fd = os.open('gone', os.O_CREAT | os.O_RDWR, 0o600)
+os.write(fd, b'before ')
+os.unlink('gone')
+os.write(fd, b'after')
+os.fsync(fd)
+st = os.fstat(fd)
+out['unlinked'] = dict(nlink=st.st_nlink, size=st.st_size, read=read(fd))
+os.ftruncate(fd, 6)
+out['unlinked']['truncated'] = read(fd)
+os.close(fd)
+with tempfile.TemporaryFile(dir='.') as f:
+    f.write(b'abc')
+    f.flush()
+    out['temporaryFile'] = read(f.fileno())
+fd, path = tempfile.mkstemp(dir='.')
+os.unlink(path)
+os.write(fd, b'mkstemp')
+out['mkstemp'] = read(fd)
+os.close(fd)
+with open('up', 'wb') as f:
+    f.write(b'uploaded'); f.flush(); os.fsync(f.fileno())
+fd = os.open('up', os.O_RDONLY)
+os.unlink('up')
+with open('up', 'wb') as f:
+    f.write(b'new file'); f.flush(); os.fsync(f.fileno())
+try:
+    old = read(fd)
+except OSError as e:
+    old = e.errno
+os.close(fd)
+out['uploaded'] = dict(oldRead=old, new=open('up').read())
+fd = os.open('up', os.O_RDONLY)
+with open('next', 'wb') as f:
+    f.write(b'renamed over'); f.flush(); os.fsync(f.fileno())
+os.rename('next', 'up')
+try:
+    old = read(fd)
+except OSError as e:
+    old = e.errno
+os.close(fd)
+out['replaced'] = dict(oldRead=old, new=open('up').read())
+os.unlink('up')
+out['listed'] = os.listdir('.')
+print(json.dumps(out))
+`

@@ -2,6 +2,9 @@
 // conformance suite every store runs, then what only S3 promises
 // (test/store/s3/*.ts).
 import { createHash } from 'node:crypto'
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { CopyObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3'
 import t, { type Test } from 'tap'
 import { errno as E } from '../../src/errors.ts'
@@ -151,6 +154,52 @@ function s3Tests (c: S3Client, bucket: string, configFor: ConfigFor): void {
     await s.writeBlocks(g.id, [{ index: 0, data: pattern(10, 2) }], 10, { sec: 1, nsec: 0 })
     await s.sync(g.id)
     t.equal(md5(await getBody(c, bucket, key('g'))), md5(pattern(10, 2)), 'fsync uploads before it returns')
+  })
+
+  t.test('an unlinked file lives on for its open handles while all of it is here, and never reaches the server', async t => {
+    const cache = mkdtempSync(join(tmpdir(), 'objfs-s3-unlinked-'))
+    t.teardown(() => { rmSync(cache, { recursive: true, force: true }) })
+    const { s, key } = await fresh(t, { commit_delay: '0.2', cache_dir: cache })
+    const root = await s.root()
+    const before = ops(s)
+    const f = await file(s, root.id, 'f')
+    await s.writeBlocks(f.id, [{ index: 0, data: pattern(100, 1) }], 100, { sec: 1, nsec: 0 })
+    await s.flush?.(f.id)
+    const r = await s.remove(root.id, 'f', false)
+    t.ok(r.orphan !== undefined, 'a file not uploaded yet is kept, under an unlinked id')
+    const o = r.orphan as ObjectId
+    await s.writeBlocks(o, [{ index: 1, data: pattern(10, 2) }], BS + 10, { sec: 1, nsec: 0 })
+    await s.setattr(o, { mode: 0o600 })
+    await s.setxattr(o, 'user.k', new Uint8Array([1]), 0)
+    await s.flush?.(o)
+    await s.sync(o)
+    const u = await s.createUnnamed?.(root.id, { mode: S_IFREG | 0o600, uid: 0, gid: 0 }) as ObjectAttr
+    await s.writeBlocks(u.id, [{ index: 0, data: pattern(10, 3) }], 10, { sec: 1, nsec: 0 })
+    await s.sync(u.id)
+    await new Promise(resolve => setTimeout(resolve, 800))
+    t.equal(delta(before, ops(s), 'PutObject') + delta(before, ops(s), 'CreateMultipartUpload'), 0, 'nothing uploaded, past commit_delay and after fsync')
+    t.same(await listKeys(c, bucket, key('')), [], 'no key in the bucket')
+    t.match(await s.getattr(o), { size: BS + 10, nlink: 0, mode: S_IFREG | 0o600 }, 'the orphan keeps its attributes')
+    t.same(await s.readBlock(o, 0, 0, 100), pattern(100, 1), 'and its data')
+    t.same(await s.getxattr(o, 'user.k'), new Uint8Array([1]), 'and its xattrs')
+    t.same(await s.readBlock(u.id, 0, 0, 10), pattern(10, 3), 'an unnamed file likewise')
+
+    const g = await file(s, root.id, 'g')
+    await s.writeBlocks(g.id, [{ index: 0, data: pattern(10, 4) }], 10, { sec: 1, nsec: 0 })
+    await s.sync(g.id)
+    const rg = await s.remove(root.id, 'g', false)
+    t.ok(rg.orphan !== undefined && rg.orphan !== o, 'an uploaded file gets an unlinked id of its own too')
+    await rejectsErrno(t, s.getattr(rg.orphan as ObjectId), E.ENOENT, 'but is deleted at once: nothing is kept under it')
+    await rejectsErrno(t, s.readBlock(rg.orphan as ObjectId, 0, 0, 10), E.ENOENT, 'its reads fail from then on')
+    await rejectsErrno(t, s.getattr(g.id), E.ENOENT, 'nor under its key')
+    t.same(await listKeys(c, bucket, key('')), [], 'and its key is gone')
+
+    const staged = (): string[] => readdirSync(cache, { recursive: true }).map(String).filter(n => n.endsWith('.stage'))
+    t.ok(staged().length >= 2, 'the kept files are staged')
+    await s.reclaim(o)
+    await rejectsErrno(t, s.getattr(o), E.ENOENT, 'reclaim frees the orphan')
+    await s.close()
+    t.same(staged(), [], 'close frees what was never reclaimed')
   })
 
   t.test('large files: multipart upload, appends copy untouched parts on the server', async t => {

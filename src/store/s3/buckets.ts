@@ -21,7 +21,7 @@ const ROOT = '' as ObjectId
 
 export class S3Buckets implements ObjectStore {
   readonly blockSize: number
-  readonly capabilities: StoreCapabilities = { stableIds: false, hardLinks: false, blockWrites: false, inlineOnly: true }
+  readonly capabilities: StoreCapabilities = { stableIds: false, hardLinks: false, unnamedFiles: true, blockWrites: false, inlineOnly: true }
   readonly #config: StoreConfig
   readonly #opts: S3Options
   readonly #client
@@ -130,15 +130,25 @@ export class S3Buckets implements ObjectStore {
     return this.#out(bucket, await s.create(inner as ObjectId, name, spec))
   }
 
+  async createUnnamed (parent: ObjectId, spec: CreateSpec): Promise<ObjectAttr> {
+    const [s, bucket, inner] = await this.#route(parent)
+    return this.#out(bucket, await s.createUnnamed(inner as ObjectId, spec))
+  }
+
   async link (): Promise<ObjectAttr> { throw new FsError(E.EPERM, 'hard links are not supported on S3') }
 
   async remove (parent: ObjectId, name: string, dir: boolean): Promise<RemoveResult> {
     const [s, bucket, inner] = await this.#route(parent)
     const r = await s.remove(inner as ObjectId, name, dir)
-    return { ...r, id: `${bucket}/${r.id}` as ObjectId }
+    const id = (x: ObjectId): ObjectId => `${bucket}/${x}` as ObjectId
+    return { ...r, id: id(r.id), orphan: r.orphan === undefined ? undefined : id(r.orphan) }
   }
 
-  async reclaim (): Promise<void> {}
+  async reclaim (id: ObjectId): Promise<void> {
+    if (id === ROOT) return
+    const [s, , inner] = await this.#route(id)
+    await s.reclaim(inner as ObjectId)
+  }
 
   async rename (parent: ObjectId, name: string, newParent: ObjectId, newName: string, flags: number): Promise<RenameResult> {
     const [s, bucket, inner] = await this.#route(parent)
@@ -147,7 +157,7 @@ export class S3Buckets implements ObjectStore {
     const r = await s.rename(inner as ObjectId, name, newInner as ObjectId, newName, flags)
     const id = (x: ObjectId): ObjectId => `${bucket}/${x}` as ObjectId
     return {
-      replaced: r.replaced === undefined ? undefined : { ...r.replaced, id: id(r.replaced.id) },
+      replaced: r.replaced === undefined ? undefined : { ...r.replaced, id: id(r.replaced.id), orphan: r.replaced.orphan === undefined ? undefined : id(r.replaced.orphan) },
       moved: r.moved?.map(m => ({ ...m, from: id(m.from), to: id(m.to) })),
     }
   }

@@ -14,6 +14,16 @@ export const NAME_MAX = 255
 /** S3's limit on a key, in UTF-8 bytes. */
 export const KEY_MAX = 1024
 
+/**
+ * Ids of files that lost their name while all their content was staged
+ * here (names.ts): no key, so no name resolves to one and nothing under it
+ * reaches S3 (NUL is in no name). Not a directory id: no trailing '/'.
+ */
+const UNLINKED = '\0unlinked-'
+/** `tag` keeps the ids of one process apart from those a predecessor gave the kernel (the keeper's takeover). */
+export const unlinkedId = (tag: string, n: number): string => `${UNLINKED}${tag}-${n}`
+export const isUnlinkedId = (id: string): boolean => id.startsWith(UNLINKED)
+
 /** A directory id (the root "" included). */
 export const isDirId = (id: string): boolean => id === '' || id.endsWith('/')
 

@@ -6,7 +6,7 @@ import { logger } from '../../log.ts'
 import type { CreateSpec, ObjectAttr, RemoveResult, Timespec } from '../types.ts'
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, metadataOf } from './attrs.ts'
 import { asFsError, isNotFound } from './client.ts'
-import { childKey, inoOf, isDirId } from './keys.ts'
+import { childKey, inoOf, isDirId, isUnlinkedId } from './keys.ts'
 import { dirAttr } from './list.ts'
 import { fetchDir, fetchFile, fetchName, type ObjectInfo } from './meta.ts'
 import type { Session } from './session.ts'
@@ -46,8 +46,9 @@ export async function lookup (s: Session, parent: string, name: string): Promise
 
 export async function getattr (s: Session, id: string): Promise<ObjectAttr> {
   if (isDirId(id)) return visible(s, await resolveDir(s, id))
-  const st = s.staged.get(id)
-  if (st !== undefined && !st.removed) return stagedAttr(st)
+  const st = stagedById(s, id)
+  if (st !== undefined) return stagedAttr(st)
+  if (isUnlinkedId(id)) throw new FsError(E.ENOENT)
   const known = s.meta.get(id)
   const info = known !== undefined && known?.kind !== 'dir' ? known : await fetchFile(s, id)
   if (info === null || info.kind !== 'file') throw new FsError(E.ENOENT)
@@ -147,25 +148,74 @@ export async function remove (s: Session, parent: string, name: string, dir: boo
     return { id: id as ObjectAttr['id'], nlink: 0 }
   }
   if (dir) throw new FsError(E.ENOTDIR)
-  await removeFile(s, key)
+  const orphan = await removeFile(s, key)
   s.meta.child(parent, name, undefined)
   changed(s, parent, t, 0)
-  return { id: key as ObjectAttr['id'], nlink: 0 }
+  return { id: key as ObjectAttr['id'], nlink: 0, orphan: orphan as ObjectAttr['id'] }
 }
 
-/** Unlink a file: a staged one is dropped (open handles keep writing into nothing), a committed one deleted. */
-export async function removeFile (s: Session, key: string): Promise<void> {
+/**
+ * Unlink a file; returns the unlinked id it has from then on, its key
+ * being free for a new object. A staged file with all its content here
+ * (written since it was created or emptied) lives on under that id, for
+ * the handles still open on it, until reclaimed. Any other is gone: a
+ * committed one is deleted, its open handles read ENOENT; other staged
+ * ones are dropped (open handles keep writing into nothing).
+ */
+export async function removeFile (s: Session, key: string): Promise<string> {
   const st = s.staged.get(key)
+  const orphan = s.unlinkedId()
   let onServer = true
   if (st !== undefined) {
     s.staged.delete(key)
     st.drop()
-    await st.exclusive(async () => { await st.discard() })
-    // A commit that was already running has put it on the server.
+    await st.exclusive(async () => {
+      // Retired: a commit that was already running put it on the server and discarded it here.
+      if (st.base !== null || st.retired) {
+        await st.discard()
+        return
+      }
+      await st.keepUnlinked(orphan)
+      s.staged.set(orphan, st)
+    })
     onServer = st.onServer || st.retired
   }
   if (onServer) await deleteKey(s, key)
   s.meta.set(key, null)
+  return orphan
+}
+
+/** A regular file with no name (O_TMPFILE): staged under an unlinked id from the start, never committed. */
+export async function createUnnamed (s: Session, parent: string, spec: CreateSpec): Promise<ObjectAttr> {
+  if (!isDirId(parent)) throw new FsError(E.ENOTDIR)
+  if ((spec.mode & S_IFMT) !== S_IFREG) throw new FsError(E.EINVAL, 'an unnamed object is a regular file')
+  if (parent !== s.root) await resolveDir(s, parent)
+  const id = s.unlinkedId()
+  const t = now()
+  const attr: ObjectAttr = {
+    id: id as ObjectAttr['id'],
+    ino: inoOf(s.bucket, id),
+    mode: spec.mode,
+    nlink: 0,
+    uid: spec.uid,
+    gid: spec.gid,
+    size: 0,
+    rdev: 0,
+    atime: t,
+    mtime: t,
+    ctime: t,
+  }
+  const st = new Staged(id, attr, s.stagingPath(), null, false)
+  st.drop()
+  st.unlinked = true
+  s.staged.set(id, st)
+  return { ...attr }
+}
+
+/** A staged file the caller may see by id: being written, or unlinked but still open. */
+export function stagedById (s: Session, id: string): Staged | undefined {
+  const st = s.staged.get(id)
+  return st !== undefined && (!st.removed || st.unlinked) ? st : undefined
 }
 
 /** Hard links need a second name for one object; S3 has one key per object. */

@@ -59,7 +59,9 @@ export async function rename (s: Session, parent: string, name: string, newParen
     } else {
       dropStaged(s, to)
     }
-    replaced = { id: idOf(to, dst) as never, nlink: 0 }
+    // A file replaced gets an unlinked id, as an unlinked one does (names.ts): open handles
+    // on it must not reach the file that takes its key.
+    replaced = { id: idOf(to, dst) as never, nlink: 0, orphan: dst.kind === 'dir' ? undefined : s.unlinkedId() as never }
   }
   const moved = await move(s, from, src, to, t, dst !== null)
   changed(s, parent, t, src.kind === 'dir' ? 'recount' : 0)

@@ -5,6 +5,7 @@
 // Files being written live in exactly one place, or a second instance
 // would upload a stale copy over the first one's: instances are handles
 // on one session, counted, and the last close commits everything.
+import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { S3Client } from '@aws-sdk/client-s3'
@@ -16,6 +17,7 @@ import { makeClient, newBackendCounters, type BackendCounters } from './client.t
 import { MetaCache } from './meta.ts'
 import type { S3Options } from './options.ts'
 import { PartLayout } from './parts.ts'
+import { unlinkedId } from './keys.ts'
 import { StaleWatch } from './stale.ts'
 import { Reader } from './read.ts'
 import { restore } from './manifest.ts'
@@ -44,7 +46,7 @@ export class Session {
   readonly stale: StaleWatch
   readonly backend: BackendCounters = newBackendCounters()
   readonly counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
-  /** Files being written, by current key. Renames re-key them. */
+  /** Files being written, by current key (renames re-key them), and unlinked ones still open, by unlinked id. */
   readonly staged = new Map<string, Staged>()
   /**
    * Directory times changed by this mount (children added or removed,
@@ -70,6 +72,8 @@ export class Session {
   rootOverride: { mode: number, uid: number, gid: number } | undefined
   refs = 0
   #nextStage = 0
+  #nextUnlinked = 0
+  readonly #unlinkedTag = randomBytes(6).toString('hex')
 
   constructor (key: string, bucket: string, root: string, blockSize: number, opts: S3Options, takeover?: StoreConfig['takeover']) {
     this.key = key
@@ -88,6 +92,11 @@ export class Session {
     this.#nextStage = staging.next
     this.recovered = staging.found
     for (const f of staging.found) this.staged.set(f.manifest.key, restore(f.stagePath, f.manifest))
+  }
+
+  /** A fresh id for a staged file without a name (keys.ts). */
+  unlinkedId (): string {
+    return unlinkedId(this.#unlinkedTag, this.#nextUnlinked++)
   }
 
   /** A fresh staging file path (created on first write). */

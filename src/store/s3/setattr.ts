@@ -9,7 +9,7 @@ import { XATTR_CREATE, XATTR_REPLACE } from '../types.ts'
 import { METADATA_MAX, S_IFMT, metadataBytes, metadataOf } from './attrs.ts'
 import { isDirId } from './keys.ts'
 import type { ObjectInfo } from './meta.ts'
-import { resolveDir, visible } from './names.ts'
+import { resolveDir, stagedById, visible } from './names.ts'
 import { nowTimespec as now } from '../../time.ts'
 import type { Session } from './session.ts'
 import type { Staged } from './staging.ts'
@@ -102,8 +102,8 @@ async function writeDir (s: Session, dirId: string, info: ObjectInfo, attr: Obje
 
 async function xattrsOf (s: Session, id: string): Promise<Map<string, Uint8Array>> {
   if (isDirId(id)) return (await resolveDir(s, id)).xattrs
-  const st = s.staged.get(id)
-  if (st !== undefined && !st.removed) return st.xattrs
+  const st = stagedById(s, id)
+  if (st !== undefined) return st.xattrs
   return (await version(s, id)).xattrs
 }
 

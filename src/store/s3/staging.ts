@@ -51,6 +51,8 @@ export class Staged {
   error = 0
   /** Unlinked or replaced: nothing may commit it any more. */
   removed = false
+  /** Unlinked with all its content here: kept under an unlinked id for the handles still open on it (`keepUnlinked`). */
+  unlinked = false
   /** Committed and let go: whoever still holds it looks the key up again. */
   retired = false
   timer: NodeJS.Timeout | undefined
@@ -103,6 +105,23 @@ export class Staged {
   drop (): void {
     this.removed = true
     dropManifest(this.path)
+  }
+
+  /**
+   * After `drop`, in the exclusive section: instead of being discarded,
+   * live on under `id` (keys.ts), read and written like any staged file,
+   * never committed, until reclaimed. Only a file with no base: every
+   * byte of it is here, none on the server it is about to leave.
+   */
+  async keepUnlinked (id: string): Promise<void> {
+    this.unlinked = true
+    this.key = id
+    this.attr = { ...this.attr, id: id as ObjectAttr['id'], nlink: 0 }
+    clearTimeout(this.timer)
+    this.timer = undefined
+    const stream = this.stream
+    this.stream = undefined
+    if (stream !== undefined) await stream.abort()
   }
 
   /** Taken over from a dead predecessor (recover.ts): blocks its staging file holds. */

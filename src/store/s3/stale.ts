@@ -16,7 +16,7 @@
 import { LRUCache } from 'lru-cache'
 import { logger } from '../../log.ts'
 import type { ObjectId, StaleEvent } from '../types.ts'
-import { nameOf, parentOf } from './keys.ts'
+import { isUnlinkedId, nameOf, parentOf } from './keys.ts'
 import { fetchFile, type ObjectInfo } from './meta.ts'
 import type { Session } from './session.ts'
 
@@ -69,7 +69,8 @@ export class StaleWatch {
 
   /** The store just told the caller about file `key`. */
   note (key: string): void {
-    if (this.#timer === undefined) return
+    // An unlinked id has nothing on the server to watch.
+    if (this.#timer === undefined || isUnlinkedId(key)) return
     this.#watched.set(key, Date.now() + this.#cacheMs)
   }
 

@@ -36,7 +36,7 @@ export interface S3Location {
 
 export class S3Store implements ObjectStore {
   readonly blockSize: number
-  readonly capabilities: StoreCapabilities = { stableIds: false, hardLinks: false, blockWrites: false, inlineOnly: true }
+  readonly capabilities: StoreCapabilities = { stableIds: false, hardLinks: false, unnamedFiles: true, blockWrites: false, inlineOnly: true }
   readonly #s: Session
   readonly #unlisten = new Set<() => void>()
   #closed = false
@@ -112,6 +112,8 @@ export class S3Store implements ObjectStore {
 
   async create (parent: ObjectId, name: string, spec: CreateSpec): Promise<ObjectAttr> { return await names.create(this.#meta(), parent, name, spec) }
 
+  async createUnnamed (parent: ObjectId, spec: CreateSpec): Promise<ObjectAttr> { return await names.createUnnamed(this.#meta(), parent, spec) }
+
   async link (): Promise<ObjectAttr> {
     this.#meta()
     return names.refuseLink()
@@ -119,8 +121,17 @@ export class S3Store implements ObjectStore {
 
   async remove (parent: ObjectId, name: string, dir: boolean): Promise<RemoveResult> { return await names.remove(this.#meta(), parent, name, dir) }
 
-  /** Unlink deletes at once: an orphan keeps no data on S3, so there is nothing left to free. */
-  async reclaim (_id: ObjectId): Promise<void> {}
+  /**
+   * An unlinked file kept for its open handles (names.ts removeFile) goes
+   * with its staged data. Any other orphan was deleted at its unlink.
+   */
+  async reclaim (id: ObjectId): Promise<void> {
+    const s = this.#s
+    const st = s.staged.get(id)
+    if (st === undefined || !st.unlinked) return
+    s.staged.delete(id)
+    await st.exclusive(async () => { await st.discard() })
+  }
 
   async rename (parent: ObjectId, name: string, newParent: ObjectId, newName: string, flags: number): Promise<RenameResult> {
     return await rename(this.#meta(), parent, name, newParent, newName, flags)
@@ -221,6 +232,8 @@ export class S3Store implements ObjectStore {
     this.#unlisten.clear()
     const s = this.#s
     if (!release(s)) return
+    // Unlinked files still open are nobody's to keep once the mount goes.
+    for (const st of [...s.staged.values()].filter(st => st.unlinked)) await this.reclaim(st.key as ObjectId)
     const pending = [...s.staged.values()].filter(st => !st.removed)
     const results = await Promise.allSettled(pending.map(async st => { await commitNow(s, st) }))
     const failed = results.filter(r => r.status === 'rejected').length
