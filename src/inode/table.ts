@@ -248,7 +248,9 @@ export class InodeTable {
         if (id.startsWith(prefix)) moved.push([inode, (target + id.slice(prefix.length)) as ObjectId])
       }
     }
+    if (moved.length === 0) return
     for (const [inode, id] of moved) move(inode, id)
+    // Only nodeids the kernel holds need it: an unlink on S3 rekeys, mostly nothing.
     this.#log?.rekeyed(from, to, subtree)
   }
 }

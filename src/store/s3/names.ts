@@ -207,7 +207,7 @@ export async function createUnnamed (s: Session, parent: string, spec: CreateSpe
   }
   const st = new Staged(id, attr, s.stagingPath(), null, false)
   st.drop()
-  st.unlinked = true
+  await st.keepUnlinked(id)
   s.staged.set(id, st)
   return { ...attr }
 }
