@@ -370,13 +370,7 @@ export class Coalescer {
    * writes go on and an error stays for the next flush to report.
    */
   async flush (file: Buffered, signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      const d = file.dirty
-      if (d === undefined) return
-      if (d.blocks.size > 0) this.#seal(file, [...d.blocks.values()])
-      if (d.sealed.size === 0) break
-      await untilAborted(Promise.all([...d.sealed.values()].map(async x => await x.done)), signal)
-    }
+    await this.#store(file, signal)
     const d = file.dirty
     if (d !== undefined && d.error !== 0) {
       const errno = d.error
@@ -393,7 +387,19 @@ export class Coalescer {
    * is stored first. Without a journal, rekeying the table is enough.
    */
   async idsChanging (): Promise<void> {
-    if (this.#journal !== undefined) await this.drain()
+    // Not flush: an earlier failed write stays for its own file's next close to report.
+    if (this.#journal !== undefined) await Promise.all([...this.#files].map(async f => { await this.#store(f) }))
+  }
+
+  /** Store every buffered block of `file`; the errno of a failed store write stays in it. */
+  async #store (file: Buffered, signal?: AbortSignal): Promise<void> {
+    for (;;) {
+      const d = file.dirty
+      if (d === undefined) return
+      if (d.blocks.size > 0) this.#seal(file, [...d.blocks.values()])
+      if (d.sealed.size === 0) return
+      await untilAborted(Promise.all([...d.sealed.values()].map(async x => await x.done)), signal)
+    }
   }
 
   /** Flush every file (unmount, shutdown). Errors were already logged per file. */

@@ -333,6 +333,18 @@ t.test('a failed store write keeps its segments, and replay stores the data', as
   t.equal(text(store.content(file.id)), 'aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbcccccccccccccccc')
 })
 
+t.test('ids about to change: everything buffered is stored, and a failed write stays for its own file to report', async t => {
+  const { store, c, file } = setup(t)
+  store.failNext = E.EIO
+  await c.write(file, 0, fill(16, 'a'))      // a whole block: stored (and failing) at once
+  await c.write(file, 16, fill(4, 'b'))      // buffered
+  await settle()
+  await c.idsChanging()
+  t.equal(text(store.content(file.id)), '................bbbb', 'the buffered write is stored')
+  const err = await c.flush(file).catch((e: unknown) => e)
+  t.ok(err instanceof FsError && err.errno === E.EIO, 'the earlier failure is still reported by the next flush', { err })
+})
+
 t.test('a write interrupted while it waited for room left no record: replay after a crash leaves it out', async t => {
   const { dir, store, c, file } = setup(t, { limit: 4 * BS })
   store.hold = true
