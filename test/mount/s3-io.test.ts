@@ -181,28 +181,22 @@ os.unlink(path)
 os.write(fd, b'mkstemp')
 out['mkstemp'] = read(fd)
 os.close(fd)
-with open('up', 'wb') as f:
-    f.write(b'uploaded'); f.flush(); os.fsync(f.fileno())
-fd = os.open('up', os.O_RDONLY)
-os.unlink('up')
-with open('up', 'wb') as f:
-    f.write(b'new file'); f.flush(); os.fsync(f.fileno())
-try:
-    old = read(fd)
-except OSError as e:
-    old = e.errno
-os.close(fd)
-out['uploaded'] = dict(oldRead=old, new=open('up').read())
-fd = os.open('up', os.O_RDONLY)
-with open('next', 'wb') as f:
-    f.write(b'renamed over'); f.flush(); os.fsync(f.fileno())
-os.rename('next', 'up')
-try:
-    old = read(fd)
-except OSError as e:
-    old = e.errno
-os.close(fd)
-out['replaced'] = dict(oldRead=old, new=open('up').read())
+def upload(name, data):
+    with open(name, 'wb') as f:
+        f.write(data); f.flush(); os.fsync(f.fileno())
+def name_taken(take):
+    # 'up' open while take() puts another file under its name: what the old descriptor reads, and the new file.
+    fd = os.open('up', os.O_RDONLY)
+    take()
+    try:
+        old = read(fd)
+    except OSError as e:
+        old = e.errno
+    os.close(fd)
+    return dict(oldRead=old, new=open('up').read())
+upload('up', b'uploaded')
+out['uploaded'] = name_taken(lambda: (os.unlink('up'), upload('up', b'new file')))
+out['replaced'] = name_taken(lambda: (upload('next', b'renamed over'), os.rename('next', 'up')))
 os.unlink('up')
 out['listed'] = os.listdir('.')
 print(json.dumps(out))

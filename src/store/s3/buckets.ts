@@ -139,7 +139,10 @@ export class S3Buckets implements ObjectStore {
 
   async remove (parent: ObjectId, name: string, dir: boolean): Promise<RemoveResult> {
     const [s, bucket, inner] = await this.#route(parent)
-    const r = await s.remove(inner as ObjectId, name, dir)
+    return this.#outRemoved(bucket, await s.remove(inner as ObjectId, name, dir))
+  }
+
+  #outRemoved (bucket: string, r: RemoveResult): RemoveResult {
     const id = (x: ObjectId): ObjectId => `${bucket}/${x}` as ObjectId
     return { ...r, id: id(r.id), orphan: r.orphan === undefined ? undefined : id(r.orphan) }
   }
@@ -157,7 +160,7 @@ export class S3Buckets implements ObjectStore {
     const r = await s.rename(inner as ObjectId, name, newInner as ObjectId, newName, flags)
     const id = (x: ObjectId): ObjectId => `${bucket}/${x}` as ObjectId
     return {
-      replaced: r.replaced === undefined ? undefined : { ...r.replaced, id: id(r.replaced.id), orphan: r.replaced.orphan === undefined ? undefined : id(r.replaced.orphan) },
+      replaced: r.replaced === undefined ? undefined : this.#outRemoved(bucket, r.replaced),
       moved: r.moved?.map(m => ({ ...m, from: id(m.from), to: id(m.to) })),
     }
   }

@@ -8,7 +8,7 @@
 import { errno as E, FsError, toErrno } from '../../errors.ts'
 import { logger } from '../../log.ts'
 import type { ObjectAttr } from '../types.ts'
-import { isDirId, isUnlinkedId } from './keys.ts'
+import { isDirId } from './keys.ts'
 import { fetchFile, type ObjectInfo } from './meta.ts'
 import { StaleVersion } from './read.ts'
 import type { Session } from './session.ts'
@@ -20,8 +20,6 @@ const log = logger('s3')
 /** The committed version of a file key; ENOENT when there is none (EISDIR for a directory id). */
 export async function version (s: Session, key: string, fresh = false): Promise<ObjectInfo> {
   if (isDirId(key)) throw new FsError(E.EISDIR)
-  // Reclaimed: an unlinked id has nothing on the server to ask for.
-  if (isUnlinkedId(key)) throw new FsError(E.ENOENT)
   const known = fresh ? undefined : s.meta.get(key)
   const info = known === undefined ? await fetchFile(s, key) : known
   if (info === null || info.kind !== 'file') throw new FsError(E.ENOENT)

@@ -22,7 +22,7 @@ import { LRUCache } from 'lru-cache'
 import type { ObjectAttr } from '../types.ts'
 import { attrOf, parseXattrs, type Metadata } from './attrs.ts'
 import { asFsError, isNotFound, quoteEtag } from './client.ts'
-import { inoOf, parentOf } from './keys.ts'
+import { inoOf, isUnlinkedId, parentOf } from './keys.ts'
 import type { Session } from './session.ts'
 import type { Staged } from './staging.ts'
 
@@ -236,6 +236,8 @@ export async function head (s: Session, key: string): Promise<HeadObjectCommandO
 
 /** The server's view of a file key; null when there is no object. */
 export async function fetchFile (s: Session, key: string): Promise<ObjectInfo | null> {
+  // Unlinked (reclaimed, or never kept): such an id has nothing on the server to ask for.
+  if (isUnlinkedId(key)) return null
   const h = await head(s, key)
   const info = h === undefined ? null : fileInfo(s, key, h)
   s.stale.compare(key, s.meta.stale(key), info)

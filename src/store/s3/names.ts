@@ -6,7 +6,7 @@ import { logger } from '../../log.ts'
 import type { CreateSpec, ObjectAttr, RemoveResult, Timespec } from '../types.ts'
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFMT, S_IFREG, S_IFSOCK, metadataOf } from './attrs.ts'
 import { asFsError, isNotFound } from './client.ts'
-import { childKey, inoOf, isDirId, isUnlinkedId } from './keys.ts'
+import { childKey, inoOf, isDirId } from './keys.ts'
 import { dirAttr } from './list.ts'
 import { fetchDir, fetchFile, fetchName, type ObjectInfo } from './meta.ts'
 import type { Session } from './session.ts'
@@ -48,7 +48,6 @@ export async function getattr (s: Session, id: string): Promise<ObjectAttr> {
   if (isDirId(id)) return visible(s, await resolveDir(s, id))
   const st = stagedById(s, id)
   if (st !== undefined) return stagedAttr(st)
-  if (isUnlinkedId(id)) throw new FsError(E.ENOENT)
   const known = s.meta.get(id)
   const info = known !== undefined && known?.kind !== 'dir' ? known : await fetchFile(s, id)
   if (info === null || info.kind !== 'file') throw new FsError(E.ENOENT)
@@ -68,19 +67,7 @@ export async function create (s: Session, parent: string, name: string, spec: Cr
   const dir = type === S_IFDIR
   const id = dir ? `${key}/` : key
   const target = type === S_IFLNK ? Buffer.from(spec.target as string) : undefined
-  const attr: ObjectAttr = {
-    id: id as ObjectAttr['id'],
-    ino: inoOf(s.bucket, id),
-    mode: spec.mode,
-    nlink: dir ? 2 : 1,
-    uid: spec.uid,
-    gid: spec.gid,
-    size: target?.byteLength ?? 0,
-    rdev: type === S_IFCHR || type === S_IFBLK ? spec.rdev ?? 0 : 0,
-    atime: t,
-    mtime: t,
-    ctime: t,
-  }
+  const attr = newAttr(s, id, spec, dir ? 2 : 1, target?.byteLength ?? 0, t)
   if (dir) {
     const etag = await putObject(s, id, new Uint8Array(0), metadataOf(attr, new Map()), DIR_CONTENT_TYPE)
     s.meta.set(key, { kind: 'dir', attr, etag, lastModified: 0, xattrs: new Map(), marker: true, contentType: DIR_CONTENT_TYPE })
@@ -98,6 +85,13 @@ export async function create (s: Session, parent: string, name: string, spec: Cr
   s.meta.child(parent, name, dir ? 'dir' : 'file')
   changed(s, parent, t, dir ? 1 : 0)
   return { ...attr }
+}
+
+/** The attributes of an object this mount makes now (`t`). */
+function newAttr (s: Session, id: string, spec: CreateSpec, nlink: number, size: number, t: Timespec): ObjectAttr {
+  const type = spec.mode & S_IFMT
+  const rdev = type === S_IFCHR || type === S_IFBLK ? spec.rdev ?? 0 : 0
+  return { id: id as ObjectAttr['id'], ino: inoOf(s.bucket, id), mode: spec.mode, nlink, uid: spec.uid, gid: spec.gid, size, rdev, atime: t, mtime: t, ctime: t }
 }
 
 /**
@@ -191,20 +185,7 @@ export async function createUnnamed (s: Session, parent: string, spec: CreateSpe
   if ((spec.mode & S_IFMT) !== S_IFREG) throw new FsError(E.EINVAL, 'an unnamed object is a regular file')
   if (parent !== s.root) await resolveDir(s, parent)
   const id = s.unlinkedId()
-  const t = now()
-  const attr: ObjectAttr = {
-    id: id as ObjectAttr['id'],
-    ino: inoOf(s.bucket, id),
-    mode: spec.mode,
-    nlink: 0,
-    uid: spec.uid,
-    gid: spec.gid,
-    size: 0,
-    rdev: 0,
-    atime: t,
-    mtime: t,
-    ctime: t,
-  }
+  const attr = newAttr(s, id, spec, 0, 0, now())
   const st = new Staged(id, attr, s.stagingPath(), null, false)
   st.drop()
   await st.keepUnlinked(id)
