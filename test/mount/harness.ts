@@ -419,6 +419,20 @@ export function killDaemon (mountpoint: string): number[] {
   return pids
 }
 
+/** kill -9 the serving process only, and wait for the keeper's next one (which replays the write journal). */
+export async function crashServer (mountpoint: string): Promise<void> {
+  const pid = servingPid(mountpoint)
+  if (pid === undefined) throw new Error('no serving process to kill')
+  process.kill(pid, 'SIGKILL')
+  const until = Date.now() + 30_000
+  for (;;) {
+    const next = servingPid(mountpoint)
+    if (next !== undefined && next !== pid) return
+    if (Date.now() > until) throw new Error(`no serving process replaced ${pid} within 30 s`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
 /** A crash: kill -9 every process of a mount's daemon (killDaemon), and wait until none is left. */
 export async function crashDaemon (t: Test, mountpoint: string): Promise<void> {
   const pids = killDaemon(mountpoint)

@@ -8,23 +8,9 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
 import { Rng, seeds } from '../fs/model.ts'
-import { dropCaches, mountObjfs, mountTier, objfsBin, q, run, servingPid, shOk, type Mount } from './harness.ts'
+import { crashServer, dropCaches, mountObjfs, mountTier, objfsBin, q, run, servingPid, shOk, type Mount } from './harness.ts'
 
 const NODE = process.execPath
-
-/** kill -9 the serving process and wait for the keeper's next one. */
-async function crashServer (t: Test, m: Mount): Promise<void> {
-  const pid = servingPid(m.mountpoint)
-  if (pid === undefined) throw new Error('no serving process to kill')
-  process.kill(pid, 'SIGKILL')
-  const until = Date.now() + 30_000
-  for (;;) {
-    const next = servingPid(m.mountpoint)
-    if (next !== undefined && next !== pid) return
-    if (Date.now() > until) throw new Error(`no serving process replaced ${pid} within 30 s`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 /** A child process in its own group, killed at teardown if still running. */
 function background (t: Test, cmd: string, args: string[]): { done: Promise<{ code: number | null, out: string }>, output: () => string } {
@@ -76,7 +62,7 @@ if (mountTier(t)) {
       for (let i = 0; i < 4 && !finished; i++) {
         await new Promise(resolve => setTimeout(resolve, rng.int(200, 900)))
         if (finished) break
-        await crashServer(t, m)
+        await crashServer(m.mountpoint)
         crashes++
       }
       const r = await rsync.done
@@ -179,7 +165,7 @@ if (mountTier(t)) {
     for (let i = 0; i < 3 && !finished; i++) {
       await new Promise(resolve => setTimeout(resolve, 300))
       if (finished) break
-      await crashServer(t, m)
+      await crashServer(m.mountpoint)
       crashes++
     }
     const w = await writer.done
@@ -220,7 +206,7 @@ if (mountTier(t)) {
     const until = Date.now() + 60_000
     // The crash comes once the first half is written and read back.
     while (!child.output().includes('half') && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
-    await crashServer(t, m)
+    await crashServer(m.mountpoint)
     const r = await child.done
     t.equal(r.code, 0, 'the process holding the file open wrote, read and closed it after the crash', { out: r.out })
     t.match(r.out, /ok 12582912/, 'and read back all 12 MiB as written')
@@ -251,7 +237,7 @@ if (mountTier(t)) {
     await dropCaches()
     const reader = background(t, 'sh', ['-c', `sha256sum < ${q(join(m.mountpoint, 'data'))} | cut -c1-64`])
     await new Promise(resolve => setTimeout(resolve, 600))
-    await crashServer(t, m)
+    await crashServer(m.mountpoint)
     const r = await reader.done
     t.equal(r.code, 0, 'the reader was not failed by the crash')
     t.equal(r.out.trim(), await sha(src), 'and read every byte right')
@@ -264,7 +250,7 @@ if (mountTier(t)) {
     const reader = background(t, 'cat', [join(m.mountpoint, 'data')])
     // Long enough for the keeper to have heard which requests the serving process holds.
     await new Promise(resolve => setTimeout(resolve, 900))
-    await crashServer(t, m)
+    await crashServer(m.mountpoint)
     // Unanswered, the read would block until the connection is aborted. Answered
     // with EIO, cat fails, or the kernel retries a failed read-ahead and succeeds.
     const r = await Promise.race([reader.done, new Promise<undefined>(resolve => setTimeout(() => resolve(undefined), 60_000))])

@@ -1,19 +1,58 @@
 // Memory-mapped files, as data loaders use them (numpy.memmap, safetensors,
 // Arrow), on any store: a map reads what was written and fetches only the
 // blocks it touches; writes through a shared map reach the file, with and
-// without the kernel's writeback cache; a private map's do not; what
-// msync acknowledged survives kill -9. Local disk, mapped by the same
+// without the kernel's writeback cache, and so do a map's left dirty (no
+// msync, no close) through the kernel's periodic writeback; a private map's
+// do not; what msync acknowledged survives kill -9. Local disk, mapped by the same
 // steps, gives the expected answers. mmap.test.ts and s3-mmap.test.ts run
 // them.
+import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { forceUnmount } from '../../src/channel/unmount.ts'
 import { MiB } from '../../src/config.ts'
-import { crashDaemon, dropCaches, q, repoRoot, shOk, type Mount } from './harness.ts'
+import { crashDaemon, crashServer, dropCaches, q, repoRoot, shOk, type Mount } from './harness.ts'
 
 const client = q(join(repoRoot, 'test/mount/mmap-client.py'))
 const py = async (...args: Array<string | number>): Promise<string> =>
   (await shOk(`python3 ${client} ${args.map(a => q(String(a))).join(' ')}`, { timeoutMs: 120_000 })).trim()
+/** mmap-client.py's poke-hold: the map stays dirty and open until end(). */
+function holdDirtyMap (t: Test, path: string, offsets: string, text: string): { mapped: Promise<void>, end: () => Promise<string> } {
+  const child = spawn('python3', [join(repoRoot, 'test/mount/mmap-client.py'), 'poke-hold', path, offsets, text], { stdio: ['pipe', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
+  const exited = new Promise<void>(resolve => child.on('close', () => resolve()))
+  t.teardown(() => { child.kill('SIGKILL') })
+  const within = async (p: Promise<unknown>, what: string): Promise<void> => {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`poke-hold: ${what} took over 120 s: ${out}`)), 120_000) })
+    try { await Promise.race([p, late]) } finally { clearTimeout(timer) }
+  }
+  const mapped = new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', () => { if (out.startsWith('mapped\n')) resolve() })
+    void exited.then(() => reject(new Error(`poke-hold exited before mapping: ${out}`)))
+  })
+  return {
+    mapped: within(mapped, 'mapping'),
+    end: async () => {
+      child.stdin.end('\n')
+      await within(exited, 'unmapping')
+      return out.replace(/^mapped\n/, '').trim()
+    }
+  }
+}
+
+/** Poll until `done` holds or waitMs pass; says which. */
+async function eventually (done: () => Promise<boolean>, waitMs: number): Promise<boolean> {
+  const until = Date.now() + waitMs
+  for (;;) {
+    if (await done()) return true
+    if (Date.now() > until) return false
+    await new Promise(resolve => setTimeout(resolve, 500))
+  }
+}
+
 const sha = async (path: string): Promise<string> => (await shOk(`sha256sum < ${q(path)}`, { timeoutMs: 60_000 })).slice(0, 64)
 
 export interface MmapStore {
@@ -66,6 +105,37 @@ export function mmapCases (t: Test, store: MmapStore): void {
       t.equal(await sha(file), written, 'and after a remount, from the store')
     })
   }
+
+  // A process that keeps a map written and open (a trainer's state file)
+  // relies on the kernel's flusher, which writes pages dirty for
+  // vm.dirty_expire_centisecs (30 s by default; left as it is, being global).
+  // Both option sets wait at once.
+  t.test('a shared map left dirty (no msync, no close) reaches the daemon by the kernel\'s periodic writeback', async t => {
+    await Promise.all([[], ['writeback_cache']].map(async options => {
+      const name = options.length === 0 ? 'default options' : options.join(',')
+      const m = await store.mount(t, options)
+      const ref = join(m.scratch, 'f')
+      const file = join(m.mountpoint, 'f')
+      const size = 3 * store.blockSize + 12345
+      await shOk(`head -c ${size} /dev/urandom > ${q(ref)} && cp ${q(ref)} ${q(file)}`, { timeoutMs: 120_000 })
+      const offsets = [1, store.blockSize - 2, size - 6].join(',')
+      await py('poke', ref, offsets, 'DIRTY', 'sync')
+      const before = (await m.stats()).ops
+      const calls = (ops: any, op: string): number => ops[op]?.calls ?? 0
+      const holder = holdDirtyMap(t, file, offsets, 'DIRTY')
+      await holder.mapped
+      const flushed = await eventually(async () => calls((await m.stats()).ops, 'write') > calls(before, 'write'), 90_000)
+      const after = (await m.stats()).ops
+      t.ok(flushed, `${name}: the daemon got WRITEs of the map's dirty pages within 90 s`)
+      t.equal(calls(after, 'fsync'), calls(before, 'fsync'), `${name}: with no fsync (msync) meanwhile`)
+      t.equal(calls(after, 'flush'), calls(before, 'flush'), `${name}: and no flush (close)`)
+      // Answered writes are in the write journal: the next serving process replays them.
+      await crashServer(m.mountpoint)
+      t.equal(await holder.end(), 'ok', `${name}: the holder unmaps and closes after kill -9 of the serving process`)
+      await m.remount()
+      t.equal(await sha(file), await sha(ref), `${name}: a remount reads the map's writes from the store`)
+    }))
+  })
 
   t.test('numpy.memmap\'s new file, flushed, survives kill -9', async t => {
     const m = await store.mount(t, [])

@@ -38,6 +38,20 @@ def poke(path, offsets, text, sync):
     print('ok')
 
 
+def poke_hold(path, offsets, text):
+    """Write through a shared map and keep map and descriptor open until a
+    line on stdin: no msync, no close, so only the kernel's flusher can
+    write the dirty pages meanwhile (a long-running trainer's state file)."""
+    with open(path, 'r+b') as f:
+        m = mmap.mmap(f.fileno(), 0)
+        for off in offsets:
+            m[off:off + len(text)] = text
+        print('mapped', flush=True)
+        sys.stdin.readline()
+        m.close()
+    print('ok')
+
+
 def poke_private(path, offset, text):
     """A private map's writes are the process's own, never the file's."""
     with open(path, 'r+b') as f:
@@ -72,6 +86,8 @@ elif step == 'read-at':
     read_at(args[0], int(args[1]), int(args[2]))
 elif step == 'poke':
     poke(args[0], [int(o) for o in args[1].split(',')], args[2].encode(), args[3] == 'sync')
+elif step == 'poke-hold':
+    poke_hold(args[0], [int(o) for o in args[1].split(',')], args[2].encode())
 elif step == 'poke-private':
     poke_private(args[0], int(args[1]), args[2].encode())
 elif step == 'memmap-new':
