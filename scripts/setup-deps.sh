@@ -32,6 +32,8 @@ deps=(
   strace:strace
   # mmap.test.ts maps files as data loaders do, through Python's mmap.
   python3:python3
+  # acl.test.ts sets and reads POSIX ACLs as users do (-o acl).
+  acl:setfacl
   # The S3 tier's engine, a one-node Ceph RGW (scripts/ceph-up.sh; it runs
   # without a manager), and aws(1) to check objects from outside the mount.
   ceph-mon:ceph-mon

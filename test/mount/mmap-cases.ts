@@ -13,12 +13,13 @@ import { forceUnmount } from '../../src/channel/unmount.ts'
 import { MiB } from '../../src/config.ts'
 import { crashDaemon, crashServer, dropCaches, q, repoRoot, shOk, type Mount } from './harness.ts'
 
-const client = q(join(repoRoot, 'test/mount/mmap-client.py'))
+const clientPath = join(repoRoot, 'test/mount/mmap-client.py')
+const client = q(clientPath)
 const py = async (...args: Array<string | number>): Promise<string> =>
   (await shOk(`python3 ${client} ${args.map(a => q(String(a))).join(' ')}`, { timeoutMs: 120_000 })).trim()
 /** mmap-client.py's poke-hold: the map stays dirty and open until end(). */
 function holdDirtyMap (t: Test, path: string, offsets: string, text: string): { mapped: Promise<void>, end: () => Promise<string> } {
-  const child = spawn('python3', [join(repoRoot, 'test/mount/mmap-client.py'), 'poke-hold', path, offsets, text], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn('python3', [clientPath, 'poke-hold', path, offsets, text], { stdio: ['pipe', 'pipe', 'pipe'] })
   let out = ''
   child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
   child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
