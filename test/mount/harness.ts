@@ -424,13 +424,8 @@ export async function crashServer (mountpoint: string): Promise<void> {
   const pid = servingPid(mountpoint)
   if (pid === undefined) throw new Error('no serving process to kill')
   process.kill(pid, 'SIGKILL')
-  const until = Date.now() + 30_000
-  for (;;) {
-    const next = servingPid(mountpoint)
-    if (next !== undefined && next !== pid) return
-    if (Date.now() > until) throw new Error(`no serving process replaced ${pid} within 30 s`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
+  const replaced = async (): Promise<boolean> => { const next = servingPid(mountpoint); return next !== undefined && next !== pid }
+  if (!await eventually(replaced, 30_000, 20)) throw new Error(`no serving process replaced ${pid} within 30 s`)
 }
 
 /** A crash: kill -9 every process of a mount's daemon (killDaemon), and wait until none is left. */
@@ -442,11 +437,28 @@ export async function crashDaemon (t: Test, mountpoint: string): Promise<void> {
 
 /** Wait up to waitMs for daemons of a mountpoint to exit; returns the survivors. */
 export async function waitForNoDaemon (mountpoint: string, waitMs: number): Promise<number[]> {
+  await eventually(async () => daemonPids(mountpoint).length === 0, waitMs)
+  return daemonPids(mountpoint)
+}
+
+/** Poll `done` every everyMs until it holds or waitMs pass; says which. */
+export async function eventually (done: () => Promise<boolean>, waitMs: number, everyMs = 100): Promise<boolean> {
   const until = Date.now() + waitMs
   for (;;) {
-    const pids = daemonPids(mountpoint)
-    if (pids.length === 0 || Date.now() >= until) return pids
-    await new Promise(resolve => setTimeout(resolve, 100))
+    if (await done()) return true
+    if (Date.now() >= until) return false
+    await new Promise(resolve => setTimeout(resolve, everyMs))
+  }
+}
+
+/** p, or 'timeout' if it has not settled within ms. */
+export async function within<T> (p: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'timeout'>(resolve => { timer = setTimeout(resolve, ms, 'timeout') })
+  try {
+    return await Promise.race([p, late])
+  } finally {
+    clearTimeout(timer)
   }
 }
 

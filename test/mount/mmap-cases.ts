@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import type { Test } from 'tap'
 import { forceUnmount } from '../../src/channel/unmount.ts'
 import { MiB } from '../../src/config.ts'
-import { crashDaemon, crashServer, dropCaches, q, repoRoot, shOk, type Mount } from './harness.ts'
+import { crashDaemon, crashServer, dropCaches, eventually, q, repoRoot, shOk, within, type Mount } from './harness.ts'
 
 const clientPath = join(repoRoot, 'test/mount/mmap-client.py')
 const client = q(clientPath)
@@ -25,32 +25,20 @@ function holdDirtyMap (t: Test, path: string, offsets: string, text: string): { 
   child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
   const exited = new Promise<void>(resolve => child.on('close', () => resolve()))
   t.teardown(() => { child.kill('SIGKILL') })
-  const within = async (p: Promise<unknown>, what: string): Promise<void> => {
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<never>((_resolve, reject) => { timer = setTimeout(() => reject(new Error(`poke-hold: ${what} took over 120 s: ${out}`)), 120_000) })
-    try { await Promise.race([p, late]) } finally { clearTimeout(timer) }
+  const bounded = async (p: Promise<unknown>, what: string): Promise<void> => {
+    if (await within(p, 120_000) === 'timeout') throw new Error(`poke-hold: ${what} took over 120 s: ${out}`)
   }
   const mapped = new Promise<void>((resolve, reject) => {
     child.stdout.on('data', () => { if (out.startsWith('mapped\n')) resolve() })
     void exited.then(() => reject(new Error(`poke-hold exited before mapping: ${out}`)))
   })
   return {
-    mapped: within(mapped, 'mapping'),
+    mapped: bounded(mapped, 'mapping'),
     end: async () => {
       child.stdin.end('\n')
-      await within(exited, 'unmapping')
+      await bounded(exited, 'unmapping')
       return out.replace(/^mapped\n/, '').trim()
     }
-  }
-}
-
-/** Poll until `done` holds or waitMs pass; says which. */
-async function eventually (done: () => Promise<boolean>, waitMs: number): Promise<boolean> {
-  const until = Date.now() + waitMs
-  for (;;) {
-    if (await done()) return true
-    if (Date.now() > until) return false
-    await new Promise(resolve => setTimeout(resolve, 500))
   }
 }
 
@@ -125,7 +113,7 @@ export function mmapCases (t: Test, store: MmapStore): void {
       const calls = (ops: any, op: string): number => ops[op]?.calls ?? 0
       const holder = holdDirtyMap(t, file, offsets, 'DIRTY')
       await holder.mapped
-      const flushed = await eventually(async () => calls((await m.stats()).ops, 'write') > calls(before, 'write'), 90_000)
+      const flushed = await eventually(async () => calls((await m.stats()).ops, 'write') > calls(before, 'write'), 90_000, 500)
       const after = (await m.stats()).ops
       t.ok(flushed, `${name}: the daemon got WRITEs of the map's dirty pages within 90 s`)
       t.equal(calls(after, 'fsync'), calls(before, 'fsync'), `${name}: with no fsync (msync) meanwhile`)

@@ -26,12 +26,16 @@ def read_at(path, offset, length):
             print(m[offset:offset + length].hex())
 
 
+def write_at(m, offsets, text):
+    for off in offsets:
+        m[off:off + len(text)] = text
+
+
 def poke(path, offsets, text, sync):
     """Write `text` at each offset through a shared map; msync (MS_SYNC) or not."""
     with open(path, 'r+b') as f:
         m = mmap.mmap(f.fileno(), 0)
-        for off in offsets:
-            m[off:off + len(text)] = text
+        write_at(m, offsets, text)
         if sync:
             m.flush()
         m.close()
@@ -44,8 +48,7 @@ def poke_hold(path, offsets, text):
     write the dirty pages meanwhile (a long-running trainer's state file)."""
     with open(path, 'r+b') as f:
         m = mmap.mmap(f.fileno(), 0)
-        for off in offsets:
-            m[off:off + len(text)] = text
+        write_at(m, offsets, text)
         print('mapped', flush=True)
         sys.stdin.readline()
         m.close()

@@ -10,7 +10,7 @@ import { createServer } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { findMount, isMounted } from '../../src/channel/unmount.ts'
-import { daemonPids, killDaemon, mountObjfs, mountTier, objfsBin, q, repoRoot, shOk, tempDir, unmountAtEnd, waitForNoDaemon } from './harness.ts'
+import { daemonPids, eventually, killDaemon, mountObjfs, mountTier, objfsBin, q, repoRoot, shOk, tempDir, unmountAtEnd, waitForNoDaemon, within } from './harness.ts'
 
 const isCI = (): boolean => !['', '0', 'false', undefined].includes(process.env.CI)
 
@@ -30,21 +30,7 @@ function start (t: Test, cmd: string, args: string[], env: NodeJS.ProcessEnv): S
 }
 
 async function until (what: string, ok: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}
-
-async function within<T> (p: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<'timeout'>(resolve => { timer = setTimeout(resolve, ms, 'timeout') })
-  try {
-    return await Promise.race([p, late])
-  } finally {
-    clearTimeout(timer)
-  }
+  if (!await eventually(async () => ok(), ms, 50)) throw new Error(`timed out waiting for ${what}`)
 }
 
 /** A port nobody listens on right now. */
