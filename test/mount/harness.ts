@@ -4,7 +4,7 @@
 // A hung FUSE daemon hangs every process that touches its mount, this one
 // included, so nothing here touches a mountpoint in-process: every step is a
 // subprocess with a timeout that kills its whole process group.
-import { spawn, spawnSync } from 'node:child_process'
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -460,6 +460,64 @@ export async function within<T> (p: Promise<T>, ms: number): Promise<T | 'timeou
   } finally {
     clearTimeout(timer)
   }
+}
+
+/** A child of a test running beside it: see background(). */
+export interface Background {
+  child: ChildProcess
+  /** What it printed so far, stdout and stderr as they came. */
+  output: () => string
+  /** Once it has ended and closed its output. */
+  done: Promise<{ code: number | null, signal: NodeJS.Signals | null, out: string }>
+  /** Once its output holds `text`; rejects if it ends first or ms pass, with what it printed. */
+  printed: (text: string, ms: number) => Promise<void>
+  /** SIGKILL to its process group while it runs; teardown does it too. */
+  kill: () => void
+}
+
+/**
+ * A command in its own process group that the test works beside (a writer
+ * holding a file open, an rsync to crash the daemon under), killed with
+ * everything it started at the test's end. Its stdin is /dev/null unless
+ * asked for (`child.stdin`).
+ */
+export function background (t: Test, cmd: string, args: string[], opts: { stdin?: boolean } = {}): Background {
+  const child = spawn(cmd, args, { stdio: [opts.stdin === true ? 'pipe' : 'ignore', 'pipe', 'pipe'], detached: true })
+  let out = ''
+  let ended = false
+  const waiting = new Set<() => void>()
+  const take = (d: string): void => {
+    out += d
+    for (const w of waiting) w()
+  }
+  child.stdout?.setEncoding('utf8').on('data', take)
+  child.stderr?.setEncoding('utf8').on('data', take)
+  const done = new Promise<{ code: number | null, signal: NodeJS.Signals | null, out: string }>(resolve => child.on('close', (code, signal) => {
+    ended = true
+    for (const w of waiting) w()
+    resolve({ code, signal, out })
+  }))
+  const kill = (): void => {
+    if (child.exitCode === null && child.signalCode === null) try { process.kill(-(child.pid as number), 'SIGKILL') } catch {}
+  }
+  t.teardown(kill)
+  const printed = async (text: string, ms: number): Promise<void> => {
+    let check: () => void = () => {}
+    const seen = new Promise<void>((resolve, reject) => {
+      check = () => {
+        if (out.includes(text)) resolve()
+        else if (ended) reject(new Error(`${cmd} ended before printing ${JSON.stringify(text)}: ${out}`))
+      }
+      waiting.add(check)
+      check()
+    })
+    try {
+      if (await within(seen, ms) === 'timeout') throw new Error(`${cmd} did not print ${JSON.stringify(text)} within ${ms / 1000} s: ${out}`)
+    } finally {
+      waiting.delete(check)
+    }
+  }
+  return { child, output: () => out, done, printed, kill }
 }
 
 /** rm -rf that never crosses into a mount that failed to come down. */

@@ -2,26 +2,14 @@
 // of that process in the middle of rsync, of a long write, of a file held
 // open for reading and writing; and `objfs upgrade` during a long write.
 // The processes using the mount must see a pause and nothing else.
-import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
 import { Rng, seeds } from '../fs/model.ts'
-import { crashServer, dropCaches, mountObjfs, mountTier, objfsBin, q, run, servingPid, shOk, type Mount } from './harness.ts'
+import { background, crashServer, dropCaches, mountObjfs, mountTier, objfsBin, q, run, servingPid, shOk, within, type Mount } from './harness.ts'
 
 const NODE = process.execPath
-
-/** A child process in its own group, killed at teardown if still running. */
-function background (t: Test, cmd: string, args: string[]): { done: Promise<{ code: number | null, out: string }>, output: () => string } {
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  let out = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
-  const done = new Promise<{ code: number | null, out: string }>(resolve => child.on('close', code => resolve({ code, out })))
-  t.teardown(() => { if (child.exitCode === null) try { process.kill(-(child.pid as number), 'SIGKILL') } catch {} })
-  return { done, output: () => out }
-}
 
 /** Thousands of small files in nested directories and a few of several MiB, from a seed. */
 function makeTree (root: string, seed: number): number {
@@ -203,9 +191,8 @@ if (mountTier(t)) {
       }, 2500)
     `
     const child = background(t, NODE, ['-e', script, file])
-    const until = Date.now() + 60_000
     // The crash comes once the first half is written and read back.
-    while (!child.output().includes('half') && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
+    await child.printed('half', 60_000)
     await crashServer(m.mountpoint)
     const r = await child.done
     t.equal(r.code, 0, 'the process holding the file open wrote, read and closed it after the crash', { out: r.out })
@@ -253,8 +240,8 @@ if (mountTier(t)) {
     await crashServer(m.mountpoint)
     // Unanswered, the read would block until the connection is aborted. Answered
     // with EIO, cat fails, or the kernel retries a failed read-ahead and succeeds.
-    const r = await Promise.race([reader.done, new Promise<undefined>(resolve => setTimeout(() => resolve(undefined), 60_000))])
-    t.not(r, undefined, `the blocked read returned (${r === undefined ? 'hung' : `status ${r.code}`})`)
+    const r = await within(reader.done, 60_000)
+    t.not(r, 'timeout', `the blocked read returned (${r === 'timeout' ? 'hung' : `status ${r.code}`})`)
     const log = readFileSync(defaultLogFile(m.mountpoint), 'utf8')
     const swept = /"answered":(\d+).*answered EIO to the requests the dead process left/.exec(log)
     t.ok(swept !== null && Number(swept[1]) >= 1, `the keeper answered ${swept?.[1] ?? 'no'} abandoned request(s)`)

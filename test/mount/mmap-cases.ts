@@ -6,12 +6,11 @@
 // do not; what msync acknowledged survives kill -9. Local disk, mapped by the same
 // steps, gives the expected answers. mmap.test.ts and s3-mmap.test.ts run
 // them.
-import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { forceUnmount } from '../../src/channel/unmount.ts'
 import { MiB } from '../../src/config.ts'
-import { crashDaemon, crashServer, dropCaches, eventually, q, repoRoot, shOk, within, type Mount } from './harness.ts'
+import { background, crashDaemon, crashServer, dropCaches, eventually, q, repoRoot, shOk, within, type Mount } from './harness.ts'
 
 const clientPath = join(repoRoot, 'test/mount/mmap-client.py')
 const client = q(clientPath)
@@ -19,25 +18,13 @@ const py = async (...args: Array<string | number>): Promise<string> =>
   (await shOk(`python3 ${client} ${args.map(a => q(String(a))).join(' ')}`, { timeoutMs: 120_000 })).trim()
 /** mmap-client.py's poke-hold: the map stays dirty and open until end(). */
 function holdDirtyMap (t: Test, path: string, offsets: string, text: string): { mapped: Promise<void>, end: () => Promise<string> } {
-  const child = spawn('python3', [clientPath, 'poke-hold', path, offsets, text], { stdio: ['pipe', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
-  const exited = new Promise<void>(resolve => child.on('close', () => resolve()))
-  t.teardown(() => { child.kill('SIGKILL') })
-  const bounded = async (p: Promise<unknown>, what: string): Promise<void> => {
-    if (await within(p, 120_000) === 'timeout') throw new Error(`poke-hold: ${what} took over 120 s: ${out}`)
-  }
-  const mapped = new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', () => { if (out.startsWith('mapped\n')) resolve() })
-    void exited.then(() => reject(new Error(`poke-hold exited before mapping: ${out}`)))
-  })
+  const holder = background(t, 'python3', [clientPath, 'poke-hold', path, offsets, text], { stdin: true })
   return {
-    mapped: bounded(mapped, 'mapping'),
+    mapped: holder.printed('mapped\n', 120_000),
     end: async () => {
-      child.stdin.end('\n')
-      await bounded(exited, 'unmapping')
-      return out.replace(/^mapped\n/, '').trim()
+      holder.child.stdin?.end('\n')
+      if (await within(holder.done, 120_000) === 'timeout') throw new Error(`poke-hold: unmapping took over 120 s: ${holder.output()}`)
+      return holder.output().replace(/^mapped\n/, '').trim()
     }
   }
 }

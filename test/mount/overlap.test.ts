@@ -7,14 +7,13 @@
 // data, and its keeper, seeing a mount at its path, started a successor
 // that replayed and closed the new daemon's journal, whose writes then
 // failed with EIO.
-import { spawn } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { defaultLogFile, stateDirOf } from '../../src/keeper/state.ts'
 import { fuseConnectionOf, isMounted } from '../../src/channel/unmount.ts'
 import { waitForExit } from '../../src/liveness.ts'
-import { daemonPids, mountObjfs, mountTier, mountWithFaults, objfsBin, q, run, servingPid, sh, shOk, takeConnectionId, tempDir, type Mount, type RunResult } from './harness.ts'
+import { background, daemonPids, mountObjfs, mountTier, mountWithFaults, objfsBin, q, run, servingPid, sh, shOk, takeConnectionId, tempDir, type Mount, type RunResult } from './harness.ts'
 
 /**
  * A writer holding `held` open on the mount, started and past its first
@@ -23,7 +22,7 @@ import { daemonPids, mountObjfs, mountTier, mountWithFaults, objfsBin, q, run, s
 async function holdOpen (t: Test, m: Mount): Promise<{ go: () => void, kill: () => void, done: Promise<{ code: number | null, out: string }> }> {
   const go = join(m.scratch, 'go')
   // Pieces of 100,000 bytes: never a whole block, so they stay buffered (and journaled) until the close.
-  const child = spawn(process.execPath, ['-e', `
+  const writer = background(t, process.execPath, ['-e', `
     const fs = require('node:fs')
     const piece = i => Buffer.alloc(100000, i + 1)
     const fd = fs.openSync(${JSON.stringify(join(m.mountpoint, 'held'))}, 'w')
@@ -31,17 +30,9 @@ async function holdOpen (t: Test, m: Mount): Promise<{ go: () => void, kill: () 
     console.log('ready')
     const wait = () => { if (!fs.existsSync(${JSON.stringify(go)})) return setTimeout(wait, 20); for (let i = 3; i < 6; i++) fs.writeSync(fd, piece(i)); fs.closeSync(fd); console.log('closed') }
     wait()
-  `], { stdio: ['ignore', 'pipe', 'pipe'], detached: true })
-  let out = ''
-  let onReady: () => void = () => {}
-  const ready = new Promise<void>(resolve => { onReady = resolve })
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('ready')) onReady() })
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
-  const done = new Promise<{ code: number | null, out: string }>(resolve => child.on('close', code => { onReady(); resolve({ code, out }) }))
-  const kill = (): void => { if (child.exitCode === null) try { process.kill(-(child.pid as number), 'SIGKILL') } catch {} }
-  t.teardown(kill)
-  await Promise.race([ready, new Promise((_resolve, reject) => setTimeout(() => reject(new Error('the writer did not start within 30 s')), 30_000))])
-  return { go: () => writeFileSync(go, ''), kill, done }
+  `])
+  await writer.printed('ready', 30_000)
+  return { go: () => writeFileSync(go, ''), kill: writer.kill, done: writer.done }
 }
 
 /** `objfs mount` of m's store at m's place again, as a restart or a script does it (m.remount would run objfs umount first). */

@@ -2,7 +2,6 @@
 // store: after kill -9 of the serving process, a directory held as a cwd
 // and a file held open keep working, through the nodeid log; files closed
 // and not yet uploaded are taken over by the new process (s3/recover.ts).
-import { spawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,7 +9,7 @@ import { join } from 'node:path'
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { deletePrefix, uniquePrefix } from '../s3-env.ts'
-import { mountObjfs, objfsBin, q, run, servingPid, shOk } from './harness.ts'
+import { background, mountObjfs, objfsBin, q, run, servingPid, shOk } from './harness.ts'
 import { s3Mounts } from './s3-mounts.ts'
 
 t.setTimeout(300_000)
@@ -26,7 +25,7 @@ if (s3 !== undefined) {
     await shOk(`head -c 5000000 /dev/urandom > ${q(src)} && mkdir -p ${q(m.mountpoint)}/d/e && cp ${q(src)} ${q(m.mountpoint)}/d/e/big && echo small > ${q(m.mountpoint)}/d/e/f1 && sync ${q(m.mountpoint)}/d/e/big ${q(m.mountpoint)}/d/e/f1`)
     const want = createHash('sha256').update(readFileSync(src)).digest('hex')
     // Holds d/e as its cwd and big open; reads part, waits for the crash, reads the rest.
-    const holder = spawn(process.execPath, ['-e', `
+    const holder = background(t, process.execPath, ['-e', `
       const fs = require('node:fs'), crypto = require('node:crypto')
       process.chdir(process.argv[1])
       const fd = fs.openSync('big', 'r')
@@ -37,21 +36,17 @@ if (s3 !== undefined) {
         while (got < buf.length) { const n = fs.readSync(fd, buf, got, buf.length - got, got); if (n === 0) break; got += n }
         console.log(JSON.stringify({ sha: crypto.createHash('sha256').update(buf.subarray(0, got)).digest('hex'), list: fs.readdirSync('.').sort(), f1: fs.readFileSync('f1', 'utf8') }))
       }, 3000)
-    `, join(m.mountpoint, 'd/e')], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    holder.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-    holder.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
-    const done = new Promise<number | null>(resolve => holder.on('close', resolve))
-    t.teardown(() => { if (holder.exitCode === null) holder.kill('SIGKILL') })
+    `, join(m.mountpoint, 'd/e')])
     const until = Date.now() + 60_000
-    while (!out.includes('ready') && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
+    await holder.printed('ready', 60_000)
     const pid = servingPid(m.mountpoint) as number
     process.kill(pid, 'SIGKILL')
     while (servingPid(m.mountpoint) === pid || servingPid(m.mountpoint) === undefined) {
       if (Date.now() > until) throw new Error('no new serving process')
       await new Promise(resolve => setTimeout(resolve, 20))
     }
-    t.equal(await done, 0, 'the process holding the cwd and the file finished', { out })
+    const { code, out } = await holder.done
+    t.equal(code, 0, 'the process holding the cwd and the file finished', { out })
     const result = JSON.parse(out.split('\n').find(l => l.startsWith('{')) ?? '{}') as { sha?: string, list?: string[], f1?: string }
     t.equal(result.sha, want, 'the open file read to its end with the right bytes')
     t.same(result.list, ['big', 'f1'], 'the directory held as cwd lists')
@@ -100,7 +95,7 @@ if (s3 !== undefined) {
     const file = join(m.mountpoint, 'open.bin')
     // 3 MiB in 64 KiB writes (buffered by the coalescer, not yet staged), the
     // crash, 3 MiB more through the same descriptor, then close.
-    const writer = spawn(process.execPath, ['-e', `
+    const writer = background(t, process.execPath, ['-e', `
       const fs = require('node:fs')
       const fd = fs.openSync(process.argv[1], 'w')
       const chunk = i => { const b = Buffer.alloc(65536); for (let j = 0; j < b.length; j += 4) b.writeUInt32LE((i * 2654435761 + j) >>> 0, j); return b }
@@ -111,17 +106,12 @@ if (s3 !== undefined) {
         fs.closeSync(fd)
         console.log('closed')
       }, 2500)
-    `, file], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    writer.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
-    writer.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
-    const done = new Promise<number | null>(resolve => writer.on('close', resolve))
-    t.teardown(() => { if (writer.exitCode === null) writer.kill('SIGKILL') })
-    const until = Date.now() + 60_000
-    while (!out.includes('half') && Date.now() < until) await new Promise(resolve => setTimeout(resolve, 50))
+    `, file])
+    await writer.printed('half', 60_000)
     const pid = servingPid(m.mountpoint) as number
     process.kill(pid, 'SIGKILL')
-    t.equal(await done, 0, 'the writer wrote and closed across the crash', { out })
+    const { code, out } = await writer.done
+    t.equal(code, 0, 'the writer wrote and closed across the crash', { out })
     const want = Buffer.concat(Array.from({ length: 96 }, (_, i) => {
       const b = Buffer.alloc(65536)
       for (let j = 0; j < b.length; j += 4) b.writeUInt32LE((i * 2654435761 + j) >>> 0, j)
