@@ -16,8 +16,8 @@
 // so most failures (ENOENT, EEXIST, ENOTEMPTY) leave nothing to undo. One
 // that fails after writing part of itself, or whose record cannot be
 // logged, takes the whole group with it, and the group is then made again
-// from the redo log, as when SQLite rolls a group back on its own (orphans
-// it freed, which are not logged, keep their rows until the next mount).
+// from the redo log, as when SQLite rolls a group back on its own. Orphans
+// it freed are not logged: the store frees them again (`rebuilt`).
 //
 // While a worker runs a call the group is held off (hold()): the worker's
 // own transaction would wait for this one's write lock, and its reads must
@@ -78,6 +78,8 @@ export interface GroupSetup {
   room?: (commit: () => void) => void
   /** A commit the timer started failed; the group stays and is tried again. */
   failed?: (err: unknown) => void
+  /** The group was made again from the redo log: its changes made unlogged are undone. */
+  rebuilt?: () => void
   delayMs?: number
 }
 
@@ -240,6 +242,7 @@ export class Group {
     } finally {
       this.#replaying = false
     }
+    this.#s.rebuilt?.()
   }
 }
 

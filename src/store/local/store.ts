@@ -88,6 +88,8 @@ export class LocalStore implements ObjectStore {
   #redo: RedoLog | undefined
   readonly #counters: StoreCounters = { readCalls: 0, bytesRead: 0, writeCalls: 0, bytesWritten: 0, metaCalls: 0 }
   #closed = false
+  /** Orphans freed in the open group: unlogged, so a rebuild of the group (group.ts) brings their rows back. */
+  readonly #freedInGroup = new Set<string>()
 
   private constructor (ctx: Ctx, layout: Layout, rootId: string, readOnly: boolean, checkpointer: Checkpointer | undefined) {
     this.#ctx = ctx
@@ -98,7 +100,10 @@ export class LocalStore implements ObjectStore {
     this.blockSize = ctx.blockSize
     // The instance that serves metadata (and so every delete) keeps the reserve.
     this.#reserve = checkpointer === undefined ? undefined : new Reserve(layout.reserve)
-    this.#reclaims = new Reclaims(ids => { this.#usingReserve(() => { ns.reclaim(ctx, ids) }) })
+    this.#reclaims = new Reclaims(ids => {
+      this.#usingReserve(() => { ns.reclaim(ctx, ids) })
+      if (ctx.group?.grouping === true) for (const id of ids) this.#freedInGroup.add(id)
+    })
   }
 
   static async open (config: StoreConfig): Promise<LocalStore> {
@@ -192,7 +197,15 @@ export class LocalStore implements ObjectStore {
       st,
       log: this.#redo,
       token: this.#token,
-      committed,
+      committed: () => {
+        this.#freedInGroup.clear()
+        committed?.()
+      },
+      // Not until the next mount: a disk that filled up and rolled the group back must get their room now.
+      rebuilt: () => {
+        for (const id of this.#freedInGroup) void this.#reclaims.add(id)
+        this.#freedInGroup.clear()
+      },
       // Deletes answered on a full disk are committed with the reserve, as they were alone.
       room: (commit) => { this.#usingReserve(() => { this.#roomy(commit) }) },
       // Logged once: the commit is tried again every RETRY_MS, the redo log keeping the changes meanwhile.
