@@ -151,8 +151,15 @@ export async function fallocate (fs: Fs, _req: Req, { fh, offset, length, mode }
   const keepSize = (mode & FALLOC_FL_KEEP_SIZE) !== 0
   if ((mode & ~(FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) !== 0) throw new FsError(E.EOPNOTSUPP)
   if ((mode & FALLOC_FL_PUNCH_HOLE) !== 0 && !keepSize) throw new FsError(E.EOPNOTSUPP)
+  // Blocks are allocated on write, so nothing is set aside here. But asked
+  // for more room past the end than the store has, answer ENOSPC now, as a
+  // disk does: `fallocate -l` and downloaders that preallocate check for
+  // room this way, and would otherwise fail partway through their writes.
+  if ((mode & FALLOC_FL_PUNCH_HOLE) === 0 && end > inode.size) {
+    const room = await fs.store.statfs()
+    if (end - Math.max(offset, inode.size) > room.bavail * room.bsize) throw new FsError(E.ENOSPC)
+  }
   if ((mode & (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE)) !== 0) await zeroRange(fs, inode, offset, Math.min(end, inode.size))
-  // Blocks are allocated on write; reserving space has no meaning in an object store.
   if (!keepSize && end > inode.size) await truncate(fs, inode, end)
   return new Uint8Array(0)
 }

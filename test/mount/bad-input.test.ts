@@ -100,6 +100,14 @@ if (mountTier(t)) {
     const M = q(m.mountpoint)
     const S = q(m.scratch)
     await shOk(`head -c 2000000 /dev/urandom > ${S}/keep && cp ${S}/keep ${M}/keep && sync ${M}/keep`)
+    // Room is asked for before it is used: more than the disk has is refused then, not partway through the writes.
+    for (const flags of ['', '-n ']) {
+      const pre = await sh(`fallocate ${flags}-l 20MiB ${M}/pre`)
+      t.match(pre.stderr, /No space left on device/, `fallocate ${flags}of more room than the disk has: ENOSPC`)
+      t.equal(await shOk(`stat -c %s ${M}/pre`), '0\n', 'and the file keeps its size')
+    }
+    await shOk(`fallocate -l 1MiB ${M}/pre`)
+    t.equal(await shOk(`stat -c %s ${M}/pre && rm ${M}/pre`), '1048576\n', 'fallocate of room the disk has sets the size')
     const full = await sh(`dd if=/dev/urandom of=${M}/big bs=1M count=20 conv=fsync status=none`)
     t.not(full.code, 0, 'writing past the free space fails')
     t.match(full.stderr, /No space left on device/, 'with ENOSPC to the writer')
