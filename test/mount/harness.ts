@@ -420,12 +420,12 @@ export function killDaemon (mountpoint: string): number[] {
 }
 
 /** kill -9 the serving process only, and wait for the keeper's next one (which replays the write journal). */
-export async function crashServer (mountpoint: string): Promise<void> {
+export async function crashServer (mountpoint: string, waitMs = 30_000): Promise<void> {
   const pid = servingPid(mountpoint)
   if (pid === undefined) throw new Error('no serving process to kill')
   process.kill(pid, 'SIGKILL')
   const replaced = async (): Promise<boolean> => { const next = servingPid(mountpoint); return next !== undefined && next !== pid }
-  if (!await eventually(replaced, 30_000, 20)) throw new Error(`no serving process replaced ${pid} within 30 s`)
+  if (!await eventually(replaced, waitMs, 20)) throw new Error(`no serving process replaced ${pid} within ${waitMs / 1000} s`)
 }
 
 /** A crash: kill -9 every process of a mount's daemon (killDaemon), and wait until none is left. */

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3'
 import t from 'tap'
 import { deletePrefix, uniquePrefix } from '../s3-env.ts'
-import { background, mountObjfs, objfsBin, q, run, servingPid, shOk } from './harness.ts'
+import { background, crashServer, mountObjfs, objfsBin, q, run, shOk } from './harness.ts'
 import { s3Mounts } from './s3-mounts.ts'
 
 t.setTimeout(300_000)
@@ -37,14 +37,8 @@ if (s3 !== undefined) {
         console.log(JSON.stringify({ sha: crypto.createHash('sha256').update(buf.subarray(0, got)).digest('hex'), list: fs.readdirSync('.').sort(), f1: fs.readFileSync('f1', 'utf8') }))
       }, 3000)
     `, join(m.mountpoint, 'd/e')])
-    const until = Date.now() + 60_000
     await holder.printed('ready', 60_000)
-    const pid = servingPid(m.mountpoint) as number
-    process.kill(pid, 'SIGKILL')
-    while (servingPid(m.mountpoint) === pid || servingPid(m.mountpoint) === undefined) {
-      if (Date.now() > until) throw new Error('no new serving process')
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
+    await crashServer(m.mountpoint, 60_000)
     const { code, out } = await holder.done
     t.equal(code, 0, 'the process holding the cwd and the file finished', { out })
     const result = JSON.parse(out.split('\n').find(l => l.startsWith('{')) ?? '{}') as { sha?: string, list?: string[], f1?: string }
@@ -69,13 +63,7 @@ if (s3 !== undefined) {
     const want = readFileSync(src)
     const stored = async (key: string): Promise<boolean> => await c.send(new HeadObjectCommand({ Bucket: bucket, Key: `${prefix}/${key}` })).then(() => true, () => false)
     t.notOk(await stored('d/w'), 'not uploaded before the crash')
-    const pid = servingPid(mp) as number
-    process.kill(pid, 'SIGKILL')
-    const until = Date.now() + 60_000
-    while (servingPid(mp) === pid || servingPid(mp) === undefined) {
-      if (Date.now() > until) throw new Error('no new serving process')
-      await new Promise(resolve => setTimeout(resolve, 20))
-    }
+    await crashServer(mp, 60_000)
     const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
     t.equal(sha(readFileSync(join(mp, 'd/w'))), sha(want), 'the file reads back with its bytes after the crash')
     t.equal(await shOk(`stat -c '%s %a' ${q(mp)}/d/w`), `${want.byteLength} 600\n`, 'with its size and mode')
@@ -108,8 +96,7 @@ if (s3 !== undefined) {
       }, 2500)
     `, file])
     await writer.printed('half', 60_000)
-    const pid = servingPid(m.mountpoint) as number
-    process.kill(pid, 'SIGKILL')
+    await crashServer(m.mountpoint, 60_000)
     const { code, out } = await writer.done
     t.equal(code, 0, 'the writer wrote and closed across the crash', { out })
     const want = Buffer.concat(Array.from({ length: 96 }, (_, i) => {
