@@ -22,6 +22,8 @@ const FUSE_GETATTR_FH = 1
 const O_RDWR = 2
 const OPS = Number(process.env.OBJFS_MODEL_OPS ?? (soak() ? 20_000 : 2500))
 const SEEDS = soak() ? 20 : 3
+/** CI's draw in session 36: a truncate and a rewrite moved a file's one block into its row, and fsck called the data file left behind an orphan. */
+const REGRESSIONS = [2915804415]
 
 /** Little-endian struct bytes, [width, value] per field. */
 const le = (...fields: Array<[number, number]>): number[] => fields.flatMap(([w, v]) => {
@@ -246,7 +248,7 @@ async function verifyStored (s: ObjectStore, m: FsModel): Promise<void> {
   for (const path of m.names.keys()) if (!seen.has(path)) throw new Mismatch(`${path} is missing after reopening`)
 }
 
-for (const seed of seeds(SEEDS)) {
+for (const seed of seeds(SEEDS, REGRESSIONS)) {
   t.test(`seed ${seed}: ${OPS} random operations (replay: OBJFS_SEED=${seed})`, async t => {
     // A budget of a few blocks, so that pushing dirty blocks out under pressure happens all the time.
     const h = await Harness.create({ threads: 2, blockSize: BS, config: { dirtyLimit: 6 * BS } })

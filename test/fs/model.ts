@@ -246,12 +246,16 @@ function concurrent (m: FsModel, rng: Rng, h: number): Step {
   return { op: 'concurrent', ops }
 }
 
-/** Seeds to run: OBJFS_SEED replays one; otherwise `count` fresh ones, printed so a failure replays. */
-export function seeds (count: number): number[] {
+/**
+ * Seeds to run: OBJFS_SEED replays one; otherwise `count` fresh ones,
+ * printed so a failure replays, after `regressions`: seeds that once found
+ * a bug, run every time so it stays fixed.
+ */
+export function seeds (count: number, regressions: number[] = []): number[] {
   const fixed = process.env.OBJFS_SEED
   if (fixed !== undefined && fixed !== '') return fixed.split(',').map(Number)
   const base = (Date.now() ^ (process.pid << 8)) >>> 0
-  return Array.from({ length: count }, (_, i) => (base + i * 0x9e3779b9) >>> 0)
+  return [...regressions, ...Array.from({ length: count }, (_, i) => (base + i * 0x9e3779b9) >>> 0)]
 }
 
 /** OBJFS_SOAK=1: the long variant for local soak runs. */

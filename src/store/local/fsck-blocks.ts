@@ -6,9 +6,11 @@
 // names its block there (layout.ts, blocks.ts). Bytes no row names read as
 // a hole: within the size they are harmless leftovers (a punched block, a
 // block moved into its row, a failed write) and not reported, since telling
-// them from data would mean reading every file. What is reported is a file
-// nothing can read (no object, no row in it), bytes past the size, and rows
-// whose bytes the file lacks.
+// them from data would mean reading every file. That holds where no row
+// names any of the file too: punching every block a file keeps there, or a
+// truncate and a rewrite moving its one block into its row, leaves just
+// that in ordinary use. What is reported is a file of no regular file,
+// bytes past the size, and rows whose bytes the file lacks.
 import { readdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { DatabaseSync } from 'node:sqlite'
@@ -132,7 +134,8 @@ export function checkBlocks (db: DatabaseSync, m: FsckModel, layout: Layout, blo
  * One data file. Bytes past the size within the last block a row names in
  * the file would come back if the file grew (a truncate up reads them as
  * the block's); bytes past every named block read as a hole but waste room
- * (a write of a new block that never committed). Both are cut off.
+ * (a write of a new block that never committed). Both are cut off, and a
+ * file no row names any of goes whole: nothing reads it.
  */
 function checkDataFile (m: FsckModel, id: string, file: HostFile, last: number | undefined, blockSize: number, reclaimed: Set<string>, held: Set<string>, plan: Plan, found: Finding[], live: boolean): void {
   if (held.has(id)) return
@@ -142,25 +145,26 @@ function checkDataFile (m: FsckModel, id: string, file: HostFile, last: number |
     return
   }
   const o = m.objects.get(id)
-  if (o === undefined || !isReg(o.mode) || last === undefined) {
-    const why = o === undefined
-      ? `object ${id} does not exist`
-      : !isReg(o.mode) ? `${m.describe(id)} is not a regular file` : `no block row of ${m.describe(id)} is kept in it`
+  if (o === undefined || !isReg(o.mode)) {
+    const why = o === undefined ? `object ${id} does not exist` : `${m.describe(id)} is not a regular file`
     found.push({ kind: 'orphan-block-file', detail: `${file.path} (${file.size} bytes): ${why}`, notRepaired: live ? IN_USE : undefined })
     if (!live) plan.removeFiles.push(file.path)
     return
   }
   if (file.size <= o.size) return
   // Rows past the size were dropped above, so block `last` starts below it.
-  const namedEnd = Math.min(file.size, (last + 1) * blockSize)
+  const namedEnd = last === undefined ? 0 : Math.min(file.size, (last + 1) * blockSize)
   if (namedEnd > o.size) {
     found.push({ kind: 'block-tail-past-size', detail: `block ${last} of ${m.describe(id)} holds ${namedEnd - o.size} bytes past its size ${o.size} in ${file.path}`, notRepaired: live ? IN_USE : undefined })
   }
   const unnamedFrom = Math.max(o.size, namedEnd)
   if (file.size > unnamedFrom) {
-    found.push({ kind: 'orphan-block-file', detail: `${file.path}: ${file.size - unnamedFrom} bytes past the size ${o.size} of ${m.describe(id)}, which no block row names`, notRepaired: live ? IN_USE : undefined })
+    const named = last === undefined ? '; no block row names any of the file' : ', which no block row names'
+    found.push({ kind: 'orphan-block-file', detail: `${file.path}: ${file.size - unnamedFrom} bytes past the size ${o.size} of ${m.describe(id)}${named}`, notRepaired: live ? IN_USE : undefined })
   }
-  if (!live) plan.truncateFiles.push({ path: file.path, length: o.size })
+  if (live) return
+  if (last === undefined) plan.removeFiles.push(file.path)
+  else plan.truncateFiles.push({ path: file.path, length: o.size })
 }
 
 /** A block kept in its row: its length must fit the size. */

@@ -17,7 +17,7 @@ export type FindingKind =
   | 'block-past-size'      // a block wholly past the file's size
   | 'block-tail-past-size' // the last block (its row, or the data file) holds bytes past the size
   | 'missing-block-file'   // a block row whose bytes the data file lacks (reads as zeros)
-  | 'orphan-block-file'    // a data file (or its bytes past the size) no row names; a block file of formats 1-4
+  | 'orphan-block-file'    // a data file of no regular file, or its bytes past the size no row names; a block file of formats 1-4
   | 'stored-bytes'         // a file's count of stored bytes (st_blocks) differs from its block rows
   | 'stray-file'           // a file in the blocks directory that objfs did not name
   | 'orphan-xattr'         // an xattr of an object that does not exist
