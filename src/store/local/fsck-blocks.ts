@@ -75,8 +75,7 @@ function scanFiles (layout: Layout, found: Finding[]): Scan {
 /**
  * Rows must belong to an existing regular file and lie below its size, and
  * a row naming a block in the data file needs a file that reaches it. A
- * data file must belong to a regular file that keeps a block in it, and
- * end at its size. Offline, what fails is deleted or cut; with a daemon
+ * data file must belong to a regular file and end at its size. Offline, what fails is deleted or cut; with a daemon
  * running (--force) files are only reported: it writes a block to the file
  * before it commits the row.
  */
