@@ -3,9 +3,9 @@
 // blocks it touches; writes through a shared map reach the file, with and
 // without the kernel's writeback cache, and so do a map's left dirty (no
 // msync, no close) through the kernel's periodic writeback; a private map's
-// do not; what msync acknowledged survives kill -9. Local disk, mapped by the same
-// steps, gives the expected answers. mmap.test.ts and s3-mmap.test.ts run
-// them.
+// do not; what msync acknowledged survives kill -9. Local disk, mapped by
+// the same steps, gives the expected answers. mmap.test.ts and
+// s3-mmap.test.ts run them.
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { forceUnmount } from '../../src/channel/unmount.ts'
@@ -97,7 +97,7 @@ export function mmapCases (t: Test, store: MmapStore): void {
       const offsets = [1, store.blockSize - 2, size - 6].join(',')
       await py('poke', ref, offsets, 'DIRTY', 'sync')
       const before = (await m.stats()).ops
-      const calls = (ops: any, op: string): number => ops[op]?.calls ?? 0
+      const calls = (ops: Record<string, { calls: number } | undefined>, op: string): number => ops[op]?.calls ?? 0
       const holder = holdDirtyMap(t, file, offsets, 'DIRTY')
       await holder.mapped
       const flushed = await eventually(async () => calls((await m.stats()).ops, 'write') > calls(before, 'write'), 90_000, 500)

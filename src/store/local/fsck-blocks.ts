@@ -75,9 +75,9 @@ function scanFiles (layout: Layout, found: Finding[]): Scan {
 /**
  * Rows must belong to an existing regular file and lie below its size, and
  * a row naming a block in the data file needs a file that reaches it. A
- * data file must belong to a regular file and end at its size. Offline, what fails is deleted or cut; with a daemon
- * running (--force) files are only reported: it writes a block to the file
- * before it commits the row.
+ * data file must belong to a regular file and end at its size. Offline,
+ * what fails is deleted or cut; with a daemon running (--force) files are
+ * only reported: it writes a block to the file before it commits the row.
  */
 export function checkBlocks (db: DatabaseSync, m: FsckModel, layout: Layout, blockSize: number, plan: Plan, found: Finding[], live: boolean): { rows: number, files: number } {
   const { data, legacy } = scanFiles(layout, found)
