@@ -12,12 +12,10 @@
 // So the serving thread gets one CPU of those the daemon may use, and the
 // reader every other one: it still wakes near the caller, which the handover
 // (handover.ts) is for. Node has no call for a thread's affinity, so
-// taskset(1) sets it, once per thread at start, and again when the reader
-// moves the serving thread off a lone caller's CPU (follow.ts). A thread
-// inherits the CPUs of the thread that starts it, so threads the serving
-// thread starts later (the checkpoint thread, a pool worker replacing one
-// that died) move themselves back to all of the daemon's CPUs
-// (leaveServingCpu).
+// taskset(1) sets it, once per thread at start. A thread inherits the CPUs
+// of the thread that starts it, so threads the serving thread starts later
+// (the checkpoint thread, a pool worker replacing one that died) move
+// themselves back to all of the daemon's CPUs (leaveServingCpu).
 import { spawnSync } from 'node:child_process'
 import { readFileSync, readlinkSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
@@ -30,8 +28,6 @@ export interface Placement {
   reader: number[]
   /** Every CPU the daemon may use: the other threads'. */
   all: number[]
-  /** serve_cpu=auto: the serving thread moves off a lone caller's CPU (follow.ts). */
-  follow: boolean
 }
 
 /** Where a thread started after the serving thread was bound finds the daemon's CPUs. */
@@ -88,7 +84,7 @@ export function placementOf (choice: ServeCpu, allowed: readonly number[]): Plac
   }
   const serving = choice === 'auto' ? allowed[allowed.length - 1] : choice
   if (!allowed.includes(serving)) throw new ConfigError(`serve_cpu=${serving}: the daemon may use CPUs ${allowed.join(',')} only`)
-  return { serving: [serving], reader: allowed.filter(cpu => cpu !== serving), all: [...allowed], follow: choice === 'auto' }
+  return { serving: [serving], reader: allowed.filter(cpu => cpu !== serving), all: [...allowed] }
 }
 
 /** The kernel's id of the calling thread (the process id for the main thread). */

@@ -5,7 +5,6 @@ import { workerData } from 'node:worker_threads'
 import { logger } from '../log.ts'
 import { bindThread, threadId } from './cpus.ts'
 import { decodeInHeader } from './decode.ts'
-import { FollowCaller, ServingCpu } from './follow.ts'
 import { Handover, wireUnique } from './handover.ts'
 import { ReaderSpin } from './reader-spin.ts'
 import { writeReply } from './reply-write.ts'
@@ -20,8 +19,6 @@ export interface ReaderSetup {
   spinUs: number
   /** The CPUs this thread may use (cpus.ts); undefined: any. */
   cpus?: number[]
-  /** With serve_cpu=auto: every CPU of the daemon, and where the serving thread is (follow.ts). */
-  follow?: { all: number[], serving: SharedArrayBuffer }
 }
 
 const log = logger('reader')
@@ -29,7 +26,6 @@ const setup = workerData as ReaderSetup
 const ring = new Ring(setup.ring)
 const handover = new Handover(setup.handover)
 const spin = new ReaderSpin(setup.spinUs)
-let follow = setup.follow === undefined ? undefined : new FollowCaller(setup.follow.all, new ServingCpu(setup.follow.serving))
 
 if (setup.cpus !== undefined) {
   try {
@@ -44,14 +40,14 @@ if (setup.cpus !== undefined) {
 // means the filesystem was unmounted. Anything else ends the session.
 const RETRY = new Set(['EINTR', 'EAGAIN', 'ENOENT'])
 
-/** The lone caller to poll for, or 0 not to poll: a header that does not decode is the supervisor's to answer. */
-function lonePid (bytes: Uint8Array): number {
-  if (!spin.on) return 0
+/** Whether to poll after this request: a header that does not decode is the supervisor's to answer. */
+function worthPolling (bytes: Uint8Array): boolean {
+  if (!spin.on) return false
   try {
     const h = decodeInHeader(bytes)
-    return spin.worth(h.opcode, h.pid) ? h.pid : 0
+    return spin.worth(h.opcode, h.pid)
   } catch {
-    return 0
+    return false
   }
 }
 
@@ -76,32 +72,11 @@ for (;;) {
   // Decided and offered before publishing: from then on the slot's bytes
   // are the supervisor's, and it may answer at once.
   const bytes = ring.slot(slot).subarray(0, n)
-  const pid = lonePid(bytes)
-  const poll = pid !== 0
+  const poll = worthPolling(bytes)
   const unique = poll ? wireUnique(bytes) : 0n
   if (poll) handover.offer(unique)
   const tail = ring.publish(slot, n)
-  if (poll) {
-    pollAndAnswer(tail, unique)
-    // Answered first: looking costs the caller nothing.
-    const to = follow?.check(pid)
-    if (follow !== undefined && to !== undefined) moveServingThread(follow, to)
-  }
-}
-
-/** The serving thread to CPU `to`, this thread to the daemon's others (follow.ts). */
-function moveServingThread (f: FollowCaller, to: number): void {
-  try {
-    // The main thread's id is the process id.
-    bindThread(process.pid, [to])
-    bindThread(threadId(), f.all.filter(cpu => cpu !== to))
-    f.moved(to)
-  } catch (err) {
-    follow = undefined
-    log.warn({ err: (err as Error).message, cpu: to }, 'could not move the serving thread off a lone caller\'s CPU; it stays where it is')
-  }
-  // Before the next read: the spawns forked, and the kernel must not fault copying into a slot (ring.ts).
-  ring.refault()
+  if (poll) pollAndAnswer(tail, unique)
 }
 
 /** Poll until the request is served; write its reply if the supervisor handed it over. */

@@ -13,7 +13,6 @@ import {
 import { FORKED_CHANNEL } from './cpus.ts'
 import { decodeInHeader, decodeInitIn, type InitIn } from './decode.ts'
 import { encodeInitOut, encodeNotifyResend, replyError, replyHeaderFor } from './encode.ts'
-import { ServingCpu, createServingCpu } from './follow.ts'
 import { Handover, createHandover } from './handover.ts'
 import { IdleSpin } from './idle-spin.ts'
 import { writeReply } from './reply-write.ts'
@@ -42,8 +41,6 @@ export interface SessionOptions {
   readerSpinUs: number
   /** The CPUs the reader thread may use (cpus.ts); undefined: any. */
   readerCpus?: number[]
-  /** Every CPU of the daemon, when the serving thread is to move off a lone caller's CPU (follow.ts). */
-  followCpus?: number[]
 }
 
 /** What the kernel and we agreed on. */
@@ -68,14 +65,12 @@ export class Session {
   readonly #handoverBuffer = createHandover()
   readonly #handover = new Handover(this.#handoverBuffer)
   readonly #spin = new IdleSpin()
-  readonly #serving = new ServingCpu(createServingCpu())
   // A close lands as a notify on an unchanged tail: one during the poll
   // would be missed by the wait that follows, so the poll looks for it.
   readonly #ready = (): boolean => this.#ring.pending() || this.#ring.state === RING_CLOSED
   readonly #sleep = (): boolean => this.#ring.waitSync(WAIT_MS)
   // A fork undoes the ring's prefaulting (ring.ts); the threads binding
-  // themselves to CPUs fork, at start, when the checkpoint thread starts,
-  // and when the reader moves the serving thread (follow.ts).
+  // themselves to CPUs fork, at start and when the checkpoint thread starts.
   readonly #forks = new BroadcastChannel(FORKED_CHANNEL)
   #reader: Worker | undefined
   #closedErrno = 0
@@ -92,7 +87,7 @@ export class Session {
   }
 
   #startReader (): void {
-    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize }, handover: this.#handoverBuffer, spinUs: this.#opts.readerSpinUs, cpus: this.#opts.readerCpus, follow: this.#opts.followCpus === undefined ? undefined : { all: this.#opts.followCpus, serving: this.#serving.buffer } }
+    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize }, handover: this.#handoverBuffer, spinUs: this.#opts.readerSpinUs, cpus: this.#opts.readerCpus }
     this.#reader = new Worker(readerFile, { workerData: setup, execArgv: ['--disable-warning=ExperimentalWarning'] })
     this.#reader.on('error', err => log.error({ err }, 'reader thread failed'))
   }
@@ -233,16 +228,6 @@ export class Session {
     this.#detached = true
     this.#ring.setPaused(true)
     this.#ring.wake()
-  }
-
-  /** The serving thread is bound to `cpu`: from now on the reader may move it (follow.ts). */
-  servingBound (cpu: number): void {
-    this.#serving.bound(cpu)
-  }
-
-  /** Times the reader moved the serving thread off a lone caller's CPU. */
-  get servingMoves (): number {
-    return this.#serving.moves
   }
 
   /** Replies the reader thread wrote for us (handover.ts). */

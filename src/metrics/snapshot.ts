@@ -15,8 +15,6 @@ export type StatsSnapshot = OpStatsSnapshot & {
   inFlight: number
   /** Replies the reader thread wrote for the supervisor (channel/handover.ts): a lone caller's. */
   repliesByReader: number
-  /** Times the serving thread moved off a lone caller's CPU (channel/follow.ts). */
-  servingMoves: number
   version: number
   pid: number
   source: string
@@ -65,7 +63,6 @@ export interface SnapshotSources {
   handles: () => number
   inFlight: () => number
   repliesByReader: () => number
-  servingMoves: () => number
 }
 
 export function daemonSnapshot (s: SnapshotSources): StatsSnapshot {
@@ -93,6 +90,5 @@ export function daemonSnapshot (s: SnapshotSources): StatsSnapshot {
     ...ops,
     inFlight: s.inFlight(),
     repliesByReader: s.repliesByReader(),
-    servingMoves: s.servingMoves(),
   }
 }

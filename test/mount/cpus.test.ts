@@ -1,8 +1,7 @@
 // serve_cpu on a real mount: the serving thread on a CPU of its own, the
 // reader thread on the others, every other thread of the daemon on all of
 // them, also the checkpoint thread that starts once the store has committed
-// a while (src/channel/cpus.ts); with auto, the serving thread moves off
-// the CPU a lone caller runs on (src/channel/follow.ts).
+// a while (src/channel/cpus.ts).
 import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { cpusAllowed, threadCpus } from '../../src/channel/cpus.ts'
@@ -36,8 +35,6 @@ if (mountTier(t)) {
     // Enough commits to start the checkpoint thread (checkpoint.ts START_AFTER_COMMITS): each fsync commits.
     await shOk(`cd ${q(m.mountpoint)} && for i in $(seq 100); do echo $i > f$i && sync f$i; done`, { timeoutMs: 120_000 })
     const [main, ...others] = daemonThreads(m.mountpoint)
-    // The shell and sync take turns: no lone caller to move away from.
-    t.equal((await m.stats()).servingMoves, 0, 'not moved')
     t.equal(main.cpus, last, 'the serving thread')
     const readers = others.filter(th => th.cpus === rest)
     t.equal(readers.length, 1, 'one thread on the other CPUs: the reader', { threads: others })
@@ -48,30 +45,11 @@ if (mountTier(t)) {
     await m.unmount()
   })
 
-  t.test('auto: the serving thread moves off a lone caller\'s CPU, the reader onto it', { skip: allowed.length < 2 ? `this process may use only CPU ${allowed.join('')}` : false }, async t => {
-    const last = allowed[allowed.length - 1]
-    const m = await mountObjfs(t)
-    t.equal(daemonThreads(m.mountpoint)[0].cpus, String(last), 'the serving thread starts on the last CPU')
-    // One process, one create after another (a redirection: the shell
-    // itself), on the serving thread's CPU for a good second.
-    await shOk(`cd ${q(m.mountpoint)} && taskset -c ${last} sh -c 'for i in $(seq 3000); do : > f$i; done'`, { timeoutMs: 120_000 })
-    const [main, ...others] = daemonThreads(m.mountpoint)
-    t.ok((await m.stats()).servingMoves >= 1, 'moved')
-    t.not(main.cpus, String(last), `the serving thread left CPU ${last} (now ${main.cpus})`)
-    t.equal(main.cpus.split(',').length, 1, 'for one CPU')
-    const rest = allowed.filter(cpu => String(cpu) !== main.cpus).join(',')
-    t.equal(others.filter(th => th.cpus === rest).length, 1, `the reader on the others (${rest}), the caller's among them`)
-    await m.unmount()
-  })
-
   t.test('serve_cpu=0 and serve_cpu=off', { skip: allowed.length < 2 || allowed[0] !== 0 ? 'needs CPU 0 and another' : false }, async t => {
     const pinned = await mountObjfs(t, { options: ['serve_cpu=0'] })
-    // A CPU asked for is kept, even with a lone caller on it.
-    await shOk(`cd ${q(pinned.mountpoint)} && taskset -c 0 sh -c 'for i in $(seq 3000); do : > f$i; done'`, { timeoutMs: 120_000 })
     const [main, ...others] = daemonThreads(pinned.mountpoint)
     t.equal(main.cpus, '0', 'the serving thread on the CPU asked for')
     t.equal(others.filter(th => th.cpus === allowed.slice(1).join(',')).length, 1, 'the reader on the others')
-    t.equal((await pinned.stats()).servingMoves, 0, 'never moved')
     await pinned.unmount()
 
     const off = await mountObjfs(t, { options: ['serve_cpu=off'] })
