@@ -140,6 +140,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   const snapshot = () => daemonSnapshot({
     config, startedAt, ops: stats, store, coalescer, inodes: () => table.size, handles: () => fs.handles.size, inFlight: () => inFlight(),
     repliesByReader: () => session?.repliesByReader ?? 0,
+    servingMoves: () => session?.servingMoves ?? 0,
   })
   // Before mounting: a port in use fails the mount with nothing mounted, and
   // leaves no journal behind (an empty segment would keep its directory).
@@ -148,7 +149,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
     : await serveMetrics(config.metricsPort, snapshot).catch(err => { closeTakeoverState(kept); throw err })
 
   const { fd, connection } = await connect(config, takeover)
-  session = new Session(fd, { ...sessionOptionsOf(config), readerCpus: placement?.reader })
+  session = new Session(fd, { ...sessionOptionsOf(config), readerCpus: placement?.reader, followCpus: placement?.follow === true ? placement.all : undefined })
   let negotiated: Negotiation
   if (takeover?.negotiation !== undefined) {
     negotiated = takeover.negotiation
@@ -202,6 +203,7 @@ export async function startDaemon (config: Config, takeover?: Takeover): Promise
   if (placement !== undefined) {
     try {
       bindServingThread(placement)
+      live.servingBound(placement.serving[0])
     } catch (err) {
       log.warn({ err: (err as Error).message, cpus: placement.serving }, 'could not give the serving thread a CPU of its own')
     }

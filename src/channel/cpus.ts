@@ -12,11 +12,12 @@
 // So the serving thread gets one CPU of those the daemon may use, and the
 // reader every other one: it still wakes near the caller, which the handover
 // (handover.ts) is for. Node has no call for a thread's affinity, so
-// taskset(1) sets it, once per thread at start. A thread inherits the CPUs
+// taskset(1) sets it, once per thread at start, and again when the serving
+// thread moves off a lone caller's CPU (follow.ts). A thread inherits the CPUs
 // of the thread that starts it, so threads the serving thread starts later
 // (the checkpoint thread, a pool worker replacing one that died) move
 // themselves back to all of the daemon's CPUs (leaveServingCpu).
-import { spawnSync } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import { readFileSync, readlinkSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { BroadcastChannel } from 'node:worker_threads'
@@ -28,6 +29,8 @@ export interface Placement {
   reader: number[]
   /** Every CPU the daemon may use: the other threads'. */
   all: number[]
+  /** serve_cpu=auto: the serving thread moves off a lone caller's CPU (follow.ts). */
+  follow: boolean
 }
 
 /** Where a thread started after the serving thread was bound finds the daemon's CPUs. */
@@ -84,7 +87,7 @@ export function placementOf (choice: ServeCpu, allowed: readonly number[]): Plac
   }
   const serving = choice === 'auto' ? allowed[allowed.length - 1] : choice
   if (!allowed.includes(serving)) throw new ConfigError(`serve_cpu=${serving}: the daemon may use CPUs ${allowed.join(',')} only`)
-  return { serving: [serving], reader: allowed.filter(cpu => cpu !== serving), all: [...allowed] }
+  return { serving: [serving], reader: allowed.filter(cpu => cpu !== serving), all: [...allowed], follow: choice === 'auto' }
 }
 
 /** The kernel's id of the calling thread (the process id for the main thread). */
@@ -115,13 +118,32 @@ export function leaveServingCpu (): void {
   } catch {}
 }
 
-/** Let thread `tid` run on `cpus` only; throws with taskset's reason. */
-export function bindThread (tid: number, cpus: readonly number[]): void {
-  const r = spawnSync('taskset', ['--pid', '--cpu-list', cpus.join(','), String(tid)], { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
-  // Forked even if taskset then failed.
+function tasksetArgs (tid: number, cpus: readonly number[]): string[] {
+  return ['--pid', '--cpu-list', cpus.join(','), String(tid)]
+}
+
+/** Forked, even if taskset then failed. */
+function announceFork (tid: number): void {
   const forked = new BroadcastChannel(FORKED_CHANNEL)
   forked.postMessage(tid)
   forked.close()
+}
+
+/** Let thread `tid` run on `cpus` only; throws with taskset's reason. */
+export function bindThread (tid: number, cpus: readonly number[]): void {
+  const r = spawnSync('taskset', tasksetArgs(tid, cpus), { encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] })
+  announceFork(tid)
   if (r.error !== undefined) throw new Error(`taskset: ${r.error.message}`)
   if (r.status !== 0) throw new Error(`taskset: ${r.stderr.trim() || `exit status ${r.status}`}`)
+}
+
+/** bindThread without blocking the calling thread while taskset runs: for the serving thread once it serves. */
+export function bindThreadAsync (tid: number, cpus: readonly number[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('taskset', tasksetArgs(tid, cpus), { encoding: 'utf8' }, (err, _stdout, stderr) => {
+      announceFork(tid)
+      if (err === null) resolve()
+      else reject(new Error(`taskset: ${stderr.trim() || err.message}`))
+    })
+  })
 }

@@ -5,6 +5,7 @@ import { workerData } from 'node:worker_threads'
 import { logger } from '../log.ts'
 import { bindThread, threadId } from './cpus.ts'
 import { decodeInHeader } from './decode.ts'
+import { LoneCallerBoard } from './follow.ts'
 import { Handover, wireUnique } from './handover.ts'
 import { ReaderSpin } from './reader-spin.ts'
 import { writeReply } from './reply-write.ts'
@@ -19,6 +20,8 @@ export interface ReaderSetup {
   spinUs: number
   /** The CPUs this thread may use (cpus.ts); undefined: any. */
   cpus?: number[]
+  /** With serve_cpu=auto: where to name the lone callers polled for (follow.ts). */
+  loneCallers?: SharedArrayBuffer
 }
 
 const log = logger('reader')
@@ -26,10 +29,13 @@ const setup = workerData as ReaderSetup
 const ring = new Ring(setup.ring)
 const handover = new Handover(setup.handover)
 const spin = new ReaderSpin(setup.spinUs)
+const board = setup.loneCallers === undefined ? undefined : new LoneCallerBoard(setup.loneCallers)
 
 if (setup.cpus !== undefined) {
   try {
-    bindThread(threadId(), setup.cpus)
+    const tid = threadId()
+    board?.reader(tid)
+    bindThread(tid, setup.cpus)
   } catch (err) {
     log.warn({ err: (err as Error).message, cpus: setup.cpus }, 'could not keep the reader thread off the serving thread\'s CPU')
   }
@@ -40,14 +46,14 @@ if (setup.cpus !== undefined) {
 // means the filesystem was unmounted. Anything else ends the session.
 const RETRY = new Set(['EINTR', 'EAGAIN', 'ENOENT'])
 
-/** Whether to poll after this request: a header that does not decode is the supervisor's to answer. */
-function worthPolling (bytes: Uint8Array): boolean {
-  if (!spin.on) return false
+/** The lone caller to poll for, or 0 not to poll: a header that does not decode is the supervisor's to answer. */
+function lonePid (bytes: Uint8Array): number {
+  if (!spin.on) return 0
   try {
     const h = decodeInHeader(bytes)
-    return spin.worth(h.opcode, h.pid)
+    return spin.worth(h.opcode, h.pid) ? h.pid : 0
   } catch {
-    return false
+    return 0
   }
 }
 
@@ -72,11 +78,16 @@ for (;;) {
   // Decided and offered before publishing: from then on the slot's bytes
   // are the supervisor's, and it may answer at once.
   const bytes = ring.slot(slot).subarray(0, n)
-  const poll = worthPolling(bytes)
+  const pid = lonePid(bytes)
+  const poll = pid !== 0
   const unique = poll ? wireUnique(bytes) : 0n
   if (poll) handover.offer(unique)
   const tail = ring.publish(slot, n)
-  if (poll) pollAndAnswer(tail, unique)
+  if (poll) {
+    pollAndAnswer(tail, unique)
+    // Answered first, and only named: the serving thread looks (follow.ts).
+    board?.saw(pid)
+  }
 }
 
 /** Poll until the request is served; write its reply if the supervisor handed it over. */

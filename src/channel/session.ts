@@ -10,9 +10,10 @@ import { fileURLToPath } from 'node:url'
 import {
   FUSE_HAS_RESEND_FLAGS2, FUSE_INIT, FUSE_INIT_EXT, FUSE_KERNEL_MINOR_VERSION, FUSE_KERNEL_VERSION, IN_HEADER_SIZE,
 } from './abi.ts'
-import { FORKED_CHANNEL } from './cpus.ts'
+import { FORKED_CHANNEL, bindThreadAsync } from './cpus.ts'
 import { decodeInHeader, decodeInitIn, type InitIn } from './decode.ts'
 import { encodeInitOut, encodeNotifyResend, replyError, replyHeaderFor } from './encode.ts'
+import { FollowCaller, cpuOfThread, createLoneCallers } from './follow.ts'
 import { Handover, createHandover } from './handover.ts'
 import { IdleSpin } from './idle-spin.ts'
 import { writeReply } from './reply-write.ts'
@@ -41,6 +42,8 @@ export interface SessionOptions {
   readerSpinUs: number
   /** The CPUs the reader thread may use (cpus.ts); undefined: any. */
   readerCpus?: number[]
+  /** Every CPU of the daemon, when the serving thread is to move off a lone caller's CPU (follow.ts). */
+  followCpus?: number[]
 }
 
 /** What the kernel and we agreed on. */
@@ -70,8 +73,11 @@ export class Session {
   readonly #ready = (): boolean => this.#ring.pending() || this.#ring.state === RING_CLOSED
   readonly #sleep = (): boolean => this.#ring.waitSync(WAIT_MS)
   // A fork undoes the ring's prefaulting (ring.ts); the threads binding
-  // themselves to CPUs fork, at start and when the checkpoint thread starts.
+  // themselves to CPUs fork, at start, when the checkpoint thread starts,
+  // and when the serving thread moves (follow.ts).
   readonly #forks = new BroadcastChannel(FORKED_CHANNEL)
+  readonly #loneCallers = createLoneCallers()
+  readonly #follow: FollowCaller | undefined
   #reader: Worker | undefined
   #closedErrno = 0
   #detached = false
@@ -84,10 +90,19 @@ export class Session {
     this.#ring = new Ring(createRing(opts.slots, opts.maxWrite + PAGE))
     this.#forks.unref()
     this.#forks.onmessage = () => { this.#ring.refault() }
+    this.#follow = opts.followCpus === undefined
+      ? undefined
+      : new FollowCaller(this.#loneCallers, opts.followCpus, {
+        cpuOf: cpuOfThread,
+        bind: bindThreadAsync,
+        now: () => performance.now(),
+        servingTid: process.pid,
+        warn: err => log.warn({ err: err.message }, 'could not move the serving thread off a lone caller\'s CPU; it stays where it is'),
+      })
   }
 
   #startReader (): void {
-    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize }, handover: this.#handoverBuffer, spinUs: this.#opts.readerSpinUs, cpus: this.#opts.readerCpus }
+    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize }, handover: this.#handoverBuffer, spinUs: this.#opts.readerSpinUs, cpus: this.#opts.readerCpus, loneCallers: this.#follow === undefined ? undefined : this.#loneCallers }
     this.#reader = new Worker(readerFile, { workerData: setup, execArgv: ['--disable-warning=ExperimentalWarning'] })
     this.#reader.on('error', err => log.error({ err }, 'reader thread failed'))
   }
@@ -180,6 +195,7 @@ export class Session {
         if (!this.#handover.settle(HANDOVER_SETTLE_MS)) log.warn('a reply handed to the reader thread was not written before the handover')
         return DETACHED
       }
+      this.#follow?.tick()
       const batch = this.#ring.take()
       for (const { slot, length } of batch) {
         sink(this.#ring.slot(slot).subarray(0, length), () => this.#ring.release(slot))
@@ -228,6 +244,16 @@ export class Session {
     this.#detached = true
     this.#ring.setPaused(true)
     this.#ring.wake()
+  }
+
+  /** The serving thread is bound to `cpu`: from now on it may move off a lone caller's (follow.ts). */
+  servingBound (cpu: number): void {
+    this.#follow?.bound(cpu)
+  }
+
+  /** Times the serving thread moved off a lone caller's CPU. */
+  get servingMoves (): number {
+    return this.#follow?.moves ?? 0
   }
 
   /** Replies the reader thread wrote for us (handover.ts). */

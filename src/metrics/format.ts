@@ -55,6 +55,7 @@ export function formatStats (s: StatsSnapshot): string {
     `buffer    ${formatBytes(s.dirtyBytes)} dirty of ${formatBytes(s.dirtyLimit)}; block reads: ${count(s.cache.writeBufferHits)} from the write buffer, ${count(s.cache.writeBufferMisses)} from the store`,
     `lookups   ${plural(s.cache.negativeEntries, 'negative entry', 'negative entries')} handed to the kernel to cache`,
     `kernel    ${plural(s.inodes, 'inode')} known, ${plural(s.handles, 'open handle')}`,
+    `threads   the serving thread moved off a lone caller's CPU ${plural(s.servingMoves, 'time')}`,
   ]
   return `${lines.join('\n')}\n`
 }

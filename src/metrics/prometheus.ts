@@ -60,6 +60,8 @@ function requests (e: Exposition, s: StatsSnapshot): void {
   e.family('objfs_requests_in_flight', 'gauge', 'FUSE requests being served.').sample('objfs_requests_in_flight', s.inFlight)
   e.family('objfs_replies_by_reader_total', 'counter', 'Replies to a lone caller written by the reader thread instead of the supervisor.')
   e.sample('objfs_replies_by_reader_total', s.repliesByReader)
+  e.family('objfs_serving_thread_moves_total', 'counter', 'Times the serving thread moved off the CPU a lone caller runs on.')
+  e.sample('objfs_serving_thread_moves_total', s.servingMoves)
 }
 
 function store (e: Exposition, s: StatsSnapshot): void {

@@ -15,6 +15,8 @@ export type StatsSnapshot = OpStatsSnapshot & {
   inFlight: number
   /** Replies the reader thread wrote for the supervisor (channel/handover.ts): a lone caller's. */
   repliesByReader: number
+  /** Times the serving thread moved off a lone caller's CPU (channel/follow.ts). */
+  servingMoves: number
   version: number
   pid: number
   source: string
@@ -63,6 +65,7 @@ export interface SnapshotSources {
   handles: () => number
   inFlight: () => number
   repliesByReader: () => number
+  servingMoves: () => number
 }
 
 export function daemonSnapshot (s: SnapshotSources): StatsSnapshot {
@@ -90,5 +93,6 @@ export function daemonSnapshot (s: SnapshotSources): StatsSnapshot {
     ...ops,
     inFlight: s.inFlight(),
     repliesByReader: s.repliesByReader(),
+    servingMoves: s.servingMoves(),
   }
 }

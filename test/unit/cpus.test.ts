@@ -18,10 +18,10 @@ t.test('the kernel\'s CPU list format', async t => {
 })
 
 t.test('serve_cpu: the serving thread on one CPU, the reader on the others', async t => {
-  t.same(placementOf('auto', [0, 1]), { serving: [1], reader: [0], all: [0, 1] }, 'auto takes the last CPU')
-  t.same(placementOf('auto', [0, 1, 2, 3]), { serving: [3], reader: [0, 1, 2], all: [0, 1, 2, 3] })
-  t.same(placementOf(0, [0, 1]), { serving: [0], reader: [1], all: [0, 1] })
-  t.same(placementOf(2, [1, 2, 5]), { serving: [2], reader: [1, 5], all: [1, 2, 5] })
+  t.same(placementOf('auto', [0, 1]), { serving: [1], reader: [0], all: [0, 1], follow: true }, 'auto takes the last CPU, and may move off a lone caller\'s')
+  t.same(placementOf('auto', [0, 1, 2, 3]), { serving: [3], reader: [0, 1, 2], all: [0, 1, 2, 3], follow: true })
+  t.same(placementOf(0, [0, 1]), { serving: [0], reader: [1], all: [0, 1], follow: false }, 'a CPU asked for stays')
+  t.same(placementOf(2, [1, 2, 5]), { serving: [2], reader: [1, 5], all: [1, 2, 5], follow: false })
   t.equal(placementOf('off', [0, 1]), undefined, 'off leaves both to the scheduler')
   t.equal(placementOf('auto', [3]), undefined, 'one CPU: nothing to keep apart')
   t.throws(() => placementOf(7, [0, 1]), new ConfigError('serve_cpu=7: the daemon may use CPUs 0,1 only'))

@@ -71,6 +71,7 @@ function snapshot (): StatsSnapshot {
     handles: () => 1,
     inFlight: () => 2,
     repliesByReader: () => 6,
+    servingMoves: () => 2,
   })
 }
 
@@ -96,6 +97,7 @@ t.test('values match the snapshot', async t => {
   t.equal(value('objfs_errors_total', { errno: 'ENOENT' }), 1)
   t.equal(value('objfs_requests_in_flight'), 2)
   t.equal(value('objfs_replies_by_reader_total'), 6)
+  t.equal(value('objfs_serving_thread_moves_total'), 2)
   t.equal(value('objfs_store_requests_total', { kind: 'meta' }), 40)
   t.equal(value('objfs_store_read_bytes_total'), 3 << 20)
   t.equal(value('objfs_store_written_bytes_total'), 1 << 20)

@@ -33,10 +33,12 @@ t.test('the report', async t => {
     handles: () => 1,
     inFlight: () => 0,
     repliesByReader: () => 61,
+    servingMoves: () => 1,
   }))
   const lines = text.split('\n')
   t.match(lines[0], /^objfs local:\/srv\/store on \/mnt\/data: daemon pid \d+, up 1m 5s$/)
   t.match(text, /103 answered \(61 replies written by the reader thread\), 0 in flight, 3 errors \(EIO 2, ENOENT 1\)/)
+  t.match(text, /the serving thread moved off a lone caller's CPU 1 time\n/)
   const rows = lines.filter(l => /^ {2}(getattr|write|lookup) /.test(l))
   t.same(rows.map(r => r.trim().split(/\s+/)[0]), ['getattr', 'write', 'lookup'], 'busiest first')
   t.same(rows[0].trim().split(/\s+/).slice(1), ['100', '0', '0.34', '0.050', '0.050', '30'], 'getattr: calls, errors, avg, p50, p99, max')
