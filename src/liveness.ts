@@ -1,5 +1,6 @@
 // Whether a process is still running, and waiting until some are not.
 import { readFileSync } from 'node:fs'
+import { statFields } from './proc-stat.ts'
 
 /**
  * Alive and not a zombie. A daemon killed with -9 stays a zombie until its
@@ -15,9 +16,8 @@ export function alive (pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM'
   }
   try {
-    // The state follows the command, which may itself hold ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1')
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z'
+    // A daemon's, not a FUSE caller's: it cannot be in an execve that waits for us.
+    return statFields(readFileSync(`/proc/${pid}/stat`, 'latin1'))?.[0] !== 'Z'
   } catch {
     // No /proc (or it went away just now): trust kill(2).
     return true

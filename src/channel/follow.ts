@@ -19,12 +19,10 @@
 // two taskset(1) spawns and a refault of the request ring (ring.ts).
 //
 // The reader must never look itself, nor anyone wait for the look: reading
-// /proc/PID/stat blocks while PID is in execve, and execve closes the files
-// it does not pass on, which sends a FLUSH to this mount. The reader
-// looking deadlocked the daemon that way (session 38, test/mount/model.test.ts
-// on fallocate(1)). The serving thread reads the file on the thread pool
-// and serves on while it waits, as ops/caller.ts does.
-import { readFile } from 'node:fs/promises'
+// a caller's stat may block (proc-stat.ts), and the reader looking
+// deadlocked the daemon in session 38. The serving thread reads it on the
+// thread pool and serves on while it waits.
+import { readStat, statFields } from '../proc-stat.ts'
 
 /** Least time between two callers the reader names (ms). */
 export const CHECK_MS = 50
@@ -37,10 +35,7 @@ export const MIN_MOVE_MS = 1000
 const NAMED = 0   // callers named so far
 const CALLER = 1  // the last caller named (a thread id)
 const READER = 2  // the reader thread's id; 0 until it is known
-
-export function createLoneCallers (): SharedArrayBuffer {
-  return new SharedArrayBuffer(3 * 4)
-}
+const WORDS = 3
 
 /** The reader's side: names the lone callers it polls for. */
 export class LoneCallerBoard {
@@ -69,26 +64,22 @@ export class LoneCallerBoard {
   }
 }
 
-/**
- * The CPU field of a `/proc/<tid>/stat` text (the 39th). The name in
- * parentheses may hold spaces and parentheses itself: fields are counted
- * from the last ')'.
- */
-export function cpuOfStat (text: string): number | undefined {
-  const close = text.lastIndexOf(')')
-  if (close < 0) return undefined
-  // After ") ": field 3 (state) onwards.
-  const cpu = Number(text.slice(close + 2).split(' ')[39 - 3])
+/** proc(5)'s field 39: the CPU the thread last ran on. */
+const PROCESSOR = 39
+
+function cpuOfFields (fields: string[] | undefined): number | undefined {
+  const cpu = Number(fields?.[PROCESSOR - 3])
   return Number.isInteger(cpu) && cpu >= 0 ? cpu : undefined
+}
+
+/** The CPU field of a `/proc/<tid>/stat` text. */
+export function cpuOfStat (text: string): number | undefined {
+  return cpuOfFields(statFields(text))
 }
 
 /** The CPU thread `tid` last ran on; undefined if it is gone. On the thread pool: see above. */
 export async function cpuOfThread (tid: number): Promise<number | undefined> {
-  try {
-    return cpuOfStat(await readFile(`/proc/${tid}/stat`, 'latin1'))
-  } catch {
-    return undefined
-  }
+  return cpuOfFields(await readStat(tid))
 }
 
 /** Moves thread `tid` to `cpus`; rejects with the reason it could not. */
@@ -106,7 +97,9 @@ export interface FollowDeps {
 
 /** The serving thread's side: looks at each caller named and moves when it should. */
 export class FollowCaller {
-  readonly #words: Int32Array
+  /** For the reader's LoneCallerBoard. */
+  readonly buffer = new SharedArrayBuffer(WORDS * 4)
+  readonly #words = new Int32Array(this.buffer)
   readonly #all: readonly number[]
   readonly #deps: FollowDeps
   #cpu = -1
@@ -118,8 +111,7 @@ export class FollowCaller {
   #moves = 0
 
   /** `all`: the daemon's CPUs. */
-  constructor (buffer: SharedArrayBuffer, all: readonly number[], deps: FollowDeps) {
-    this.#words = new Int32Array(buffer)
+  constructor (all: readonly number[], deps: FollowDeps) {
     this.#all = all
     this.#deps = deps
   }
@@ -155,7 +147,7 @@ export class FollowCaller {
 
   async #look (caller: number): Promise<void> {
     const cpu = await this.#deps.cpuOf(caller)
-    const to = this.decide(cpu)
+    const to = this.#decide(cpu)
     if (to === undefined) return
     const reader = Atomics.load(this.#words, READER)
     try {
@@ -175,7 +167,7 @@ export class FollowCaller {
   }
 
   /** Where to move after a look found the caller on `cpu` (undefined: gone), or undefined to stay. */
-  decide (cpu: number | undefined): number | undefined {
+  #decide (cpu: number | undefined): number | undefined {
     if (cpu !== this.#cpu) {
       this.#strikes = 0
       return undefined

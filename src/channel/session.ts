@@ -13,7 +13,7 @@ import {
 import { FORKED_CHANNEL, bindThreadAsync } from './cpus.ts'
 import { decodeInHeader, decodeInitIn, type InitIn } from './decode.ts'
 import { encodeInitOut, encodeNotifyResend, replyError, replyHeaderFor } from './encode.ts'
-import { FollowCaller, cpuOfThread, createLoneCallers } from './follow.ts'
+import { FollowCaller, cpuOfThread } from './follow.ts'
 import { Handover, createHandover } from './handover.ts'
 import { IdleSpin } from './idle-spin.ts'
 import { writeReply } from './reply-write.ts'
@@ -76,7 +76,6 @@ export class Session {
   // themselves to CPUs fork, at start, when the checkpoint thread starts,
   // and when the serving thread moves (follow.ts).
   readonly #forks = new BroadcastChannel(FORKED_CHANNEL)
-  readonly #loneCallers = createLoneCallers()
   readonly #follow: FollowCaller | undefined
   #reader: Worker | undefined
   #closedErrno = 0
@@ -92,7 +91,7 @@ export class Session {
     this.#forks.onmessage = () => { this.#ring.refault() }
     this.#follow = opts.followCpus === undefined
       ? undefined
-      : new FollowCaller(this.#loneCallers, opts.followCpus, {
+      : new FollowCaller(opts.followCpus, {
         cpuOf: cpuOfThread,
         bind: bindThreadAsync,
         now: () => performance.now(),
@@ -102,7 +101,7 @@ export class Session {
   }
 
   #startReader (): void {
-    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize }, handover: this.#handoverBuffer, spinUs: this.#opts.readerSpinUs, cpus: this.#opts.readerCpus, loneCallers: this.#follow === undefined ? undefined : this.#loneCallers }
+    const setup: ReaderSetup = { fd: this.fd, ring: { control: this.#ring.ctl.buffer as SharedArrayBuffer, data: this.#ring.bytes.buffer as SharedArrayBuffer, slots: this.#ring.slots, slotSize: this.#ring.slotSize }, handover: this.#handoverBuffer, spinUs: this.#opts.readerSpinUs, cpus: this.#opts.readerCpus, loneCallers: this.#follow?.buffer }
     this.#reader = new Worker(readerFile, { workerData: setup, execArgv: ['--disable-warning=ExperimentalWarning'] })
     this.#reader.on('error', err => log.error({ err }, 'reader thread failed'))
   }

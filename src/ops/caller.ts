@@ -9,18 +9,15 @@
 // A process that exits normally is left to wait: its exit status may be
 // taken as "written" (head -c ... > file exits, the shell goes on).
 //
-// Never read the caller's /proc files on the main thread, nor make a FLUSH
-// wait for them: reading /proc/PID/stat blocks while PID is in execve, and
-// execve closes the files it does not pass on, which sends the very FLUSH
-// being served. A synchronous read here deadlocked the daemon
-// (test/mount/model.test.ts: a child process running fallocate(1)).
-import { readFile } from 'node:fs/promises'
+// The caller's stat is read on the thread pool, and only a FLUSH that has
+// waited CHECK_AFTER_MS asks: reading it may block (proc-stat.ts).
+import { readStat } from '../proc-stat.ts'
 
 /** include/linux/sched.h: getting out, and because of a signal. */
 const PF_EXITING = 0x4
 const PF_SIGNALED = 0x400
 
-/** Fields of /proc/PID/stat (proc(5)), 1-based, counted from `state` (field 3), after the comm in parentheses. */
+/** Fields of /proc/PID/stat (proc(5)), 1-based. */
 const FLAGS = 9
 const EXIT_CODE = 52
 
@@ -30,14 +27,8 @@ const CHECK_AFTER_MS = 200
 /** True when `pid` is exiting because a signal killed it; false when alive, exiting normally, or unknown. */
 export async function killedBySignal (pid: number): Promise<boolean> {
   if (!Number.isInteger(pid) || pid <= 0) return false
-  let stat: string
-  try {
-    // On the thread pool: it may block (see above), the supervisor must not.
-    stat = await readFile(`/proc/${pid}/stat`, 'latin1')
-  } catch {
-    return false
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const fields = await readStat(pid)
+  if (fields === undefined) return false
   const flags = Number(fields[FLAGS - 3])
   const exitCode = Number(fields[EXIT_CODE - 3])
   if ((flags & PF_EXITING) === 0) return false

@@ -3,7 +3,7 @@
 // clock, a caller and a taskset of the test's own.
 import t from 'tap'
 import {
-  CHECK_MS, FollowCaller, LoneCallerBoard, MIN_MOVE_MS, STRIKES, cpuOfStat, cpuOfThread, createLoneCallers,
+  CHECK_MS, FollowCaller, LoneCallerBoard, MIN_MOVE_MS, STRIKES, cpuOfStat, cpuOfThread,
 } from '../../src/channel/follow.ts'
 
 const SERVING_TID = 100
@@ -12,15 +12,12 @@ const CALLER_TID = 42
 
 /** Both sides on one buffer, the serving thread bound to `serving`, the caller on `caller.cpu`, clocks moved by hand. */
 function setup (all: number[], serving: number | undefined) {
-  const buffer = createLoneCallers()
   const clock = { ms: 1000 }
   const caller = { cpu: 0 as number | undefined, looks: 0 }
   const binds: Array<{ tid: number, cpus: number[] }> = []
   const bindFails = { value: false }
   const warnings: string[] = []
-  const board = new LoneCallerBoard(buffer, () => clock.ms)
-  board.reader(READER_TID)
-  const follow = new FollowCaller(buffer, all, {
+  const follow = new FollowCaller(all, {
     cpuOf: async tid => { caller.looks++; return tid === CALLER_TID ? caller.cpu : undefined },
     bind: async (tid, cpus) => {
       if (bindFails.value) throw new Error('taskset: failed to set pid 100\'s affinity: Operation not permitted')
@@ -30,6 +27,8 @@ function setup (all: number[], serving: number | undefined) {
     servingTid: SERVING_TID,
     warn: err => { warnings.push(err.message) },
   })
+  const board = new LoneCallerBoard(follow.buffer, () => clock.ms)
+  board.reader(READER_TID)
   if (serving !== undefined) follow.bound(serving)
   /** The reader answered a lone request of the caller, then the serving loop turned; time moves CHECK_MS on. */
   const request = async (): Promise<void> => {
@@ -80,18 +79,17 @@ t.test('the reader names a caller at most every CHECK_MS, and the serving thread
 })
 
 t.test('one look at a time: a slow look is not joined by others', async t => {
-  const buffer = createLoneCallers()
   const clock = { ms: 0 }
-  const board = new LoneCallerBoard(buffer, () => clock.ms)
   let release: (cpu: number) => void = () => {}
   let looks = 0
-  const follow = new FollowCaller(buffer, [0, 1], {
+  const follow = new FollowCaller([0, 1], {
     cpuOf: () => { looks++; return new Promise(resolve => { release = resolve }) },
     bind: async () => {},
     now: () => clock.ms,
     servingTid: SERVING_TID,
     warn: () => {},
   })
+  const board = new LoneCallerBoard(follow.buffer, () => clock.ms)
   follow.bound(1)
   board.saw(CALLER_TID)
   const first = follow.tick()
